@@ -1,0 +1,86 @@
+import json
+
+from toolkit import db as database
+from toolkit.accounts import authenticate
+from toolkit.cli import main
+from toolkit.config import Settings
+
+from .conftest import DATA, PASSWORD
+
+
+def test_help_lists_every_command(runner):
+    result = runner.invoke(main, ["--help"])
+    assert result.exit_code == 0
+    for command in ("serve", "db", "users", "cases", "prompts", "templates", "frameworks"):
+        assert f"  {command} " in result.output
+    serve = runner.invoke(main, ["serve", "--help"])
+    assert "--host" in serve.output and "--port" in serve.output
+
+
+def test_validate_good_and_bad(runner):
+    good = runner.invoke(main, ["cases", "validate", str(DATA / "casebank")])
+    assert good.exit_code == 0
+    assert "2 cases and 3 prompts, all valid" in good.output
+    bad = runner.invoke(main, ["cases", "validate", str(DATA / "bad_casebank")])
+    assert bad.exit_code == 1
+    lines = [line for line in bad.output.splitlines() if "bad_casebank" in line]
+    assert len(lines) >= 11  # every problem, not just the first
+    assert "unknown-tag.md:8: hlm: unknown HLM id 'shouting-loudly'" in bad.output
+
+
+def test_list_filters_and_json(runner, monkeypatch):
+    monkeypatch.setenv("TOOLKIT_CASEBANK_DIR", str(DATA / "casebank"))
+    result = runner.invoke(main, ["cases", "list", "--stage", "foundation", "--json"])
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert [c["id"] for c in data] == ["night-shift-escalation"]
+    assert set(data[0]) == {"id", "title", "summary", "stages", "settings", "minutes"} | {
+        "hlm",
+        "mlcf",
+        "gpc",
+    }
+    assert "facilitator_notes" not in result.stdout and "SECRET" not in result.stdout
+    by_mlcf = runner.invoke(main, ["cases", "list", "--mlcf", "managing-services", "--json"])
+    assert [c["id"] for c in json.loads(by_mlcf.stdout)] == ["budget-for-the-clinic"]
+    text = runner.invoke(main, ["cases", "list", "--search", "registrar"])
+    assert "night-shift-escalation" in text.stdout and "budget" not in text.stdout
+    unknown = runner.invoke(main, ["cases", "list", "--hlm", "charisma"])
+    assert unknown.exit_code == 1 and "unknown --hlm id 'charisma'" in unknown.output
+
+
+def test_list_refuses_an_invalid_bank(runner, monkeypatch):
+    monkeypatch.setenv("TOOLKIT_CASEBANK_DIR", str(DATA / "bad_casebank"))
+    result = runner.invoke(main, ["cases", "list"])
+    assert result.exit_code == 1
+    assert "the case bank is invalid" in result.output
+
+
+def test_db_upgrade_and_users_add(runner, tmp_path, monkeypatch):
+    monkeypatch.setenv("TOOLKIT_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("TOOLKIT_DATABASE_URL", raising=False)
+    before = runner.invoke(main, ["users", "add", "a@example.org", "--password", PASSWORD])
+    assert before.exit_code == 1 and "run `toolkit db upgrade`" in before.output
+    assert runner.invoke(main, ["db", "upgrade"]).exit_code == 0
+    assert "revision 0001" in runner.invoke(main, ["db", "upgrade"]).output  # idempotent
+    added = runner.invoke(
+        main, ["users", "add", "A@Example.org", "--admin", "--password", PASSWORD]
+    )
+    assert added.exit_code == 0, added.output
+    again = runner.invoke(main, ["users", "add", "a@example.org", "--password", PASSWORD])
+    assert again.exit_code == 1 and "already exists" in again.output
+    short = runner.invoke(main, ["users", "add", "b@example.org", "--password", "short"])
+    assert short.exit_code == 1 and "at least 12 characters" in short.output
+    settings = Settings.from_env()
+    factory = database.session_factory(database.make_engine(settings.database_url))
+    with factory() as session:
+        user = authenticate(session, "a@example.org", PASSWORD)
+        assert user is not None and user.is_admin
+        assert authenticate(session, "a@example.org", "wrong password!") is None
+
+
+def test_frameworks_and_templates_list(runner):
+    fw = runner.invoke(main, ["frameworks", "list"])
+    assert "working-with-others.encouraging-contribution" in fw.output
+    assert "2.3 Encouraging Contribution" in fw.output
+    templates = runner.invoke(main, ["templates", "list"])
+    assert "action-learning-set" in templates.output and "195 min slot" in templates.output

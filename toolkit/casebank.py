@@ -1,0 +1,388 @@
+"""The case bank and prompt bank: load, validate, filter and search the data files."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from toolkit.datafiles import DataFileError, Problem, YamlDoc, parse_yaml, validate
+from toolkit.frameworks import Frameworks, load_frameworks, mlcf_covers
+
+Stage = Literal["foundation", "core", "higher", "continuing"]
+STAGES: tuple[str, ...] = Stage.__args__
+Setting = Literal[
+    "acute",
+    "emergency",
+    "surgery",
+    "primary-care",
+    "mental-health",
+    "community",
+    "paediatrics",
+    "obstetrics",
+    "intensive-care",
+    "outpatients",
+]
+SETTINGS: tuple[str, ...] = Setting.__args__
+QuestionStage = Literal[
+    "check-in",
+    "clarify",
+    "explore",
+    "challenge",
+    "feelings",
+    "options",
+    "action",
+    "learning",
+    "process-review",
+]
+QUESTION_STAGES: tuple[str, ...] = QuestionStage.__args__
+SLUG = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+REQUIRED_SECTIONS = ("Scenario", "Discussion questions", "Facilitator notes")
+OPTIONAL_SECTIONS = ("Further reading",)
+
+
+def _check_tags(key: str, values: list[str], info: ValidationInfo) -> list[str]:
+    """Refuse framework ids that the packaged frameworks do not define."""
+    frameworks: Frameworks = (info.context or {}).get("frameworks") or load_frameworks()
+    framework = frameworks.by_key(key)
+    for value in values:
+        if framework.get(value) is None:
+            raise ValueError(
+                f"unknown {framework.short} id '{value}' (see `toolkit frameworks list`)"
+            )
+    return values
+
+
+class _Tagged(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    hlm: list[str] = []
+    mlcf: list[str] = []
+    gpc: list[str] = []
+
+    @field_validator("hlm", "mlcf", "gpc")
+    @classmethod
+    def _known(cls, values: list[str], info: ValidationInfo) -> list[str]:
+        return _check_tags(info.field_name, values, info)
+
+
+class CaseMeta(_Tagged):
+    """The front matter of a case file."""
+
+    id: str = Field(pattern=SLUG)
+    title: str = Field(min_length=1)
+    summary: str = Field(min_length=1, max_length=300)
+    stages: list[Stage] = Field(min_length=1)
+    settings: list[Setting] = Field(min_length=1)
+    minutes: int = Field(ge=5, le=180)
+    themes: list[str] = []
+
+
+class PromptMeta(_Tagged):
+    """One prompt in a prompt file."""
+
+    id: str = Field(pattern=SLUG)
+    text: str = Field(min_length=1)
+    stage: QuestionStage
+    audience: Literal["participants", "facilitator"] = "participants"
+
+
+class PromptFile(BaseModel):
+    """A prompt file: a list of prompts under `prompts`."""
+
+    model_config = ConfigDict(extra="forbid")
+    prompts: list[dict] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class Tags:
+    """Framework tags shared by cases and prompts."""
+
+    hlm: tuple[str, ...]
+    mlcf: tuple[str, ...]
+    gpc: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ParticipantCase:
+    """What participants may see of a case: everything except the facilitator notes."""
+
+    id: str
+    title: str
+    summary: str
+    scenario: str
+    questions: tuple[str, ...]
+    further_reading: str | None
+
+
+@dataclass(frozen=True)
+class Case:
+    """A case vignette with its tags; `facilitator_notes` must never reach participants."""
+
+    id: str
+    title: str
+    summary: str
+    stages: tuple[str, ...]
+    settings: tuple[str, ...]
+    minutes: int
+    tags: Tags
+    themes: tuple[str, ...]
+    scenario: str
+    questions: tuple[str, ...]
+    facilitator_notes: str
+    further_reading: str | None
+    path: Path
+    line: int = 1
+
+    def for_participants(self) -> ParticipantCase:
+        """The participant-facing part of the case (no facilitator notes)."""
+        return ParticipantCase(
+            self.id, self.title, self.summary, self.scenario, self.questions, self.further_reading
+        )
+
+    def summary_dict(self) -> dict:
+        """The fields `toolkit cases list --json` prints."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "summary": self.summary,
+            "stages": list(self.stages),
+            "settings": list(self.settings),
+            "minutes": self.minutes,
+            "hlm": list(self.tags.hlm),
+            "mlcf": list(self.tags.mlcf),
+            "gpc": list(self.tags.gpc),
+        }
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A discussion prompt: one open question for one questioning stage."""
+
+    id: str
+    text: str
+    stage: str
+    audience: str
+    tags: Tags
+    path: Path
+    line: int = 1
+
+
+@dataclass(frozen=True)
+class Bank:
+    """Every case and prompt, keyed by id, in a stable order."""
+
+    cases: dict[str, Case] = field(default_factory=dict)
+    prompts: dict[str, Prompt] = field(default_factory=dict)
+
+
+def load_bank(folder: Path, frameworks: Frameworks | None = None) -> Bank:
+    """Load `cases/*.md` and `prompts/*.yaml` under `folder`; raise DataFileError listing all."""
+    frameworks = frameworks or load_frameworks()
+    problems: list[Problem] = []
+    if not folder.is_dir():
+        raise DataFileError([Problem(folder, 0, "case bank folder not found")])
+    cases = _load_all(sorted((folder / "cases").glob("*.md")), load_case, frameworks, problems)
+    prompt_lists = _load_all(
+        sorted((folder / "prompts").glob("*.yaml")), load_prompts, frameworks, problems
+    )
+    prompts = [p for group in prompt_lists for p in group]
+    problems += _duplicates(cases) + _duplicates(prompts)
+    if problems:
+        raise DataFileError(problems)
+    return Bank({c.id: c for c in cases}, {p.id: p for p in prompts})
+
+
+def _load_all(paths: list[Path], loader, frameworks: Frameworks, problems: list[Problem]) -> list:
+    loaded = []
+    for path in paths:
+        try:
+            loaded.append(loader(path, frameworks))
+        except DataFileError as exc:
+            problems.extend(exc.problems)
+    return loaded
+
+
+def _duplicates(items: Iterable[Case | Prompt]) -> list[Problem]:
+    first: dict[str, Path] = {}
+    problems = []
+    for item in items:
+        if item.id in first:
+            problems.append(
+                Problem(
+                    item.path, item.line, f"duplicate id '{item.id}' (also in {first[item.id]})"
+                )
+            )
+        first.setdefault(item.id, item.path)
+    return problems
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataFileError([Problem(path, 1, f"not UTF-8 text ({exc.reason})")]) from None
+
+
+def load_case(path: Path, frameworks: Frameworks | None = None) -> Case:
+    """Load one case file (YAML front matter + Markdown sections); raise DataFileError."""
+    text = _read_text(path)
+    lines = text.splitlines()
+    if not lines or lines[0].strip() != "---":
+        raise DataFileError([Problem(path, 1, "missing front matter: start the file with '---'")])
+    end = next((i for i, line in enumerate(lines[1:], 1) if line.strip() == "---"), None)
+    if end is None:
+        raise DataFileError([Problem(path, 1, "front matter is not closed with a '---' line")])
+    doc = parse_yaml("\n".join(lines[1:end]), path, first_line=2)
+    meta = _case_meta(doc, path, frameworks)
+    sections = _sections(lines, end + 1, path, doc.problems)
+    if doc.problems or meta is None:
+        raise DataFileError(doc.problems)
+    return _build_case(meta, sections, path, doc.line_of(("id",)))
+
+
+def _case_meta(doc: YamlDoc, path: Path, frameworks: Frameworks | None) -> CaseMeta | None:
+    if not isinstance(doc.data, dict):
+        if doc.data is None and doc.problems:
+            return None  # a YAML syntax error, already reported
+        doc.problems.append(doc.problem((), "front matter must be a mapping of fields"))
+        return None
+    meta = validate(doc, CaseMeta, doc.data, context={"frameworks": frameworks})
+    if meta and meta.id != path.stem:
+        doc.problems.append(
+            doc.problem(("id",), f"id '{meta.id}' does not match the file name '{path.stem}.md'")
+        )
+    return meta
+
+
+def _sections(lines: list[str], start: int, path: Path, problems: list[Problem]) -> dict:
+    """Split the body by `## ` headings into {heading: (line, text)}; note bad or missing ones."""
+    sections: dict[str, tuple[int, list[str]]] = {}
+    current: list[str] | None = None
+    for number, line in enumerate(lines[start:], start + 1):
+        heading = re.match(r"^##\s+(.+?)\s*$", line)
+        if not heading:
+            if current is not None:
+                current.append(line)
+            elif line.strip():
+                problems.append(
+                    Problem(path, number, "text before the first '## Scenario' heading")
+                )
+            continue
+        name = heading.group(1)
+        if name not in REQUIRED_SECTIONS + OPTIONAL_SECTIONS:
+            allowed = ", ".join(REQUIRED_SECTIONS + OPTIONAL_SECTIONS)
+            problems.append(Problem(path, number, f"unknown section '## {name}' (use {allowed})"))
+        elif name in sections:
+            problems.append(Problem(path, number, f"section '## {name}' appears twice"))
+        current = []
+        sections.setdefault(name, (number, current))
+    for name in REQUIRED_SECTIONS:
+        if name not in sections or not "\n".join(sections[name][1]).strip():
+            problems.append(Problem(path, len(lines), f"missing or empty section '## {name}'"))
+    return {name: (line, "\n".join(body).strip()) for name, (line, body) in sections.items()}
+
+
+def _build_case(meta: CaseMeta, sections: dict, path: Path, line: int) -> Case:
+    questions_line, questions_text = sections["Discussion questions"]
+    questions = tuple(
+        m.group(1).strip()
+        for m in re.finditer(r"^\s*(?:\d+[.)]|[-*])\s+(.+)$", questions_text, re.M)
+    )
+    if not questions:
+        message = "'## Discussion questions' needs a numbered or bulleted list"
+        raise DataFileError([Problem(path, questions_line, message)])
+    reading = sections.get("Further reading")
+    return Case(
+        id=meta.id,
+        title=meta.title,
+        summary=meta.summary,
+        stages=tuple(meta.stages),
+        settings=tuple(meta.settings),
+        minutes=meta.minutes,
+        tags=Tags(tuple(meta.hlm), tuple(meta.mlcf), tuple(meta.gpc)),
+        themes=tuple(meta.themes),
+        scenario=sections["Scenario"][1],
+        questions=questions,
+        facilitator_notes=sections["Facilitator notes"][1],
+        further_reading=reading[1] if reading else None,
+        path=path,
+        line=line,
+    )
+
+
+def load_prompts(path: Path, frameworks: Frameworks | None = None) -> list[Prompt]:
+    """Load one prompt file; raise DataFileError listing every bad prompt."""
+    doc = parse_yaml(_read_text(path), path)
+    if doc.data is None and doc.problems:
+        raise DataFileError(doc.problems)
+    if validate(doc, PromptFile, doc.data if doc.data is not None else {}) is None:
+        raise DataFileError(doc.problems)
+    prompts: list[Prompt] = []
+    for i, raw in enumerate(doc.data["prompts"]):
+        meta = validate(doc, PromptMeta, raw, ("prompts", i), {"frameworks": frameworks})
+        if meta:
+            tags = Tags(tuple(meta.hlm), tuple(meta.mlcf), tuple(meta.gpc))
+            line = doc.line_of(("prompts", i, "id"))
+            prompts.append(Prompt(meta.id, meta.text, meta.stage, meta.audience, tags, path, line))
+    doc.problems.extend(_duplicates(prompts))
+    if doc.problems:
+        raise DataFileError(doc.problems)
+    return prompts
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    """What a facilitator filters the case list by; empty fields match everything."""
+
+    hlm: str | None = None
+    mlcf: str | None = None
+    gpc: str | None = None
+    stage: str | None = None
+    setting: str | None = None
+    search: str | None = None
+
+    def matches(self, case: Case) -> bool:
+        """True when the case passes every filter that is set."""
+        tags = case.tags
+        return (
+            (not self.hlm or self.hlm in tags.hlm)
+            and (not self.mlcf or any(mlcf_covers(t, self.mlcf) for t in tags.mlcf))
+            and (not self.gpc or self.gpc in tags.gpc)
+            and (not self.stage or self.stage in case.stages)
+            and (not self.setting or self.setting in case.settings)
+            and (not self.search or _words_match(self.search, _searchable(case)))
+        )
+
+
+def _searchable(case: Case) -> str:
+    parts = [case.id, case.title, case.summary, case.scenario, *case.questions, *case.themes]
+    return " ".join(parts).lower()
+
+
+def _words_match(query: str, haystack: str) -> bool:
+    return all(word in haystack for word in query.lower().split())
+
+
+def filter_cases(bank: Bank, case_filter: CaseFilter) -> list[Case]:
+    """The cases that pass `case_filter`, ordered by title."""
+    found = [c for c in bank.cases.values() if case_filter.matches(c)]
+    return sorted(found, key=lambda c: c.title.lower())
+
+
+def covering(bank: Bank, framework: str, area_id: str) -> tuple[list[Case], list[Prompt]]:
+    """The cases and prompts tagged with a framework area (MLCF domains include their elements)."""
+
+    def hit(tags: Tags) -> bool:
+        values = getattr(tags, framework)
+        if framework == "mlcf":
+            return any(mlcf_covers(t, area_id) for t in values)
+        return area_id in values
+
+    cases = sorted((c for c in bank.cases.values() if hit(c.tags)), key=lambda c: c.title)
+    prompts = [p for p in bank.prompts.values() if hit(p.tags)]
+    return cases, prompts

@@ -1,0 +1,192 @@
+"""The `toolkit` command: serve the app, migrate the database, manage users and the case bank."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from toolkit import db as database
+from toolkit.accounts import AccountError, create_user
+from toolkit.casebank import QUESTION_STAGES, SETTINGS, STAGES, CaseFilter, filter_cases, load_bank
+from toolkit.config import Settings
+from toolkit.datafiles import DataFileError
+from toolkit.frameworks import load_frameworks
+from toolkit.session_templates import load_session_templates
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+def _engine(settings: Settings):
+    return database.make_engine(settings.database_url)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Learning-set toolkit: build, print and invite leadership learning sets."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=5000, show_default=True, help="Port to listen on.")
+@click.option("--threads", default=8, show_default=True, help="Worker threads.")
+def serve(host: str, port: int, threads: int) -> None:
+    """Serve the web app with waitress."""
+    from waitress import serve as waitress_serve
+
+    from toolkit.web import create_app
+
+    try:
+        app = create_app()
+    except (database.SchemaOutOfDate, DataFileError) as exc:
+        _fail(str(exc))
+    address = f"http://{host}:{port}"
+    token = app.config.get("SETUP_TOKEN")
+    if token:
+        click.echo(f"First run: create the admin account at {address}/setup")
+        click.echo(f"  (from another machine: {address}/setup?token={token})")
+    click.echo(f"Serving the learning-set toolkit on {address} (Ctrl+C to stop)", err=False)
+    sys.stdout.flush()
+    waitress_serve(app, host=host, port=port, threads=threads, ident="toolkit")
+
+
+@main.group("db")
+def db_group() -> None:
+    """Database schema commands."""
+
+
+@db_group.command("upgrade")
+def db_upgrade() -> None:
+    """Apply database migrations (safe to run again)."""
+    settings = Settings.from_env()
+    database.upgrade(_engine(settings))
+    current, _head = database.schema_revisions(_engine(settings))
+    click.echo(f"database is at revision {current}")
+
+
+@main.group()
+def users() -> None:
+    """Facilitator and admin accounts."""
+
+
+@users.command("add")
+@click.argument("email")
+@click.option("--name", default="", help="Display name (default: the part before @).")
+@click.option("--admin", is_flag=True, help="Make the account an admin.")
+@click.password_option(help="Password (asked for when not given).")
+def users_add(email: str, name: str, admin: bool, password: str) -> None:
+    """Add a facilitator (or, with --admin, an admin) account."""
+    settings = Settings.from_env()
+    engine = _engine(settings)
+    try:
+        database.check_schema(engine)
+        with database.transaction(database.session_factory(engine)) as session:
+            user = create_user(session, email, password, name, admin)
+    except (database.SchemaOutOfDate, AccountError) as exc:
+        _fail(str(exc))
+    click.echo(f"added {'admin' if admin else 'facilitator'} {user.email}")
+
+
+@main.group()
+def cases() -> None:
+    """The case bank and prompt bank."""
+
+
+@cases.command("validate")
+@click.argument("folder", required=False, type=click.Path(path_type=Path))
+def cases_validate(folder: Path | None) -> None:
+    """Check every case and prompt file; list every problem and exit non-zero if any."""
+    folder = folder or Settings.from_env().casebank_dir
+    try:
+        bank = load_bank(folder)
+    except DataFileError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        _fail(f"{len(exc.problems)} problem(s) in {folder}")
+    click.echo(f"{folder}: {len(bank.cases)} cases and {len(bank.prompts)} prompts, all valid")
+
+
+def _choice(values: tuple[str, ...]) -> click.Choice:
+    return click.Choice(values, case_sensitive=False)
+
+
+@cases.command("list")
+@click.option("--hlm", help="HLM dimension id, e.g. engaging-the-team.")
+@click.option("--mlcf", help="MLCF domain or element id, e.g. working-with-others.")
+@click.option("--gpc", help="GPC domain id, gpc-1 to gpc-9.")
+@click.option("--stage", type=_choice(STAGES), help="Career stage.")
+@click.option("--setting", type=_choice(SETTINGS), help="Clinical setting.")
+@click.option("--search", help="Words that must all appear in the case.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def cases_list(as_json: bool, **filters: str | None) -> None:
+    """List cases, optionally filtered by framework area, stage, setting or text."""
+    frameworks = load_frameworks()
+    for key in ("hlm", "mlcf", "gpc"):
+        if filters[key] and frameworks.by_key(key).get(filters[key]) is None:
+            _fail(f"unknown --{key} id '{filters[key]}' (see `toolkit frameworks list`)")
+    bank = _bank()
+    found = filter_cases(bank, CaseFilter(**filters))
+    if as_json:
+        click.echo(json.dumps([c.summary_dict() for c in found], indent=2, ensure_ascii=False))
+        return
+    for case in found:
+        click.echo(f"{case.id:40} {case.minutes:3} min  {case.title}")
+    click.echo(f"{len(found)} of {len(bank.cases)} cases", err=True)
+
+
+def _bank():
+    try:
+        return load_bank(Settings.from_env().casebank_dir)
+    except DataFileError as exc:
+        _fail(f"the case bank is invalid:\n{exc}\n(run `toolkit cases validate` for the full list)")
+
+
+@main.group()
+def prompts() -> None:
+    """The prompt bank."""
+
+
+@prompts.command("list")
+@click.option("--stage", type=_choice(QUESTION_STAGES), help="Questioning stage.")
+def prompts_list(stage: str | None) -> None:
+    """List prompts, optionally for one questioning stage."""
+    for prompt in _bank().prompts.values():
+        if not stage or prompt.stage == stage:
+            click.echo(f"{prompt.stage:15} {prompt.id:45} {prompt.text}")
+
+
+@main.group()
+def templates() -> None:
+    """Session templates."""
+
+
+@templates.command("list")
+def templates_list() -> None:
+    """List session templates with their slot and planned minutes."""
+    try:
+        found = load_session_templates(Settings.from_env().session_templates_dir)
+    except DataFileError as exc:
+        _fail(str(exc))
+    for t in found.values():
+        click.echo(
+            f"{t.id:28} {t.minutes:4} min slot, {t.planned_minutes():4} min planned  {t.name}"
+        )
+
+
+@main.group()
+def frameworks() -> None:
+    """The leadership frameworks cases and prompts are tagged with."""
+
+
+@frameworks.command("list")
+def frameworks_list() -> None:
+    """List every framework id with its number and name."""
+    for fw in load_frameworks():
+        click.echo(f"{fw.name} ({fw.key})")
+        for area in fw.areas:
+            click.echo(f"  {area.id:60} {area.label}")

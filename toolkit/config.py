@@ -1,0 +1,60 @@
+"""Settings from `TOOLKIT_*` environment variables, with defaults that work from a fresh clone."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the data lives and how the app reaches the outside world."""
+
+    data_dir: Path
+    database_url: str
+    casebank_dir: Path
+    session_templates_dir: Path
+    assets_dir: Path
+    base_url: str
+    smtp_url: str | None
+    sender: str | None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read settings from the environment (or `env`), filling in defaults."""
+        env = os.environ if env is None else env
+        data_dir = Path(env.get("TOOLKIT_DATA_DIR") or REPO_ROOT / "instance").resolve()
+        default_db = f"sqlite:///{data_dir / 'toolkit.sqlite3'}"
+        return cls(
+            data_dir=data_dir,
+            database_url=env.get("TOOLKIT_DATABASE_URL") or default_db,
+            casebank_dir=Path(env.get("TOOLKIT_CASEBANK_DIR") or REPO_ROOT / "casebank"),
+            session_templates_dir=Path(
+                env.get("TOOLKIT_SESSION_TEMPLATES_DIR") or REPO_ROOT / "session_templates"
+            ),
+            assets_dir=Path(
+                env.get("TOOLKIT_ASSETS_DIR")
+                or REPO_ROOT / "node_modules" / "nhsuk-frontend" / "dist" / "nhsuk"
+            ),
+            base_url=(env.get("TOOLKIT_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
+            smtp_url=env.get("TOOLKIT_SMTP_URL") or None,
+            sender=env.get("TOOLKIT_SENDER") or None,
+        )
+
+    def secret_key(self, env: Mapping[str, str] | None = None) -> str:
+        """`TOOLKIT_SECRET_KEY`, or a random key generated once and kept in the data dir."""
+        env = os.environ if env is None else env
+        if env.get("TOOLKIT_SECRET_KEY"):
+            return env["TOOLKIT_SECRET_KEY"]
+        path = self.data_dir / "secret_key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_hex(32))
+        return path.read_text().strip()

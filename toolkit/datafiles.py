@@ -1,0 +1,113 @@
+"""Read YAML data files with line numbers, so problems read `path:line: message`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+Loc = tuple[str | int, ...]
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with one data file, at one line."""
+
+    path: Path
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}"
+
+
+class DataFileError(Exception):
+    """Raised when data files are invalid; carries every problem found, not just the first."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems = sorted(problems, key=lambda p: (str(p.path), p.line))
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+@dataclass
+class YamlDoc:
+    """Parsed YAML plus the line of every key and list item, relative to the file."""
+
+    path: Path
+    data: Any
+    lines: dict[Loc, int]
+    problems: list[Problem]
+
+    def line_of(self, loc: Loc) -> int:
+        """Return the line of the deepest known part of `loc` (1 when nothing matches)."""
+        for end in range(len(loc), -1, -1):
+            if loc[:end] in self.lines:
+                return self.lines[loc[:end]]
+        return 1
+
+    def problem(self, loc: Loc, message: str) -> Problem:
+        """Build a problem located at `loc`."""
+        return Problem(self.path, self.line_of(loc), message)
+
+
+def parse_yaml(text: str, path: Path, first_line: int = 1) -> YamlDoc:
+    """Parse YAML safely; syntax errors and duplicate keys become problems, never exceptions."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        line = first_line + (mark.line if mark else 0)
+        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        return YamlDoc(path, None, {}, [Problem(path, line, f"bad YAML: {reason}")])
+    doc = YamlDoc(path, data, {(): first_line}, [])
+    if node is not None:
+        _index(node, (), doc, first_line)
+    return doc
+
+
+def _index(node: yaml.Node, loc: Loc, doc: YamlDoc, first_line: int) -> None:
+    """Record the line of every mapping key and sequence item below `node`."""
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value
+            line = first_line + key_node.start_mark.line
+            if key in seen:
+                doc.problems.append(Problem(doc.path, line, f"duplicate key '{key}'"))
+            seen.add(key)
+            doc.lines[loc + (key,)] = line
+            _index(value_node, loc + (key,), doc, first_line)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            doc.lines[loc + (i,)] = first_line + item.start_mark.line
+            _index(item, loc + (i,), doc, first_line)
+
+
+def validate(
+    doc: YamlDoc, model: type[M], data: Any, loc: Loc = (), context: dict | None = None
+) -> M | None:
+    """Validate `data` (at `loc` in `doc`) against `model`; on failure add problems, return None."""
+    try:
+        return model.model_validate(data, context=context)
+    except ValidationError as exc:
+        for err in exc.errors():
+            where = loc + tuple(err["loc"])
+            doc.problems.append(doc.problem(where, _describe(err, where[len(loc) :])))
+        return None
+
+
+def _describe(err: dict, loc: Loc) -> str:
+    """Turn one pydantic error into a short sentence naming the field."""
+    field = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in loc).replace(".[", "[")
+    message = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "missing":
+        message = "is required but missing"
+    elif err["type"] == "extra_forbidden":
+        message = "is not a known field (check the spelling)"
+    return f"{field}: {message}" if field else message

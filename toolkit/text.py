@@ -1,0 +1,13 @@
+"""Markdown to safe HTML for cases and notes written by facilitators."""
+
+from __future__ import annotations
+
+import nh3
+from markdown_it import MarkdownIt
+
+_md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+
+
+def render_markdown(source: str) -> str:
+    """Render Markdown and sanitise the result, so a data file can never inject script."""
+    return nh3.clean(_md.render(source), link_rel="noopener noreferrer")

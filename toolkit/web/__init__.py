@@ -1,0 +1,146 @@
+"""The web app: `create_app` wires settings, database, content and blueprints together."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, g, send_from_directory
+from flask_wtf.csrf import CSRFProtect
+from jinja2 import ChainableUndefined, ChoiceLoader, PackageLoader
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from toolkit import db as database
+from toolkit.accounts import user_count
+from toolkit.casebank import Bank, load_bank
+from toolkit.config import Settings
+from toolkit.frameworks import Frameworks, load_frameworks
+from toolkit.session_templates import SessionTemplate, load_session_templates
+
+csrf = CSRFProtect()
+
+
+@dataclass
+class Toolkit:
+    """Everything the views need that lives for the life of the app."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    frameworks: Frameworks
+    bank: Bank
+    templates: dict[str, SessionTemplate]
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app; refuses to start on an invalid case bank or an out-of-date schema."""
+    settings = Settings.from_env()
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key(),
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.base_url.startswith("https://"),
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+    )
+    app.config.update(test_config or {})
+    engine = database.make_engine(settings.database_url)
+    database.check_schema(engine)
+    frameworks = load_frameworks()
+    app.extensions["toolkit"] = Toolkit(
+        settings=settings,
+        engine=engine,
+        sessions=database.session_factory(engine),
+        frameworks=frameworks,
+        bank=load_bank(settings.casebank_dir, frameworks),
+        templates=load_session_templates(settings.session_templates_dir),
+    )
+    _setup_jinja(app)
+    _setup_requests(app)
+    _register_blueprints(app)
+    with app.extensions["toolkit"].sessions() as session:
+        if user_count(session) == 0:
+            app.config.setdefault("SETUP_TOKEN", secrets.token_urlsafe(24))
+    return app
+
+
+def toolkit(app: Flask | None = None) -> Toolkit:
+    """The running app's Toolkit (settings, database, content)."""
+    from flask import current_app
+
+    return (app or current_app).extensions["toolkit"]
+
+
+def get_db() -> Session:
+    """The database session for this request, opened on first use and closed at teardown."""
+    if "db" not in g:
+        g.db = toolkit().sessions()
+    return g.db
+
+
+def _close_db(_exc: BaseException | None) -> None:
+    session = g.pop("db", None)
+    if session is not None:
+        session.close()
+
+
+def _setup_jinja(app: Flask) -> None:
+    app.jinja_env.undefined = ChainableUndefined
+    app.jinja_env.autoescape = True  # the NHS.UK macros are .jinja files; escape them too
+    app.jinja_env.loader = ChoiceLoader(
+        [app.jinja_env.loader, PackageLoader("nhsuk_frontend_jinja")]
+    )
+
+    @app.context_processor
+    def _globals() -> dict[str, Any]:
+        return {
+            "cspNonce": _nonce(),
+            "frameworks": toolkit().frameworks,
+            "form_error_list": _form_error_list,
+        }
+
+
+def _form_error_list(form) -> list[dict[str, str]]:
+    """Every field error, linked to its field, for the NHS.UK error summary."""
+    return [
+        {"text": errors[0], "href": f"#{form[name].id}"}
+        for name, errors in form.errors.items()
+        if name != "csrf_token" and errors
+    ] or [{"text": "The form has expired: please try again", "href": "#maincontent"}]
+
+
+def _nonce() -> str:
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(16)
+    return g.csp_nonce
+
+
+def _setup_requests(app: Flask) -> None:
+    csrf.init_app(app)
+    app.teardown_appcontext(_close_db)
+
+    @app.after_request
+    def _security_headers(response):
+        response.headers["Content-Security-Policy"] = (
+            f"default-src 'self'; script-src 'self' 'nonce-{_nonce()}'; style-src 'self'; "
+            "img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+            "form-action 'self'"
+        )
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "same-origin"
+        response.headers["X-Frame-Options"] = "DENY"
+        return response
+
+    @app.route("/assets/<path:filename>")
+    def assets(filename: str):
+        return send_from_directory(toolkit().settings.assets_dir, filename, max_age=3600)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from toolkit.web import auth, cases, frameworks, home
+
+    auth.init_app(app)
+    for module in (auth, home, cases, frameworks):
+        app.register_blueprint(module.bp)

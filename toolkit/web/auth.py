@@ -1,0 +1,174 @@
+"""Signing in and out, and the one-time setup of the first admin account."""
+
+from __future__ import annotations
+
+import hmac
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask import session as cookie_session
+from flask_login import LoginManager, current_user, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length, Regexp
+
+from toolkit.accounts import (
+    EMAIL,
+    MIN_PASSWORD,
+    AccountError,
+    authenticate,
+    create_user,
+    user_count,
+)
+from toolkit.models import User
+from toolkit.web import get_db
+
+bp = Blueprint("auth", __name__)
+login_manager = LoginManager()
+PUBLIC_ENDPOINTS = {"auth.login", "auth.setup", "assets", "static"}
+LOOPBACK = {"127.0.0.1", "::1"}
+
+
+class LoginUser:
+    """Adapts a User row to what Flask-Login expects."""
+
+    def __init__(self, user: User) -> None:
+        self.user = user
+        self.id = user.id
+        self.is_admin = user.is_admin
+        self.name = user.name
+        self.email = user.email
+
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("E-mail address", validators=[DataRequired("Enter your e-mail address")])
+    password = PasswordField("Password", validators=[DataRequired("Enter your password")])
+
+
+class SetupForm(FlaskForm):
+    name = StringField("Your name", validators=[DataRequired("Enter your name")])
+    email = EmailField(
+        "E-mail address",
+        validators=[
+            DataRequired("Enter your e-mail address"),
+            Regexp(EMAIL, message="Enter an e-mail address like name@example.nhs.uk"),
+        ],
+    )
+    password = PasswordField(
+        "Password",
+        description=f"At least {MIN_PASSWORD} characters.",
+        validators=[
+            DataRequired("Enter a password"),
+            Length(min=MIN_PASSWORD, message=f"Use at least {MIN_PASSWORD} characters"),
+        ],
+    )
+    confirm = PasswordField(
+        "Password again",
+        validators=[
+            DataRequired("Enter the password again"),
+            EqualTo("password", "The passwords do not match"),
+        ],
+    )
+
+
+def init_app(app: Flask) -> None:
+    """Attach Flask-Login and the rule that every page except sign-in needs a signed-in user."""
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Sign in to continue."
+    app.before_request(_require_login)
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> LoginUser | None:
+    user = get_db().get(User, int(user_id)) if user_id.isdigit() else None
+    return LoginUser(user) if user else None
+
+
+def _require_login():
+    if request.endpoint in PUBLIC_ENDPOINTS or current_user.is_authenticated:
+        return None
+    if user_count(get_db()) == 0:
+        return redirect(url_for("auth.setup"))
+    return login_manager.unauthorized()
+
+
+def _setup_allowed() -> bool:
+    """Setup is open from the machine itself, or elsewhere with the token printed on the console."""
+    token = current_app.config.get("SETUP_TOKEN", "")
+    given = request.values.get("token", "")
+    return request.remote_addr in LOOPBACK or bool(given and hmac.compare_digest(given, token))
+
+
+@bp.route("/setup", methods=["GET", "POST"])
+def setup():
+    """Create the first admin; closed for good once any account exists."""
+    db = get_db()
+    if user_count(db) > 0:
+        abort(404)
+    if not _setup_allowed():
+        abort(403, "Open this page on the server itself, or use the link printed on its console.")
+    form = SetupForm()
+    if form.validate_on_submit():
+        try:
+            user = create_user(db, form.email.data, form.password.data, form.name.data, True)
+            db.commit()
+        except AccountError as exc:
+            db.rollback()
+            form.email.errors.append(str(exc))
+        else:
+            current_app.config.pop("SETUP_TOKEN", None)
+            _start_session(user)
+            flash("Your admin account is ready.")
+            return redirect(url_for("home.index"))
+    return render_template("auth/setup.html", form=form, token=request.values.get("token", ""))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    """Sign in with e-mail and password."""
+    if current_user.is_authenticated:
+        return redirect(url_for("home.index"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = authenticate(get_db(), form.email.data, form.password.data)
+        if user:
+            _start_session(user)
+            return redirect(_safe_next(request.args.get("next")))
+        form.password.errors.append("The e-mail address or password is not right")
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    """Sign out (POST only, so a link elsewhere cannot sign you out)."""
+    logout_user()
+    cookie_session.clear()
+    return redirect(url_for("auth.login"))
+
+
+def _start_session(user: User) -> None:
+    cookie_session.clear()  # a fresh session on sign-in: nothing carried over from before
+    login_user(LoginUser(user))
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("home.index")
