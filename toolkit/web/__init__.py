@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import Any
 
-from flask import Flask, g, send_from_directory
+from flask import Flask, Response, g, send_from_directory
 from flask_wtf.csrf import CSRFProtect
 from jinja2 import ChainableUndefined, ChoiceLoader, PackageLoader
 from sqlalchemy import Engine
@@ -135,7 +138,21 @@ def _setup_requests(app: Flask) -> None:
 
     @app.route("/assets/<path:filename>")
     def assets(filename: str):
-        return send_from_directory(toolkit().settings.assets_dir, filename, max_age=3600)
+        folder = toolkit().settings.assets_dir
+        if filename == "nhsuk-frontend.min.css":
+            return Response(_stylesheet(folder), mimetype="text/css")
+        if filename == "nhsuk-frontend.min.js":
+            return send_from_directory(folder, filename, max_age=3600)
+        # images and the manifest live in dist/nhsuk/assets, where the CSS expects /assets/...
+        return send_from_directory(folder / "assets", filename, max_age=3600)
+
+
+@cache
+def _stylesheet(folder: Path) -> str:
+    """NHS.UK frontend CSS without its web fonts: they are licensed to NHS sites and load from
+    assets.nhs.uk, which the CSP (and privacy) forbid, so text falls back to Arial."""
+    css = (folder / "nhsuk-frontend.min.css").read_text("utf-8")
+    return re.sub(r"@font-face\s*\{[^}]*\}", "", css)
 
 
 def _register_blueprints(app: Flask) -> None:
