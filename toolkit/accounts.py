@@ -44,7 +44,7 @@ def create_user(
     user = User(
         email=email,
         name=name.strip() or email.split("@")[0],
-        password_hash=generate_password_hash(password),
+        password_hash=generate_password_hash(password) if password is not None else "",
         is_admin=is_admin,
     )
     db.add(user)
@@ -55,7 +55,7 @@ def create_user(
 def authenticate(db: Session, email: str, password: str) -> User | None:
     """Return the user if the e-mail and password match, else None (in similar time either way)."""
     user = db.scalar(select(User).where(User.email == normalise_email(email)))
-    if user is None:
+    if user is None or not user.password_hash:
         check_password_hash(_DUMMY_HASH, password)
         return None
     return user if check_password_hash(user.password_hash, password) else None

@@ -130,6 +130,7 @@ class Meeting(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     uid: Mapped[str] = mapped_column(String(64), unique=True)
     set_id: Mapped[int] = mapped_column(ForeignKey("learning_sets.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(80))  # stable id within the set (learning-set file)
     title: Mapped[str] = mapped_column(String(200))
     template_id: Mapped[str] = mapped_column(String(80), default="")
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -144,6 +145,17 @@ class Meeting(Base):
     blocks: Mapped[list[AgendaBlock]] = relationship(
         cascade="all, delete-orphan", order_by="AgendaBlock.position"
     )
+    cases: Mapped[list[MeetingCase]] = relationship(
+        cascade="all, delete-orphan", order_by="MeetingCase.position"
+    )
+    prompts: Mapped[list[MeetingPrompt]] = relationship(
+        cascade="all, delete-orphan", order_by="MeetingPrompt.position"
+    )
+    attendance: Mapped[list[Attendance]] = relationship(cascade="all, delete-orphan")
+    changes: Mapped[list[MeetingChange]] = relationship(
+        cascade="all, delete-orphan", order_by="MeetingChange.id"
+    )
+    __table_args__ = (UniqueConstraint("set_id", "key"),)
 
 
 class MeetingChange(Base):

@@ -1,0 +1,522 @@
+"""Learning sets, their members and meetings: the service functions the web and CLI share."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from toolkit.casebank import Bank
+from toolkit.models import (
+    Action,
+    AgendaBlock,
+    Attendance,
+    LearningSet,
+    Meeting,
+    MeetingCase,
+    MeetingChange,
+    MeetingPrompt,
+    Member,
+    User,
+)
+from toolkit.planning import (
+    Overrun,
+    PlannedBlock,
+    TimedBlock,
+    check_overrun,
+    expand_template,
+    propose_rota,
+    series_starts,
+    timed_agenda,
+)
+from toolkit.session_templates import SessionTemplate
+
+DEFAULT_GROUND_RULES = (
+    "What is said in the set stays in the set, unless someone's safety is at risk.",
+    "Anonymise patients and colleagues when you describe a situation.",
+    "Confidentiality never stops anyone raising a patient-safety concern.",
+    "Arrive on time, stay to the end, and send apologies in advance.",
+    "Give each presenter their airtime; one conversation at a time.",
+    "Ask questions rather than give advice, unless the presenter asks for it.",
+    "Everyone brings an issue in turn and everyone helps.",
+    "Phones on silent unless you are on call.",
+)
+ATTENDANCE = ("present", "apologies", "absent")
+ACTION_STATUSES = ("open", "done", "dropped")
+MIN_MEMBERS, MAX_MEMBERS = 4, 8
+
+
+class SetError(ValueError):
+    """A reason a change to a set cannot be made, in words the facilitator can act on."""
+
+
+def check_zone(name: str) -> str:
+    """Return `name` if it is a known IANA time zone, else raise SetError."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SetError(f"unknown time zone '{name}' (use a name such as Europe/London)") from None
+    return name
+
+
+def can_access(user: User, learning_set: LearningSet) -> bool:
+    """Admins see every set; facilitators only their own."""
+    return user.is_admin or any(f.id == user.id for f in learning_set.facilitators)
+
+
+def sets_for(db: Session, user: User) -> list[LearningSet]:
+    """The sets a user may see, by title."""
+    query = select(LearningSet).order_by(LearningSet.title)
+    if not user.is_admin:
+        query = query.join(LearningSet.facilitators).where(User.id == user.id)
+    return list(db.scalars(query))
+
+
+def create_set(
+    db: Session, owner: User, slug: str, title: str, time_zone: str = "Europe/London", **fields: str
+) -> LearningSet:
+    """Create a set facilitated by `owner`, with the default ground rules."""
+    if db.scalar(select(LearningSet).where(LearningSet.slug == slug)):
+        raise SetError(f"a set with the id '{slug}' already exists")
+    learning_set = LearningSet(
+        slug=slug,
+        title=title,
+        time_zone=check_zone(time_zone),
+        ground_rules="\n".join(DEFAULT_GROUND_RULES),
+        feed_token=secrets.token_urlsafe(24),
+        **fields,
+    )
+    learning_set.facilitators.append(owner)
+    db.add(learning_set)
+    db.flush()
+    return learning_set
+
+
+def size_warning(learning_set: LearningSet) -> str | None:
+    """A warning (not an error) when a set is smaller or larger than sets usually work well."""
+    n = len(active_members(learning_set))
+    if n < MIN_MEMBERS:
+        return f"This set has {n} member(s); learning sets usually work best with 4 to 8."
+    if n > MAX_MEMBERS:
+        return f"This set has {n} members; above 8, members get little airtime."
+    return None
+
+
+def active_members(learning_set: LearningSet) -> list[Member]:
+    """Members who have not been removed, in the order they joined."""
+    return [m for m in learning_set.members if m.active]
+
+
+def add_member(
+    db: Session, learning_set: LearningSet, name: str, email: str, grade: str = ""
+) -> Member:
+    """Add a member; an e-mail already in the set is refused."""
+    email = email.strip().lower()
+    if any(m.email == email for m in learning_set.members):
+        raise SetError(f"{email} is already a member of this set")
+    member = Member(name=name.strip(), email=email, grade=grade.strip())
+    learning_set.members.append(member)
+    db.flush()
+    return member
+
+
+def new_meeting_key(learning_set: LearningSet) -> str:
+    """A short id for a new meeting, unique within its set."""
+    taken = {m.key for m in learning_set.meetings}
+    n = len(learning_set.meetings) + 1
+    while f"session-{n}" in taken:
+        n += 1
+    return f"session-{n}"
+
+
+def add_meeting(
+    db: Session,
+    learning_set: LearningSet,
+    start: datetime,
+    template: SessionTemplate,
+    title: str = "",
+    minutes: int | None = None,
+    key: str = "",
+) -> Meeting:
+    """Add one meeting and build its agenda from `template` with a proposed presenter rota."""
+    meeting = Meeting(
+        uid=uuid.uuid4().hex,
+        key=key or new_meeting_key(learning_set),
+        title=title or template.name,
+        template_id=template.id,
+        starts_at=start,
+        minutes=minutes or template.minutes,
+    )
+    learning_set.meetings.append(meeting)
+    db.flush()
+    apply_template(db, meeting, template)
+    return meeting
+
+
+def add_series(
+    db: Session,
+    learning_set: LearningSet,
+    first: datetime,
+    every_weeks: int,
+    count: int,
+    template: SessionTemplate,
+) -> list[Meeting]:
+    """Add `count` meetings every `every_weeks` weeks at the same local time."""
+    starts = series_starts(first, every_weeks, count)
+    return [add_meeting(db, learning_set, start, template) for start in starts]
+
+
+def meetings_in_order(learning_set: LearningSet) -> list[Meeting]:
+    """The set's meetings by start time."""
+    return sorted(learning_set.meetings, key=lambda m: m.starts_at)
+
+
+def meeting_number(meeting: Meeting) -> int:
+    """1 for the set's first meeting, and so on (cancelled meetings keep their place)."""
+    return meetings_in_order(meeting.learning_set).index(meeting) + 1
+
+
+def local(meeting: Meeting, when: datetime | None = None) -> datetime:
+    """A time (default: the meeting's start) in the set's time zone."""
+    return (when or meeting.starts_at).astimezone(ZoneInfo(meeting.learning_set.time_zone))
+
+
+def _record(db: Session, meeting: Meeting, field: str, old: str, new: str) -> None:
+    if old != new:
+        meeting.changes.append(MeetingChange(field=field, old=old, new=new))
+
+
+def change_meeting(
+    db: Session,
+    meeting: Meeting,
+    start: datetime | None = None,
+    minutes: int | None = None,
+    venue: str | None = None,
+    video_url: str | None = None,
+    title: str | None = None,
+) -> bool:
+    """Move or re-place a meeting; a change of time or place is recorded and bumps SEQUENCE."""
+    before = len(meeting.changes)
+    if start is not None:
+        _record(db, meeting, "start", meeting.starts_at.isoformat(), start.isoformat())
+        meeting.starts_at = start
+    if minutes is not None:
+        _record(db, meeting, "minutes", str(meeting.minutes), str(minutes))
+        meeting.minutes = minutes
+    if venue is not None:
+        _record(db, meeting, "venue", meeting.venue, venue)
+        meeting.venue = venue
+    if video_url is not None:
+        _record(db, meeting, "video_url", meeting.video_url, video_url)
+        meeting.video_url = video_url
+    if title is not None:
+        meeting.title = title
+    changed = len(meeting.changes) > before
+    if changed:
+        meeting.sequence += 1
+    db.flush()
+    return changed
+
+
+def set_status(db: Session, meeting: Meeting, status: str) -> bool:
+    """Cancel (`cancelled`) or restore (`scheduled`) a meeting; records and bumps SEQUENCE."""
+    if status not in ("scheduled", "cancelled"):
+        raise SetError(f"unknown status '{status}'")
+    if meeting.status == status:
+        return False
+    _record(db, meeting, "status", meeting.status, status)
+    meeting.status = status
+    meeting.sequence += 1
+    db.flush()
+    return True
+
+
+def past_presenters(meeting: Meeting) -> list[list[int]]:
+    """Presenters of the set's earlier, not cancelled meetings, oldest first."""
+    earlier = [
+        m
+        for m in meetings_in_order(meeting.learning_set)
+        if m.starts_at < meeting.starts_at and m.status != "cancelled"
+    ]
+    return [[b.presenter_id for b in m.blocks if b.presenter_id] for m in earlier]
+
+
+def apologies(meeting: Meeting) -> set[int]:
+    """Members who have sent apologies for this meeting."""
+    return {a.member_id for a in meeting.attendance if a.status == "apologies"}
+
+
+def proposed_presenters(meeting: Meeting, count: int) -> list[int]:
+    """The rota's proposal for this meeting: fewest turns first, skipping apologies."""
+    members = [m.id for m in active_members(meeting.learning_set)]
+    return propose_rota(members, past_presenters(meeting), apologies(meeting), count)
+
+
+def apply_template(
+    db: Session,
+    meeting: Meeting,
+    template: SessionTemplate,
+    presenters: Sequence[int | None] | None = None,
+) -> None:
+    """Replace the agenda with the template's blocks; presenter rounds follow the rota."""
+    if presenters is None:
+        chosen = proposed_presenters(meeting, template.presenters)
+        presenters = chosen + [None] * (template.presenters - len(chosen))
+    meeting.template_id = template.id
+    meeting.blocks.clear()
+    db.flush()
+    for position, block in enumerate(expand_template(template, presenters)):
+        meeting.blocks.append(_row(block, position))
+    db.flush()
+
+
+def _row(block: PlannedBlock, position: int) -> AgendaBlock:
+    return AgendaBlock(
+        position=position,
+        title=block.title,
+        kind=block.kind,
+        minutes=block.minutes,
+        notes=block.notes,
+        handout=block.handout,
+        presenter_id=block.presenter,
+    )
+
+
+def planned_blocks(meeting: Meeting) -> list[PlannedBlock]:
+    """The meeting's agenda rows as plain blocks."""
+    return [
+        PlannedBlock(b.title, b.kind, b.minutes, b.notes, b.handout, b.presenter_id)
+        for b in meeting.blocks
+    ]
+
+
+def agenda(meeting: Meeting) -> list[TimedBlock]:
+    """The agenda with clock times in the set's zone."""
+    return timed_agenda(local(meeting), meeting.minutes, planned_blocks(meeting))
+
+
+def overrun(meeting: Meeting) -> Overrun | None:
+    """How far the agenda runs past the meeting's slot, if it does."""
+    return check_overrun(local(meeting), meeting.minutes, planned_blocks(meeting))
+
+
+def end_time(meeting: Meeting) -> datetime:
+    """When the meeting's slot ends."""
+    return meeting.starts_at + timedelta(minutes=meeting.minutes)
+
+
+def renumber(meeting: Meeting) -> None:
+    """Make block positions 0..n-1 in their current order."""
+    for position, block in enumerate(sorted(meeting.blocks, key=lambda b: b.position)):
+        block.position = position
+
+
+def move_block(db: Session, meeting: Meeting, block_id: int, step: int) -> None:
+    """Move a block up (-1) or down (+1) the agenda."""
+    blocks = sorted(meeting.blocks, key=lambda b: b.position)
+    index = next((i for i, b in enumerate(blocks) if b.id == block_id), None)
+    if index is None:
+        raise SetError("that block is not on this agenda")
+    target = index + step
+    if 0 <= target < len(blocks):
+        blocks[index].position, blocks[target].position = (
+            blocks[target].position,
+            blocks[index].position,
+        )
+    db.flush()
+
+
+def set_presenters(db: Session, meeting: Meeting, presenters: Sequence[int | None]) -> None:
+    """Override the rota: assign presenters to the presenter rounds in order."""
+    members = {m.id for m in active_members(meeting.learning_set)}
+    rounds = [b for b in sorted(meeting.blocks, key=lambda b: b.position) if b.kind == "presenter"]
+    for block, member_id in zip(rounds, presenters, strict=False):
+        if member_id is not None and member_id not in members:
+            raise SetError("presenters must be members of this set")
+        block.presenter_id = member_id
+    db.flush()
+
+
+def attach(
+    db: Session, meeting: Meeting, bank: Bank, case_id: str = "", prompt_id: str = ""
+) -> None:
+    """Attach a case or prompt from the bank (attaching twice is harmless)."""
+    if case_id:
+        if case_id not in bank.cases:
+            raise SetError(f"no case '{case_id}' in the bank")
+        if all(c.case_id != case_id for c in meeting.cases):
+            meeting.cases.append(MeetingCase(case_id=case_id, position=len(meeting.cases)))
+    if prompt_id:
+        if prompt_id not in bank.prompts:
+            raise SetError(f"no prompt '{prompt_id}' in the bank")
+        if all(p.prompt_id != prompt_id for p in meeting.prompts):
+            meeting.prompts.append(
+                MeetingPrompt(prompt_id=prompt_id, position=len(meeting.prompts))
+            )
+    db.flush()
+
+
+def detach(db: Session, meeting: Meeting, case_id: str = "", prompt_id: str = "") -> None:
+    """Remove an attached case or prompt."""
+    meeting.cases[:] = [c for c in meeting.cases if c.case_id != case_id]
+    meeting.prompts[:] = [p for p in meeting.prompts if p.prompt_id != prompt_id]
+    db.flush()
+
+
+def record_attendance(db: Session, meeting: Meeting, statuses: dict[int, str]) -> None:
+    """Record present / apologies / absent for members of the meeting's set."""
+    members = {m.id for m in meeting.learning_set.members}
+    current = {a.member_id: a for a in meeting.attendance}
+    for member_id, status in statuses.items():
+        if member_id not in members or status not in ATTENDANCE:
+            raise SetError("attendance must be present, apologies or absent for a member")
+        if member_id in current:
+            current[member_id].status = status
+        else:
+            meeting.attendance.append(Attendance(member_id=member_id, status=status))
+    db.flush()
+
+
+def actions_for(db: Session, learning_set: LearningSet) -> list[Action]:
+    """Every action in the set, oldest first."""
+    return list(
+        db.scalars(select(Action).where(Action.set_id == learning_set.id).order_by(Action.id))
+    )
+
+
+def add_action(
+    db: Session,
+    meeting: Meeting,
+    member_id: int | None,
+    text: str,
+    due: str = "",
+    support: str = "",
+) -> Action:
+    """Record an action a member committed to at a meeting."""
+    if not text.strip():
+        raise SetError("describe the action")
+    if member_id is not None and member_id not in {m.id for m in meeting.learning_set.members}:
+        raise SetError("the action's owner must be a member of this set")
+    action = Action(
+        set_id=meeting.set_id,
+        meeting_id=meeting.id,
+        member_id=member_id,
+        text=text.strip(),
+        due=due.strip(),
+        support=support.strip(),
+    )
+    db.add(action)
+    db.flush()
+    return action
+
+
+def update_action(db: Session, action: Action, status: str, outcome: str = "") -> None:
+    """Close, drop or reopen an action, with what came of it."""
+    if status not in ACTION_STATUSES:
+        raise SetError(f"status must be one of {', '.join(ACTION_STATUSES)}")
+    action.status = status
+    action.outcome = outcome.strip()
+    db.flush()
+
+
+def actions_to_review(db: Session, meeting: Meeting) -> list[Action]:
+    """Open actions raised at earlier meetings: they belong in this meeting's action review."""
+    earlier = {m.id for m in meeting.learning_set.meetings if m.starts_at < meeting.starts_at}
+    return [
+        a
+        for a in actions_for(db, meeting.learning_set)
+        if a.status == "open" and a.meeting_id in earlier
+    ]
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Which framework areas each meeting touches, through its attached cases and prompts."""
+
+    meetings: list[Meeting]
+    areas: dict[str, list[tuple[str, str]]]  # framework key -> [(area id, label)]
+    hits: dict[tuple[int, str, str], int]  # (meeting id, framework, area id) -> count
+
+    def total(self, key: str, area_id: str) -> int:
+        """How many tags across the programme point at this area."""
+        return sum(n for (m, k, a), n in self.hits.items() if k == key and a == area_id)
+
+    def gaps(self, key: str) -> list[str]:
+        """Area ids of a framework that no meeting covers yet."""
+        return [a for a, _ in self.areas[key] if self.total(key, a) == 0]
+
+
+def coverage(learning_set: LearningSet, bank: Bank, frameworks) -> Coverage:
+    """The programme map: meetings × HLM dimensions and MLCF domains."""
+    meetings = [m for m in meetings_in_order(learning_set) if m.status != "cancelled"]
+    areas = {
+        "hlm": [(a.id, a.label) for a in frameworks.hlm.areas],
+        "mlcf": [(a.id, a.label) for a in frameworks.mlcf.top_level()],
+    }
+    hits: dict[tuple[int, str, str], int] = {}
+    for meeting in meetings:
+        for tags in _meeting_tags(meeting, bank):
+            for area_id in tags.hlm:
+                hits[(meeting.id, "hlm", area_id)] = hits.get((meeting.id, "hlm", area_id), 0) + 1
+            for area_id in {t.split(".")[0] for t in tags.mlcf}:
+                hits[(meeting.id, "mlcf", area_id)] = hits.get((meeting.id, "mlcf", area_id), 0) + 1
+    return Coverage(meetings, areas, hits)
+
+
+def _meeting_tags(meeting: Meeting, bank: Bank) -> Iterable:
+    for c in meeting.cases:
+        if c.case_id in bank.cases:
+            yield bank.cases[c.case_id].tags
+    for p in meeting.prompts:
+        if p.prompt_id in bank.prompts:
+            yield bank.prompts[p.prompt_id].tags
+
+
+PROMPT_STAGES_FOR_KIND = {
+    "check-in": {"check-in"},
+    "presenter": {"clarify", "explore", "challenge", "feelings", "options", "action"},
+    "case": {"clarify", "explore", "challenge", "options", "action", "learning"},
+    "process-review": {"process-review", "learning"},
+    "action-review": {"learning", "action"},
+    "close": {"learning"},
+}
+
+
+def suggest_prompts(meeting: Meeting, bank: Bank, limit: int = 8) -> list:
+    """Prompts for this agenda's block kinds, those sharing tags with attached cases first."""
+    stages = set().union(*(PROMPT_STAGES_FOR_KIND.get(b.kind, set()) for b in meeting.blocks))
+    attached = {p.prompt_id for p in meeting.prompts}
+    case_tags = [bank.cases[c.case_id].tags for c in meeting.cases if c.case_id in bank.cases]
+    wanted_hlm = {t for tags in case_tags for t in tags.hlm}
+    wanted_mlcf = {t.split(".")[0] for tags in case_tags for t in tags.mlcf}
+
+    def score(prompt) -> int:
+        return len(wanted_hlm & set(prompt.tags.hlm)) + len(
+            wanted_mlcf & {t.split(".")[0] for t in prompt.tags.mlcf}
+        )
+
+    found = [p for p in bank.prompts.values() if p.stage in stages and p.id not in attached]
+    found.sort(key=lambda p: (-score(p), p.stage, p.id))
+    return found[:limit]
+
+
+def suggest_cases(learning_set: LearningSet, bank: Bank, frameworks, limit: int = 5) -> list:
+    """Cases that cover HLM dimensions and MLCF domains the programme has not reached yet."""
+    cover = coverage(learning_set, bank, frameworks)
+    gaps_hlm, gaps_mlcf = set(cover.gaps("hlm")), set(cover.gaps("mlcf"))
+    used = {c.case_id for m in learning_set.meetings for c in m.cases}
+
+    def gain(case) -> int:
+        return len(gaps_hlm & set(case.tags.hlm)) + len(
+            gaps_mlcf & {t.split(".")[0] for t in case.tags.mlcf}
+        )
+
+    found = [c for c in bank.cases.values() if c.id not in used and gain(c) > 0]
+    found.sort(key=lambda c: (-gain(c), c.title))
+    return found[:limit]
