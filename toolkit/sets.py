@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -435,49 +434,6 @@ def actions_to_review(db: Session, meeting: Meeting) -> list[Action]:
     ]
 
 
-@dataclass(frozen=True)
-class Coverage:
-    """Which framework areas each meeting touches, through its attached cases and prompts."""
-
-    meetings: list[Meeting]
-    areas: dict[str, list[tuple[str, str]]]  # framework key -> [(area id, label)]
-    hits: dict[tuple[int, str, str], int]  # (meeting id, framework, area id) -> count
-
-    def total(self, key: str, area_id: str) -> int:
-        """How many tags across the programme point at this area."""
-        return sum(n for (m, k, a), n in self.hits.items() if k == key and a == area_id)
-
-    def gaps(self, key: str) -> list[str]:
-        """Area ids of a framework that no meeting covers yet."""
-        return [a for a, _ in self.areas[key] if self.total(key, a) == 0]
-
-
-def coverage(learning_set: LearningSet, bank: Bank, frameworks) -> Coverage:
-    """The programme map: meetings × HLM dimensions and MLCF domains."""
-    meetings = [m for m in meetings_in_order(learning_set) if m.status != "cancelled"]
-    areas = {
-        "hlm": [(a.id, a.label) for a in frameworks.hlm.areas],
-        "mlcf": [(a.id, a.label) for a in frameworks.mlcf.top_level()],
-    }
-    hits: dict[tuple[int, str, str], int] = {}
-    for meeting in meetings:
-        for tags in _meeting_tags(meeting, bank):
-            for area_id in tags.hlm:
-                hits[(meeting.id, "hlm", area_id)] = hits.get((meeting.id, "hlm", area_id), 0) + 1
-            for area_id in {t.split(".")[0] for t in tags.mlcf}:
-                hits[(meeting.id, "mlcf", area_id)] = hits.get((meeting.id, "mlcf", area_id), 0) + 1
-    return Coverage(meetings, areas, hits)
-
-
-def _meeting_tags(meeting: Meeting, bank: Bank) -> Iterable:
-    for c in meeting.cases:
-        if c.case_id in bank.cases:
-            yield bank.cases[c.case_id].tags
-    for p in meeting.prompts:
-        if p.prompt_id in bank.prompts:
-            yield bank.prompts[p.prompt_id].tags
-
-
 PROMPT_STAGES_FOR_KIND = {
     "check-in": {"check-in"},
     "presenter": {"clarify", "explore", "challenge", "feelings", "options", "action"},
@@ -506,17 +462,58 @@ def suggest_prompts(meeting: Meeting, bank: Bank, limit: int = 8) -> list:
     return found[:limit]
 
 
-def suggest_cases(learning_set: LearningSet, bank: Bank, frameworks, limit: int = 5) -> list:
-    """Cases that cover HLM dimensions and MLCF domains the programme has not reached yet."""
-    cover = coverage(learning_set, bank, frameworks)
-    gaps_hlm, gaps_mlcf = set(cover.gaps("hlm")), set(cover.gaps("mlcf"))
-    used = {c.case_id for m in learning_set.meetings for c in m.cases}
+def next_meeting(learning_set: LearningSet, now: datetime | None = None) -> Meeting | None:
+    """The set's next scheduled meeting that has not started yet."""
+    now = now or datetime.now(ZoneInfo("UTC"))
+    upcoming = [m for m in meetings_in_order(learning_set) if m.status != "cancelled"]
+    return next((m for m in upcoming if m.starts_at >= now), None)
 
-    def gain(case) -> int:
-        return len(gaps_hlm & set(case.tags.hlm)) + len(
-            gaps_mlcf & {t.split(".")[0] for t in case.tags.mlcf}
-        )
 
-    found = [c for c in bank.cases.values() if c.id not in used and gain(c) > 0]
-    found.sort(key=lambda c: (-gain(c), c.title))
-    return found[:limit]
+def _block(meeting: Meeting, block_id: int) -> AgendaBlock:
+    block = next((b for b in meeting.blocks if b.id == block_id), None)
+    if block is None:
+        raise SetError("that block is not on this agenda")
+    return block
+
+
+def add_block(
+    db: Session,
+    meeting: Meeting,
+    title: str,
+    kind: str,
+    minutes: int,
+    notes: str = "",
+    handout: bool = True,
+) -> AgendaBlock:
+    """Append a block to the agenda."""
+    if minutes < 1:
+        raise SetError("a block needs at least 1 minute")
+    block = _row(PlannedBlock(title.strip(), kind, minutes, notes.strip(), handout), 0)
+    block.position = max((b.position for b in meeting.blocks), default=-1) + 1
+    meeting.blocks.append(block)
+    db.flush()
+    return block
+
+
+def update_block(db: Session, meeting: Meeting, block_id: int, title: str, minutes: str) -> None:
+    """Rename a block or change its minutes."""
+    block = _block(meeting, block_id)
+    if not minutes.strip().isdigit() or not 1 <= int(minutes) <= 600:
+        raise SetError("minutes must be a whole number from 1 to 600")
+    if not title.strip():
+        raise SetError("a block needs a title")
+    block.title, block.minutes = title.strip(), int(minutes)
+    db.flush()
+
+
+def remove_block(db: Session, meeting: Meeting, block_id: int) -> None:
+    """Take a block off the agenda."""
+    meeting.blocks.remove(_block(meeting, block_id))
+    renumber(meeting)
+    db.flush()
+
+
+def describe_when(meeting: Meeting) -> str:
+    """The meeting's date and local clock times, e.g. "Thu 14 Jan 2027, 14:00 to 17:15"."""
+    start, end = local(meeting), local(meeting, end_time(meeting))
+    return f"{start:%a} {start.day} {start:%b %Y}, {start:%H:%M} to {end:%H:%M}"

@@ -96,6 +96,8 @@ def _setup_jinja(app: Flask) -> None:
         [app.jinja_env.loader, PackageLoader("nhsuk_frontend_jinja")]
     )
 
+    app.jinja_env.globals["items_for"] = _select_items  # used inside imported macros
+
     @app.context_processor
     def _globals() -> dict[str, Any]:
         return {
@@ -103,6 +105,14 @@ def _setup_jinja(app: Flask) -> None:
             "frameworks": toolkit().frameworks,
             "form_error_list": _form_error_list,
         }
+
+
+def _select_items(field) -> list[dict[str, Any]]:
+    """A WTForms select field's choices as NHS.UK select items."""
+    return [
+        {"value": value, "text": label, "selected": str(value) == str(field.data)}
+        for value, label in field.choices
+    ]
 
 
 def _form_error_list(form) -> list[dict[str, str]]:
@@ -156,8 +166,8 @@ def _stylesheet(folder: Path) -> str:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from toolkit.web import auth, cases, frameworks, home
+    from toolkit.web import auth, cases, frameworks, home, sets
 
     auth.init_app(app)
-    for module in (auth, home, cases, frameworks):
+    for module in (auth, home, cases, frameworks, sets):
         app.register_blueprint(module.bp)

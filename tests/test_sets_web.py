@@ -1,0 +1,253 @@
+"""The facilitator's journey through a learning set, over HTTP with the real app and database."""
+
+import html
+import re
+
+import pytest
+from sqlalchemy import select
+
+from toolkit.models import Action, Meeting
+
+from .conftest import add_user, sign_in
+
+MEMBERS = [
+    ("Zoë Marsh", "zoe@example.nhs.uk", "FY2"),
+    ("Łukasz Nowak", "lukasz@example.nhs.uk", "CT1"),
+    ("Siobhán Kelly", "siobhan@example.nhs.uk", "ST3"),
+    ("Amara Okafor", "amara@example.nhs.uk", "FY1"),
+    ("Tom Reid", "tom@example.nhs.uk", "CT2"),
+    ("Priya Shah", "priya@example.nhs.uk", "ST4"),
+]
+
+
+def text(response) -> str:
+    return html.unescape(response.text)
+
+
+def make_set(client, slug: str = "set-a") -> None:
+    response = client.post(
+        "/sets/new",
+        data={"title": "Set A", "slug": slug, "time_zone": "Europe/London", "venue": "Room 2"},
+    )
+    assert response.status_code == 302, response.text
+    for name, email, grade in MEMBERS:
+        added = client.post(
+            f"/sets/{slug}/members",
+            data={"member-name": name, "member-email": email, "member-grade": grade},
+        )
+        assert added.status_code == 302
+    scheduled = client.post(
+        f"/sets/{slug}/schedule",
+        data={
+            "series-first_date": "2027-02-11",
+            "series-start_time": "14:00",
+            "series-every_weeks": "6",
+            "series-count": "6",
+            "series-template": "action-learning-set",
+        },
+    )
+    assert scheduled.status_code == 302
+
+
+@pytest.fixture
+def db(app):
+    """A database session the test can read through (expired before each read)."""
+    with app.extensions["toolkit"].sessions() as session:
+        yield session
+
+
+def meetings(db, slug: str = "set-a") -> list[Meeting]:
+    db.expire_all()
+    rows = db.scalars(select(Meeting).order_by(Meeting.starts_at)).all()
+    return [m for m in rows if m.learning_set.slug == slug]
+
+
+def test_set_size_warning_and_schedule_across_clock_change(app, db, signed_in):
+    signed_in.post(
+        "/sets/new", data={"title": "Small", "slug": "small", "time_zone": "Europe/London"}
+    )
+    assert "learning sets usually work best with 4 to 8" in text(signed_in.get("/sets/small"))
+    make_set(signed_in)
+    page = text(signed_in.get("/sets/set-a"))
+    assert "usually work best" not in page
+    # 11 Feb + 6-weekly: 25 Mar (GMT), 6 May (BST) ... all at 14:00 local
+    assert page.count("14:00 to 17:15") == 6
+    assert "Thu 25 Mar 2027, 14:00" in page and "Thu 6 May 2027, 14:00" in page
+    offsets = [m.starts_at.hour for m in meetings(db)]
+    assert offsets[:3] == [14, 14, 13]  # UTC hours: the clocks went forward on 28 March
+
+
+def test_build_first_session(app, db, signed_in):
+    make_set(signed_in)
+    first = meetings(db)[0]
+    url = f"/sets/set-a/sessions/{first.key}"
+    page = text(signed_in.get(url))
+    assert "14:00–14:15" in page and "Check-in" in page
+    assert "Presenter round 3" in page
+    assert "The agenda fits the 195-minute slot with 5 min to spare" in page
+    # the rota proposed the first three members
+    assert "Proposed, so everyone presents before anyone presents twice" in page
+    assert "presenter: Zoë Marsh" in page and "presenter: Siobhán Kelly" in page
+    # find and attach a case, and a suggested prompt
+    found = text(signed_in.get(url + "?q=sepsis"))
+    assert "The stalled sepsis project" in found
+    signed_in.post(url + "/attach", data={"case": "the-stalled-sepsis-project", "do": "attach"})
+    page = text(signed_in.get(url))
+    suggested = re.findall(r'name="prompt" value="([a-z0-9-]+)"', page)
+    assert suggested
+    signed_in.post(url + "/attach", data={"prompt": suggested[0], "do": "attach"})
+    m = meetings(db)[0]
+    assert [c.case_id for c in m.cases] == ["the-stalled-sepsis-project"]
+    assert [p.prompt_id for p in m.prompts] == [suggested[0]]
+    # override the rota: Priya presents in round 1
+    rounds = [b for b in first.blocks if b.kind == "presenter"]
+    priya = next(m.id for m in first.learning_set.members if m.name == "Priya Shah")
+    signed_in.post(url + "/rota", data={f"presenter-{rounds[0].id}": str(priya)})
+    assert "presenter: Priya Shah" in text(signed_in.get(url))
+
+
+def test_overrun_is_flagged_with_where_and_how_much(app, db, signed_in):
+    make_set(signed_in)
+    url = f"/sets/set-a/sessions/{meetings(db)[0].key}"
+    response = signed_in.post(
+        url + "/blocks",
+        data={"block-title": "Guest talk", "block-kind": "input", "block-minutes": "25"},
+    )
+    assert response.status_code == 302
+    page = text(signed_in.get(url))
+    assert "The agenda runs 20 min over the slot" in page
+    assert "end at 17:35 instead of 17:15" in page
+    assert "'Guest talk' is the first block that ends late" in page
+    guest = next(b for b in meetings(db)[0].blocks if b.title == "Guest talk")
+    signed_in.post(
+        url + f"/blocks/{guest.id}", data={"do": "save", "title": "Guest talk", "minutes": "5"}
+    )
+    assert "over the slot" not in text(signed_in.get(url))
+
+
+def test_bad_block_input_is_a_form_error(app, db, signed_in):
+    make_set(signed_in)
+    url = f"/sets/set-a/sessions/{meetings(db)[0].key}"
+    response = signed_in.post(
+        url + "/blocks", data={"block-title": "", "block-kind": "input", "block-minutes": "x"}
+    )
+    assert response.status_code == 400
+    assert "There is a problem" in response.text and 'href="#block-title"' in response.text
+    block = meetings(db)[0].blocks[0]
+    signed_in.post(url + f"/blocks/{block.id}", data={"do": "save", "title": "X", "minutes": "-3"})
+    assert "minutes must be a whole number" in text(signed_in.get(url))
+
+
+def test_attendance_and_actions_carry_forward(app, db, signed_in):
+    make_set(signed_in)
+    first, second = meetings(db)[:2]
+    zoe, lukasz = (m.id for m in first.learning_set.members[:2])
+    url1 = f"/sets/set-a/sessions/{first.key}"
+    signed_in.post(
+        url1 + "/attendance", data={f"member-{zoe}": "present", f"member-{lukasz}": "apologies"}
+    )
+    signed_in.post(
+        url1 + "/actions",
+        data={
+            "action-member": str(zoe),
+            "action-text": "Talk to the ward manager about handover",
+            "action-due": "March",
+        },
+    )
+    page2 = text(signed_in.get(f"/sets/set-a/sessions/{second.key}"))
+    assert "Talk to the ward manager about handover" in page2.split('id="review"')[1]
+    # Łukasz sent apologies to session 1 only; the rota for session 2 now starts with those who
+    # have not presented: members 4, 5, 6 (Zoë, Łukasz and Siobhán presented in session 1)
+    assert "presenter: Amara Okafor" in page2
+    action = db.scalars(select(Action)).one()
+    signed_in.post(
+        f"/sets/set-a/actions/{action.id}", data={"status": "done", "outcome": "Agreed a template"}
+    )
+    assert (
+        "Talk to the ward manager"
+        not in text(signed_in.get(f"/sets/set-a/sessions/{second.key}"))
+        .split('id="review"')[1]
+        .split('id="attendance"')[0]
+    )
+    log = text(signed_in.get("/sets/set-a/actions"))
+    assert "Agreed a template" in log
+
+
+def test_move_cancel_restore_bump_sequence_and_record_changes(app, db, signed_in):
+    make_set(signed_in)
+    second = meetings(db)[1]
+    url = f"/sets/set-a/sessions/{second.key}"
+    moved = signed_in.post(
+        url + "/details",
+        data={
+            "details-title": second.title,
+            "details-date": "2027-03-26",
+            "details-start_time": "10:00",
+            "details-minutes": "195",
+            "details-venue": "Room 2",
+        },
+    )
+    assert moved.status_code == 302
+    signed_in.post(url + "/status", data={"status": "cancelled"})
+    signed_in.post(url + "/status", data={"status": "scheduled"})
+    after = next(m for m in meetings(db) if m.id == second.id)
+    assert after.uid == second.uid and after.key == second.key
+    assert after.sequence == 3
+    assert [c.field for c in after.changes] == ["start", "venue", "status", "status"]
+    assert "Fri 26 Mar 2027, 10:00" in text(signed_in.get(url))
+
+
+def test_programme_map_shows_gaps_and_coverage(app, db, signed_in):
+    make_set(signed_in)
+    first = meetings(db)[0]
+    signed_in.post(
+        f"/sets/set-a/sessions/{first.key}/attach",
+        data={"case": "the-stalled-sepsis-project", "do": "attach"},
+    )
+    page = text(signed_in.get("/sets/set-a/map"))
+    assert "<svg" in page and "Gap" in page
+    assert "Session 1, 1 Inspiring shared purpose" in page or "Session 1," in page
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/sets/set-a",
+        "/sets/set-a/edit",
+        "/sets/set-a/actions",
+        "/sets/set-a/map",
+    ],
+)
+def test_other_facilitators_cannot_see_a_set(app, db, client, signed_in, path):
+    make_set(signed_in)
+    other = app.test_client()
+    sign_in(other, add_user(app, "other@example.org"))
+    assert other.get(path).status_code == 404
+    assert "Set A" not in other.get("/sets/").text
+    admin = app.test_client()
+    sign_in(admin, add_user(app, "admin@example.org", admin=True))
+    assert admin.get(path).status_code == 200
+
+
+def test_other_facilitators_cannot_change_a_set(app, db, signed_in):
+    make_set(signed_in)
+    first = meetings(db)[0]
+    other = app.test_client()
+    sign_in(other, add_user(app, "other@example.org"))
+    base = f"/sets/set-a/sessions/{first.key}"
+    for path, data in [
+        (base, None),
+        (base + "/status", {"status": "cancelled"}),
+        (base + "/attendance", {}),
+        (base + "/blocks", {"block-title": "x", "block-kind": "input", "block-minutes": "5"}),
+        (base + f"/blocks/{first.blocks[0].id}", {"do": "remove"}),
+        (base + "/rota", {"do": "propose"}),
+        (base + "/attach", {"case": "the-stalled-sepsis-project"}),
+        (base + "/actions", {"action-text": "x"}),
+        ("/sets/set-a/members", {"member-name": "Eve", "member-email": "eve@example.org"}),
+        ("/sets/set-a/schedule", {}),
+        ("/sets/set-a/ground-rules", {"ground_rules": "none"}),
+    ]:
+        response = other.get(path) if data is None else other.post(path, data=data)
+        assert response.status_code == 404, path
+    assert meetings(db)[0].status == "scheduled"
