@@ -15,6 +15,7 @@ from toolkit.config import Settings
 from toolkit.datafiles import DataFileError
 from toolkit.frameworks import load_frameworks
 from toolkit.session_templates import load_session_templates
+from toolkit.sets import SetError
 
 
 def _fail(message: str) -> None:
@@ -176,6 +177,122 @@ def templates_list() -> None:
         click.echo(
             f"{t.id:28} {t.minutes:4} min slot, {t.planned_minutes():4} min planned  {t.name}"
         )
+
+
+@main.group("sets")
+def sets_group() -> None:
+    """Learning sets from and to learning-set files."""
+
+
+def _content(settings: Settings):
+    """The case bank and templates, or a clean exit naming what is wrong."""
+    try:
+        return load_bank(settings.casebank_dir), load_session_templates(
+            settings.session_templates_dir
+        )
+    except DataFileError as exc:
+        _fail(f"the case bank or a session template is invalid:\n{exc}")
+
+
+def import_file(settings: Settings, path: Path) -> tuple[str, list[str]]:
+    """Validate a learning-set file and apply it in one transaction; nothing changes on error."""
+    from toolkit.setfile import import_set, parse_set_file
+
+    bank, templates = _content(settings)
+    set_file = parse_set_file(path, bank, templates)
+    engine = _engine(settings)
+    database.check_schema(engine)
+    with database.transaction(database.session_factory(engine)) as session:
+        learning_set, notes = import_set(session, set_file, bank, templates)
+        return learning_set.slug, notes
+
+
+@sets_group.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def sets_import(file: Path) -> None:
+    """Create or update a set from a learning-set file (all or nothing); prints the set id."""
+    try:
+        slug, notes = import_file(Settings.from_env(), file)
+    except DataFileError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        _fail(f"{len(exc.problems)} problem(s) in {file}; nothing was changed")
+    except (database.SchemaOutOfDate, SetError) as exc:
+        _fail(f"{exc}; nothing was changed")
+    for note in notes:
+        click.echo(note, err=True)
+    click.echo(slug)
+
+
+def _find_set(session, slug: str):
+    from sqlalchemy import select
+
+    from toolkit.models import LearningSet
+
+    found = session.scalar(select(LearningSet).where(LearningSet.slug == slug))
+    if found is None:
+        _fail(f"no learning set with the id '{slug}' (see `toolkit sets list`)")
+    return found
+
+
+@sets_group.command("export")
+@click.argument("set_id")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), help="File.")
+def sets_export(set_id: str, output: Path | None) -> None:
+    """Write a set as a learning-set file (to standard output unless -o is given)."""
+    from toolkit.setfile import export_set
+
+    settings = Settings.from_env()
+    with database.session_factory(_engine(settings))() as session:
+        text = export_set(_find_set(session, set_id))
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    output.write_text(text, "utf-8")
+    click.echo(f"wrote {output}", err=True)
+
+
+@sets_group.command("list")
+def sets_list() -> None:
+    """List every set with its member count and next session."""
+    from sqlalchemy import select
+
+    from toolkit.models import LearningSet
+    from toolkit.sets import active_members, describe_when, next_meeting
+
+    settings = Settings.from_env()
+    with database.session_factory(_engine(settings))() as session:
+        for s in session.scalars(select(LearningSet).order_by(LearningSet.slug)):
+            upcoming = next_meeting(s)
+            when = describe_when(upcoming) if upcoming else "no session ahead"
+            click.echo(f"{s.slug:30} {len(active_members(s)):2} members  next: {when}  {s.title}")
+
+
+@main.group()
+def demo() -> None:
+    """Demo content."""
+
+
+@demo.command("load")
+@click.option("--if-empty", is_flag=True, help="Only when the database has no learning sets.")
+def demo_load(if_empty: bool) -> None:
+    """Load the example learning set (examples/learning-set.yaml) as demo content."""
+    from sqlalchemy import func, select
+
+    from toolkit.config import REPO_ROOT
+    from toolkit.models import LearningSet
+
+    settings = Settings.from_env()
+    with database.session_factory(_engine(settings))() as session:
+        existing = session.scalar(select(func.count(LearningSet.id)))
+    if if_empty and existing:
+        click.echo("demo content not loaded: the database already has learning sets")
+        return
+    try:
+        slug, _notes = import_file(settings, REPO_ROOT / "examples" / "learning-set.yaml")
+    except (DataFileError, SetError) as exc:
+        _fail(str(exc))
+    click.echo(f"loaded the demo learning set '{slug}'")
 
 
 @main.group()
