@@ -31,13 +31,16 @@ def user_count(db: Session) -> int:
 
 
 def create_user(
-    db: Session, email: str, password: str, name: str = "", is_admin: bool = False
+    db: Session, email: str, password: str | None, name: str = "", is_admin: bool = False
 ) -> User:
-    """Add an account; raise AccountError for a bad address, a short password or a duplicate."""
+    """Add an account; raise AccountError for a bad address, a short password or a duplicate.
+
+    `password=None` makes an account that cannot sign in until a password is set.
+    """
     email = normalise_email(email)
     if not EMAIL.match(email):
         raise AccountError(f"'{email}' is not an e-mail address")
-    if len(password) < MIN_PASSWORD:
+    if password is not None and len(password) < MIN_PASSWORD:
         raise AccountError(f"the password must be at least {MIN_PASSWORD} characters")
     if db.scalar(select(User).where(User.email == email)):
         raise AccountError(f"an account for {email} already exists")
