@@ -84,3 +84,40 @@ def test_frameworks_and_templates_list(runner):
     assert "2.3 Encouraging Contribution" in fw.output
     templates = runner.invoke(main, ["templates", "list"])
     assert "action-learning-set" in templates.output and "195 min slot" in templates.output
+
+
+def test_sets_import_export_list_and_demo(runner, env, tmp_path):
+    from toolkit.config import REPO_ROOT
+
+    example = REPO_ROOT / "examples" / "learning-set.yaml"
+    imported = runner.invoke(main, ["sets", "import", str(example)])
+    assert imported.exit_code == 0, imported.output
+    assert imported.stdout.strip() == "kss-fy-2027-set-a"
+    out = tmp_path / "out.yaml"
+    assert (
+        runner.invoke(main, ["sets", "export", "kss-fy-2027-set-a", "-o", str(out)]).exit_code == 0
+    )
+    again = runner.invoke(main, ["sets", "import", str(out)])
+    assert again.exit_code == 0
+    second = tmp_path / "second.yaml"
+    runner.invoke(main, ["sets", "export", "kss-fy-2027-set-a", "-o", str(second)])
+    assert out.read_text() == second.read_text()
+    listed = runner.invoke(main, ["sets", "list"])
+    assert "kss-fy-2027-set-a" in listed.output and " 6 members" in listed.output
+    missing = runner.invoke(main, ["sets", "export", "nope"])
+    assert missing.exit_code == 1 and "no learning set with the id 'nope'" in missing.output
+    demo = runner.invoke(main, ["demo", "load", "--if-empty"])
+    assert demo.exit_code == 0 and "not loaded" in demo.output
+
+
+def test_sets_import_of_a_bad_file_exits_non_zero(runner, env):
+    bad = DATA / "setfiles" / "many-problems.yaml"
+    result = runner.invoke(main, ["sets", "import", str(bad)])
+    assert result.exit_code == 1
+    assert f"{bad}:" in result.output and "nothing was changed" in result.output
+    assert runner.invoke(main, ["sets", "list"]).output == ""
+
+
+def test_demo_loads_into_an_empty_database(runner, env):
+    result = runner.invoke(main, ["demo", "load", "--if-empty"])
+    assert result.exit_code == 0 and "loaded the demo learning set" in result.output

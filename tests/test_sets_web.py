@@ -1,9 +1,11 @@
 """The facilitator's journey through a learning set, over HTTP with the real app and database."""
 
 import html
+import io
 import re
 
 import pytest
+import yaml
 from sqlalchemy import select
 
 from toolkit.models import Action, Meeting
@@ -251,3 +253,58 @@ def test_other_facilitators_cannot_change_a_set(app, db, signed_in):
         response = other.get(path) if data is None else other.post(path, data=data)
         assert response.status_code == 404, path
     assert meetings(db)[0].status == "scheduled"
+
+
+def test_upload_and_download_a_learning_set_file(app, db, signed_in):
+    from toolkit.config import REPO_ROOT
+
+    example = (REPO_ROOT / "examples" / "learning-set.yaml").read_bytes()
+    response = signed_in.post(
+        "/sets/import",
+        data={"file": (io.BytesIO(example), "learning-set.yaml")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 302, response.text
+    slug = response.headers["Location"].rsplit("/", 1)[-1]
+    page = text(signed_in.get(f"/sets/{slug}"))
+    assert page.count("14:00 to") == 6
+    download = signed_in.get(f"/sets/{slug}/export")
+    assert download.headers["Content-Disposition"] == f'attachment; filename="{slug}.yaml"'
+    exported = yaml.safe_load(download.data)
+    assert exported["id"] == slug and len(exported["sessions"]) == 6
+    before = [m.sequence for m in meetings(db, slug)]
+    again = signed_in.post(
+        "/sets/import",
+        data={"file": (io.BytesIO(download.data), "again.yaml")},
+        content_type="multipart/form-data",
+    )
+    assert again.status_code == 302
+    assert [m.sequence for m in meetings(db, slug)] == before  # nothing changed, no bump
+    # another facilitator may not overwrite it by uploading the same id
+    other = app.test_client()
+    sign_in(other, add_user(app, "other@example.org"))
+    refused = other.post(
+        "/sets/import",
+        data={"file": (io.BytesIO(example), "learning-set.yaml")},
+        content_type="multipart/form-data",
+    )
+    assert refused.status_code == 400
+    assert "is not yours to change" in text(refused)
+    assert other.get(f"/sets/{slug}/export").status_code == 404
+
+
+def test_upload_of_a_bad_file_lists_problems_and_changes_nothing(app, db, signed_in):
+    from .conftest import DATA
+
+    bad = (DATA / "setfiles" / "many-problems.yaml").read_bytes()
+    response = signed_in.post(
+        "/sets/import",
+        data={"file": (io.BytesIO(bad), "mine.yaml")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 400
+    page = text(response)
+    assert "nothing was changed" in page
+    assert re.search(r"mine\.yaml:\d+: ", page)
+    assert "/tmp" not in page
+    assert meetings(db, "anything") == [] and db.scalars(select(Meeting)).all() == []

@@ -196,15 +196,12 @@ def _content(settings: Settings):
 
 def import_file(settings: Settings, path: Path) -> tuple[str, list[str]]:
     """Validate a learning-set file and apply it in one transaction; nothing changes on error."""
-    from toolkit.setfile import import_set, parse_set_file
+    from toolkit import setfile
 
     bank, templates = _content(settings)
-    set_file = parse_set_file(path, bank, templates)
     engine = _engine(settings)
     database.check_schema(engine)
-    with database.transaction(database.session_factory(engine)) as session:
-        learning_set, notes = import_set(session, set_file, bank, templates)
-        return learning_set.slug, notes
+    return setfile.import_file(database.session_factory(engine), path, bank, templates)
 
 
 @sets_group.command("import")

@@ -19,11 +19,12 @@ from pydantic import (
     ValidationInfo,
 )
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from toolkit.accounts import EMAIL, create_user, normalise_email
 from toolkit.casebank import SLUG, Bank
 from toolkit.datafiles import DataFileError, Loc, Problem, YamlDoc, parse_yaml, validate
+from toolkit.db import transaction
 from toolkit.models import AgendaBlock, LearningSet, Meeting, User
 from toolkit.session_templates import SessionTemplate
 from toolkit.sets import (
@@ -34,6 +35,7 @@ from toolkit.sets import (
     add_member,
     apply_template,
     attach,
+    can_access,
     change_meeting,
     check_zone,
     create_set,
@@ -634,3 +636,33 @@ def _session_data(meeting: Meeting, emails: dict[int, str]) -> dict[str, Any]:
     data |= {"presenters": presenters} if presenters else {}
     data |= {"status": "cancelled"} if meeting.status == "cancelled" else {}
     return data
+
+
+def import_file(
+    sessions: sessionmaker[Session],
+    path: Path,
+    bank: Bank,
+    templates: dict[str, SessionTemplate],
+    uploader: int | None = None,
+) -> tuple[str, list[str]]:
+    """Check a file, then apply it in one transaction; on any error nothing changes.
+
+    With `uploader` (a user id), the set must be new or one that user may change, and the
+    uploader stays among its facilitators.
+    """
+    set_file = parse_set_file(path, bank, templates)
+    with transaction(sessions) as db:
+        if uploader is not None:
+            _check_uploader(db, set_file.slug, uploader)
+        learning_set, notes = import_set(db, set_file, bank, templates)
+        user = db.get(User, uploader) if uploader is not None else None
+        if user is not None and user not in learning_set.facilitators:
+            learning_set.facilitators.append(user)
+        return learning_set.slug, notes
+
+
+def _check_uploader(db: Session, slug: str, uploader: int) -> None:
+    existing = db.scalar(select(LearningSet).where(LearningSet.slug == slug))
+    user = db.get(User, uploader)
+    if existing is not None and (user is None or not can_access(user, existing)):
+        raise SetError(f"a set with the id '{slug}' already exists and is not yours to change")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     DateField,
@@ -132,3 +133,11 @@ class ActionForm(FlaskForm):
     )
     due = StringField("By when", validators=[Length(max=40)])
     support = StringField("Support needed", validators=[Length(max=500)])
+
+
+class ImportForm(FlaskForm):
+    file = FileField(
+        "Learning-set file (YAML)",
+        description="The same format `toolkit sets export` writes.",
+        validators=[FileRequired("Choose a learning-set file to upload")],
+    )

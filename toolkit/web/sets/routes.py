@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
+from werkzeug.utils import secure_filename
 
-from toolkit import sets
+from toolkit import setfile, sets
 from toolkit.casebank import CaseFilter, filter_cases
+from toolkit.datafiles import DataFileError
 from toolkit.models import Action, LearningSet, Meeting
 from toolkit.programme_map import coverage, coverage_svg, suggest_cases
 from toolkit.session_templates import BLOCK_KINDS
@@ -21,6 +34,7 @@ from toolkit.web.sets.forms import (
     ActionForm,
     BlockForm,
     GroundRulesForm,
+    ImportForm,
     MemberForm,
     ScheduleForm,
     SessionDetailsForm,
@@ -96,6 +110,46 @@ def index():
     """The user's sets (every set for an admin), with each set's next session."""
     found = sets.sets_for(get_db(), _user())
     return render_template("sets/index.html", learning_sets=found, next_meeting=sets.next_meeting)
+
+
+@bp.route("/import", methods=["GET", "POST"])
+def import_file():
+    """Create or update a set from an uploaded learning-set file, all or nothing."""
+    form = ImportForm()
+    problems: list[str] = []
+    if form.validate_on_submit():
+        upload = form.file.data
+        name = secure_filename(upload.filename or "") or "learning-set.yaml"
+        kit = toolkit()
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / name
+            upload.save(path)
+            try:
+                slug, notes = setfile.import_file(
+                    kit.sessions, path, kit.bank, kit.templates, uploader=_user().id
+                )
+            except DataFileError as exc:
+                problems = [str(p).replace(f"{folder}/", "") for p in exc.problems]
+            except sets.SetError as exc:
+                problems = [str(exc)]
+            else:
+                flash("Imported. " + " ".join(n[0].upper() + n[1:] + "." for n in notes[:6]))
+                return redirect(url_for("sets.show", slug=slug))
+        form.file.errors.append(f"The file has {len(problems)} problem(s); nothing was changed")
+    return render_template(
+        "sets/import.html", form=form, problems=problems
+    ), 400 if problems else 200
+
+
+@bp.route("/<slug>/export")
+def export_file(slug: str):
+    """Download the set as a learning-set file."""
+    text = setfile.export_set(_set(slug))
+    return Response(
+        text,
+        mimetype="application/yaml",
+        headers={"Content-Disposition": f'attachment; filename="{slug}.yaml"'},
+    )
 
 
 @bp.route("/new", methods=["GET", "POST"])

@@ -1,0 +1,195 @@
+"""What goes into a session's printed documents, gathered once from the session record."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from toolkit import sets
+from toolkit.casebank import QUESTION_STAGES, Bank, Case, ParticipantCase
+from toolkit.frameworks import Frameworks
+from toolkit.models import Meeting
+
+PROCESS_REVIEW_QUESTIONS = (
+    "What did we learn today about the issues we worked on?",
+    "What did we learn about ourselves as leaders?",
+    "How well did our questions help each presenter think for themselves?",
+    "When did we slip into advice or rescuing, and what did that do?",
+    "What will we do differently at the next meeting?",
+)
+
+
+@dataclass(frozen=True)
+class AgendaRow:
+    """One agenda block as printed."""
+
+    start: str
+    end: str
+    minutes: int
+    title: str
+    kind: str
+    presenter: str
+    notes: str  # facilitator only
+    handout: bool
+
+
+@dataclass(frozen=True)
+class Person:
+    """A member as printed on registers, handouts and certificates."""
+
+    name: str
+    grade: str
+
+
+@dataclass(frozen=True)
+class ActionRow:
+    """An open action to review at this session."""
+
+    member: str
+    text: str
+    due: str
+    support: str
+
+
+@dataclass(frozen=True)
+class PromptRow:
+    """A prompt as printed, grouped later by questioning stage."""
+
+    stage: str
+    text: str
+    audience: str
+
+
+@dataclass(frozen=True)
+class Pack:
+    """Everything the session's documents print; `for_participants()` strips facilitator content."""
+
+    set_title: str
+    programme: str
+    facilitators: str
+    number: int
+    count: int
+    title: str
+    day: str
+    start: str
+    end: str
+    time_zone: str
+    venue: str
+    video_url: str
+    status: str
+    minutes: int
+    members: tuple[Person, ...]
+    present: tuple[Person, ...]
+    agenda: tuple[AgendaRow, ...]
+    ground_rules: tuple[str, ...]
+    rota: tuple[tuple[str, str], ...]
+    actions: tuple[ActionRow, ...]
+    cases: tuple[Case | ParticipantCase, ...]
+    prompts: tuple[PromptRow, ...]
+    areas: tuple[str, ...]
+    overrun: str
+    participant: bool = False
+
+    @property
+    def hours(self) -> str:
+        """Hours of learning for CPD (1 credit = 1 hour), e.g. "3.25"."""
+        return f"{self.minutes / 60:.2f}".rstrip("0").rstrip(".")
+
+    @property
+    def running_title(self) -> str:
+        """The running header: set and session."""
+        return f"{self.set_title} · Session {self.number}: {self.title}"
+
+    def prompts_by_stage(self) -> list[tuple[str, list[PromptRow]]]:
+        """Prompts grouped by questioning stage, in the order a conversation uses them."""
+        groups = [(s, [p for p in self.prompts if p.stage == s]) for s in QUESTION_STAGES]
+        return [(stage, rows) for stage, rows in groups if rows]
+
+    def for_participants(self) -> Pack:
+        """The same pack without facilitator notes, facilitator-only blocks or prompts."""
+        return replace(
+            self,
+            agenda=tuple(replace(r, notes="") for r in self.agenda if r.handout),
+            cases=tuple(c.for_participants() if isinstance(c, Case) else c for c in self.cases),
+            prompts=tuple(p for p in self.prompts if p.audience == "participants"),
+            actions=(),
+            overrun="",
+            participant=True,
+        )
+
+
+def _clock(when: datetime) -> str:
+    return when.strftime("%H:%M")
+
+
+def build_pack(db: Session, meeting: Meeting, bank: Bank, frameworks: Frameworks) -> Pack:
+    """Gather a session's printable content from the database and the bank."""
+    learning_set = meeting.learning_set
+    names = {m.id: m.name for m in learning_set.members}
+    start = sets.local(meeting)
+    over = sets.overrun(meeting)
+    cases = tuple(bank.cases[c.case_id] for c in meeting.cases if c.case_id in bank.cases)
+    prompts = tuple(
+        bank.prompts[p.prompt_id] for p in meeting.prompts if p.prompt_id in bank.prompts
+    )
+    present_ids = {a.member_id for a in meeting.attendance if a.status == "present"}
+    return Pack(
+        set_title=learning_set.title,
+        programme=learning_set.programme,
+        facilitators=", ".join(f.name for f in learning_set.facilitators),
+        number=sets.meeting_number(meeting),
+        count=len(learning_set.meetings),
+        title=meeting.title,
+        day=f"{start:%A} {start.day} {start:%B %Y}",
+        start=_clock(start),
+        end=_clock(start + timedelta(minutes=meeting.minutes)),
+        time_zone=learning_set.time_zone,
+        venue=meeting.venue or learning_set.venue,
+        video_url=meeting.video_url or learning_set.video_url,
+        status=meeting.status,
+        minutes=meeting.minutes,
+        members=tuple(Person(m.name, m.grade) for m in sets.active_members(learning_set)),
+        present=tuple(Person(m.name, m.grade) for m in learning_set.members if m.id in present_ids),
+        agenda=tuple(_agenda_row(t, names) for t in sets.agenda(meeting)),
+        ground_rules=tuple(r for r in learning_set.ground_rules.splitlines() if r.strip()),
+        rota=tuple(
+            (b.title, names.get(b.presenter_id, "to be agreed"))
+            for b in meeting.blocks
+            if b.kind == "presenter"
+        ),
+        actions=tuple(
+            ActionRow(names.get(a.member_id, "Former member"), a.text, a.due, a.support)
+            for a in sets.actions_to_review(db, meeting)
+        ),
+        cases=cases,
+        prompts=tuple(PromptRow(p.stage, p.text, p.audience) for p in prompts),
+        areas=_areas(cases, prompts, frameworks),
+        overrun=over.message() if over else "",
+    )
+
+
+def _agenda_row(timed, names: dict[int, str]) -> AgendaRow:
+    b = timed.block
+    return AgendaRow(
+        start=_clock(timed.start),
+        end=_clock(timed.end),
+        minutes=b.minutes,
+        title=b.title,
+        kind=b.kind,
+        presenter=names.get(b.presenter, "") if b.presenter else "",
+        notes=b.notes,
+        handout=b.handout,
+    )
+
+
+def _areas(cases, prompts, frameworks: Frameworks) -> tuple[str, ...]:
+    """Labels of every framework area the session's cases and prompts are tagged with."""
+    seen: dict[str, None] = {}
+    for key in ("hlm", "mlcf", "gpc"):
+        framework = frameworks.by_key(key)
+        for item in (*cases, *prompts):
+            for area_id in getattr(item.tags, key):
+                seen[f"{framework.short} {frameworks.label(key, area_id)}"] = None
+    return tuple(seen)
