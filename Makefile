@@ -3,14 +3,18 @@ PY := .venv/bin/python
 PIP := .venv/bin/pip
 TOOLKIT := .venv/bin/toolkit
 
-.PHONY: run test install assets lint format clean
+# Debian packages the app and its tests use: Pango for WeasyPrint, fonts, poppler for PDF checks.
+DEBS := libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core fonts-liberation poppler-utils
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-run: install assets
+.PHONY: run test install assets system-deps lint format clean bench
+
+run: system-deps install assets
 	$(TOOLKIT) db upgrade
 	$(TOOLKIT) demo load --if-empty
 	$(TOOLKIT) serve
 
-test: install assets
+test: system-deps install assets
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/pytest
@@ -22,6 +26,13 @@ install: .venv/.installed
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet -e '.[test]'
 	touch $@
+
+system-deps:
+	@missing=$$(for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages: $$missing"; \
+	  $(SUDO) apt-get update -q && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi
 
 assets: node_modules/.installed
 

@@ -121,3 +121,26 @@ def test_sets_import_of_a_bad_file_exits_non_zero(runner, env):
 def test_demo_loads_into_an_empty_database(runner, env):
     result = runner.invoke(main, ["demo", "load", "--if-empty"])
     assert result.exit_code == 0 and "loaded the demo learning set" in result.output
+
+
+def test_pack_writes_every_document(runner, env, tmp_path):
+    from pypdf import PdfReader
+
+    from toolkit.config import REPO_ROOT
+
+    runner.invoke(main, ["sets", "import", str(REPO_ROOT / "examples" / "learning-set.yaml")])
+    out = tmp_path / "pack"
+    result = runner.invoke(
+        main, ["pack", "kss-fy-2027-set-a", "--session", "4", "--out", str(out), "--html"]
+    )
+    assert result.exit_code == 0, result.output
+    names = sorted(p.name for p in out.iterdir())
+    for stem in ("facilitator-pack", "handout", "sign-in", "reflection", "evaluation"):
+        assert f"{stem}.pdf" in names and f"{stem}.html" in names
+    assert "certificates.pdf" not in names  # no attendance recorded
+    register = PdfReader(out / "sign-in.pdf").pages[0].extract_text()
+    assert "Zoë Marsh" in register
+    missing = runner.invoke(
+        main, ["pack", "kss-fy-2027-set-a", "--session", "9", "--out", str(out)]
+    )
+    assert missing.exit_code == 1 and "has 6 session(s)" in missing.output

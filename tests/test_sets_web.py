@@ -3,6 +3,7 @@
 import html
 import io
 import re
+import zipfile
 
 import pytest
 import yaml
@@ -308,3 +309,28 @@ def test_upload_of_a_bad_file_lists_problems_and_changes_nothing(app, db, signed
     assert re.search(r"mine\.yaml:\d+: ", page)
     assert "/tmp" not in page
     assert meetings(db, "anything") == [] and db.scalars(select(Meeting)).all() == []
+
+
+def test_print_downloads_preview_and_zip(app, db, signed_in):
+    make_set(signed_in)
+    first = meetings(db)[0]
+    base = f"/sets/set-a/sessions/{first.key}/print"
+    page = text(signed_in.get(f"/sets/set-a/sessions/{first.key}"))
+    assert "Facilitator pack (PDF)" in page and "Certificates appear once attendance" in page
+    pdf = signed_in.get(f"{base}/handout.pdf")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    assert (
+        pdf.headers["Content-Disposition"] == 'attachment; filename="set-a-session-1-handout.pdf"'
+    )
+    preview = text(signed_in.get(f"{base}/handout.html"))
+    assert "Presenter round 1" in preview and "FACILITATOR NOTE" not in preview.upper()
+    assert "Facilitator note" in text(signed_in.get(f"{base}/facilitator-pack.html"))
+    assert signed_in.get(f"{base}/print.css").data.startswith(b"/* The one print stylesheet")
+    assert signed_in.get(f"{base}/certificates.pdf").status_code == 404  # no attendance yet
+    assert signed_in.get(f"{base}/passwd.pdf").status_code == 404
+    archive = zipfile.ZipFile(io.BytesIO(signed_in.get(f"{base}/all.zip").data))
+    assert "set-a-session-1/facilitator-pack.pdf" in archive.namelist()
+    other = app.test_client()
+    sign_in(other, add_user(app, "other@example.org"))
+    assert other.get(f"{base}/handout.pdf").status_code == 404
+    assert other.get(f"{base}/all.zip").status_code == 404

@@ -265,6 +265,31 @@ def sets_list() -> None:
             click.echo(f"{s.slug:30} {len(active_members(s)):2} members  next: {when}  {s.title}")
 
 
+@main.command()
+@click.argument("set_id")
+@click.option("--session", "number", type=int, required=True, help="Session number, from 1.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+@click.option("--html", "with_html", is_flag=True, help="Also write each document's HTML.")
+def pack(set_id: str, number: int, out: Path, with_html: bool) -> None:
+    """Write a session's printable documents (PDF) into a folder."""
+    from toolkit.frameworks import load_frameworks
+    from toolkit.packs import build_pack, render_all, write_all
+    from toolkit.sets import meetings_in_order
+
+    settings = Settings.from_env()
+    bank, _templates = _content(settings)
+    with database.session_factory(_engine(settings))() as session:
+        meetings = meetings_in_order(_find_set(session, set_id))
+        if not 1 <= number <= len(meetings):
+            _fail(f"session {number} does not exist: '{set_id}' has {len(meetings)} session(s)")
+        content = build_pack(session, meetings[number - 1], bank, load_frameworks())
+    if content.overrun:
+        click.echo(f"warning: {content.overrun}", err=True)
+    written = write_all(render_all(content, settings.pdf_cache_dir), out, with_html)
+    for path in written:
+        click.echo(str(path))
+
+
 @main.group()
 def demo() -> None:
     """Demo content."""

@@ -46,6 +46,11 @@ class Settings:
             sender=env.get("TOOLKIT_SENDER") or None,
         )
 
+    @property
+    def pdf_cache_dir(self) -> Path:
+        """Where rendered PDFs are kept, keyed by a hash of their HTML."""
+        return self.data_dir / "pdf-cache"
+
     def secret_key(self, env: Mapping[str, str] | None = None) -> str:
         """`TOOLKIT_SECRET_KEY`, or a random key generated once and kept in the data dir."""
         env = os.environ if env is None else env

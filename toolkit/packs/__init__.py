@@ -1,6 +1,31 @@
 """Printable session documents: facilitator pack, handouts, register, reflection, certificates."""
 
 from toolkit.packs.content import Pack, Person, build_pack
-from toolkit.packs.render import DOCUMENTS, Document, render_html, render_pdf
+from toolkit.packs.files import (
+    NAMED_HANDOUTS,
+    Rendered,
+    document_names,
+    render_all,
+    render_document,
+    write_all,
+    zip_all,
+)
+from toolkit.packs.render import DOCUMENTS, STATIC, Document, render_html, render_pdf
 
-__all__ = ["DOCUMENTS", "Document", "Pack", "Person", "build_pack", "render_html", "render_pdf"]
+__all__ = [
+    "DOCUMENTS",
+    "NAMED_HANDOUTS",
+    "Document",
+    "Pack",
+    "Person",
+    "Rendered",
+    "STATIC",
+    "build_pack",
+    "document_names",
+    "render_all",
+    "render_document",
+    "render_html",
+    "render_pdf",
+    "write_all",
+    "zip_all",
+]

@@ -89,6 +89,7 @@ class Pack:
     cases: tuple[Case | ParticipantCase, ...]
     prompts: tuple[PromptRow, ...]
     areas: tuple[str, ...]
+    headline_areas: tuple[str, ...]  # HLM dimensions, MLCF domains, GPC domains
     overrun: str
     participant: bool = False
 
@@ -166,6 +167,7 @@ def build_pack(db: Session, meeting: Meeting, bank: Bank, frameworks: Frameworks
         cases=cases,
         prompts=tuple(PromptRow(p.stage, p.text, p.audience) for p in prompts),
         areas=_areas(cases, prompts, frameworks),
+        headline_areas=_areas(cases, prompts, frameworks, headline=True),
         overrun=over.message() if over else "",
     )
 
@@ -184,12 +186,15 @@ def _agenda_row(timed, names: dict[int, str]) -> AgendaRow:
     )
 
 
-def _areas(cases, prompts, frameworks: Frameworks) -> tuple[str, ...]:
-    """Labels of every framework area the session's cases and prompts are tagged with."""
-    seen: dict[str, None] = {}
-    for key in ("hlm", "mlcf", "gpc"):
-        framework = frameworks.by_key(key)
-        for item in (*cases, *prompts):
-            for area_id in getattr(item.tags, key):
-                seen[f"{framework.short} {frameworks.label(key, area_id)}"] = None
-    return tuple(seen)
+def _areas(cases, prompts, frameworks: Frameworks, headline: bool = False) -> tuple[str, ...]:
+    """Labels of the framework areas the cases and prompts are tagged with, in framework order.
+
+    `headline` folds MLCF elements into their domains, for certificates.
+    """
+    labels = []
+    for framework in frameworks:
+        tagged = {t for item in (*cases, *prompts) for t in getattr(item.tags, framework.key)}
+        if headline:
+            tagged = {t.split(".")[0] for t in tagged}
+        labels += [f"{framework.short} {a.label}" for a in framework.areas if a.id in tagged]
+    return tuple(labels)

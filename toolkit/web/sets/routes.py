@@ -16,6 +16,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_from_directory,
     url_for,
 )
 from flask_login import current_user
@@ -23,7 +24,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.utils import secure_filename
 
-from toolkit import setfile, sets
+from toolkit import packs, setfile, sets
 from toolkit.casebank import CaseFilter, filter_cases
 from toolkit.datafiles import DataFileError
 from toolkit.models import Action, LearningSet, Meeting
@@ -145,11 +146,7 @@ def import_file():
 def export_file(slug: str):
     """Download the set as a learning-set file."""
     text = setfile.export_set(_set(slug))
-    return Response(
-        text,
-        mimetype="application/yaml",
-        headers={"Content-Disposition": f'attachment; filename="{slug}.yaml"'},
-    )
+    return _download(text.encode("utf-8"), "application/yaml", f"{slug}.yaml")
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -342,6 +339,7 @@ def _session_page(meeting: Meeting, status: int = 200, **forms):
         "local": sets.local,
         "end_time": sets.end_time,
         "csrf_form": FlaskForm(),
+        "documents": [(n, _document_title(n)) for n in packs.document_names(_pack(meeting))],
     }
     failed = [f for f in forms.values() if f.errors]
     if failed:
@@ -353,6 +351,12 @@ def _session_page(meeting: Meeting, status: int = 200, **forms):
 def session(slug: str, key: str):
     """Build one session: agenda, rota, cases, prompts, attendance and actions."""
     return _session_page(_meeting(slug, key))
+
+
+def _document_title(stem: str) -> str:
+    if stem == packs.NAMED_HANDOUTS:
+        return "Participant handouts, one named copy per member"
+    return packs.DOCUMENTS[stem].title
 
 
 def _back(meeting: Meeting, anchor: str = ""):
@@ -551,6 +555,35 @@ def _safe_back(target: str | None, default: str) -> str:
     if target and target.startswith("/") and not target.startswith("//"):
         return target
     return default
+
+
+def _pack(meeting: Meeting):
+    kit = toolkit()
+    return packs.build_pack(get_db(), meeting, kit.bank, kit.frameworks)
+
+
+@bp.route("/<slug>/sessions/<key>/print/<stem>.<ext>")
+def print_document(slug: str, key: str, stem: str, ext: str):
+    """A session document as PDF (download), HTML (preview), or every PDF in one zip."""
+    meeting = _meeting(slug, key)
+    content, cache = _pack(meeting), toolkit().settings.pdf_cache_dir
+    base = f"{slug}-session-{sets.meeting_number(meeting)}"
+    if (stem, ext) == ("print", "css"):
+        return send_from_directory(packs.STATIC, "print.css", mimetype="text/css")
+    if (stem, ext) == ("all", "zip"):
+        archive = packs.zip_all(packs.render_all(content, cache), base)
+        return _download(archive, "application/zip", f"{base}.zip")
+    if stem not in packs.document_names(content) or ext not in ("pdf", "html"):
+        abort(404)
+    doc = packs.render_document(content, stem, cache)
+    if ext == "html":
+        return Response(doc.html, mimetype="text/html")
+    return _download(doc.pdf, "application/pdf", f"{base}-{stem}.pdf")
+
+
+def _download(body: bytes, mimetype: str, filename: str) -> Response:
+    disposition = f'attachment; filename="{filename}"'
+    return Response(body, mimetype=mimetype, headers={"Content-Disposition": disposition})
 
 
 @bp.route("/<slug>/actions")

@@ -1,0 +1,200 @@
+"""Printed documents: render real PDFs and read their text back."""
+
+import io
+import logging
+import re
+from datetime import date, time
+
+import pytest
+from pypdf import PdfReader
+
+from toolkit import db as database
+from toolkit import sets
+from toolkit.accounts import create_user
+from toolkit.casebank import load_bank
+from toolkit.config import REPO_ROOT
+from toolkit.frameworks import load_frameworks
+from toolkit.packs import (
+    DOCUMENTS,
+    NAMED_HANDOUTS,
+    build_pack,
+    render_all,
+    render_document,
+    render_pdf,
+)
+from toolkit.packs.render import StaticOnlyFetcher, cache_key
+from toolkit.planning import local_start
+from toolkit.session_templates import load_session_templates
+
+MEMBERS = [
+    ("Siobhán Ní Bhriain-Featherstonehaugh", "FY1"),
+    ("Zoë Marsh", "FY2"),
+    ("Łukasz Wiśniewski", "CT1"),
+    ("Anaïs Dubois", "CT2"),
+    ("Rhodri ap Siôn", "ST3"),
+    ("Chidera Okonkwo-Hale", "ST4"),
+    ("Tomás Ó Súilleabháin", "FY2"),
+    ("Hana Nováková", "CT1"),
+]
+CASE = "the-stalled-sepsis-project"
+
+
+def pdf_text(pdf: bytes) -> str:
+    """All text of a PDF with whitespace collapsed, so wrapped lines compare as one."""
+    reader = PdfReader(io.BytesIO(pdf))
+    text = " ".join(page.extract_text() for page in reader.pages)
+    return re.sub(r"\s+", " ", re.sub(r"-\s+", "-", text))
+
+
+def squash(text: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"[*_#`>\[\]]", "", text)).strip()
+
+
+@pytest.fixture
+def pack(env):
+    """An 8-member session built from a template, with a case, prompts, attendance and actions."""
+    factory = database.session_factory(database.make_engine(env.database_url))
+    bank = load_bank(REPO_ROOT / "casebank")
+    templates = load_session_templates(REPO_ROOT / "session_templates")
+    with database.transaction(factory) as db:
+        owner = create_user(db, "fac@example.org", None, "Dr Facilitator")
+        s = sets.create_set(db, owner, "set-a", "Set A", venue="Seminar Room 2")
+        for n, (name, grade) in enumerate(MEMBERS):
+            sets.add_member(db, s, name, f"m{n}@example.nhs.uk", grade)
+        start = local_start(date(2027, 3, 25), time(14, 0), "Europe/London")
+        first, second = sets.add_series(db, s, start, 2, 2, templates["case-discussion"])
+        sets.attach(db, second, bank, case_id=CASE)
+        for prompt in list(bank.prompts.values()):
+            if prompt.stage in ("explore", "process-review"):
+                sets.attach(db, second, bank, prompt_id=prompt.id)
+        sets.add_action(db, first, s.members[0].id, "Shadow the bed manager for a shift")
+        present = {m.id: "present" for m in s.members[:5]}
+        sets.record_attendance(db, second, present | {s.members[5].id: "apologies"})
+        built = build_pack(db, second, bank, load_frameworks())
+    return built
+
+
+@pytest.fixture
+def rendered(pack, tmp_path):
+    return {doc.stem: doc for doc in render_all(pack, tmp_path / "cache")}
+
+
+def test_every_document_is_a4_tagged_with_metadata(rendered):
+    assert set(rendered) == set(DOCUMENTS) | {NAMED_HANDOUTS}
+    for stem, doc in rendered.items():
+        reader = PdfReader(io.BytesIO(doc.pdf))
+        box = reader.pages[0].mediabox
+        assert (round(float(box.width)), round(float(box.height))) == (595, 842), stem
+        assert "/StructTreeRoot" in reader.trailer["/Root"], stem
+        assert reader.trailer["/Root"]["/Lang"] == "en-GB"
+        assert reader.metadata.title.startswith(DOCUMENTS.get(stem, DOCUMENTS["handout"]).title)
+        assert reader.metadata.author == "Dr Facilitator"
+
+
+def test_running_header_and_page_x_of_y(rendered):
+    text = pdf_text(rendered["facilitator-pack"].pdf)
+    pages = len(PdfReader(io.BytesIO(rendered["facilitator-pack"].pdf)).pages)
+    assert pages >= 3
+    assert f"Page 1 of {pages}" in text and f"Page {pages} of {pages}" in text
+    assert text.count("Set A · Session 2:") >= pages
+
+
+def test_agenda_times_and_case_scenario_in_pack_and_handout(rendered, pack):
+    case = next(c for c in pack.cases)
+    opening = squash(case.scenario)[:120]
+    for stem in ("facilitator-pack", "handout"):
+        text = pdf_text(rendered[stem].pdf)
+        assert "14:00–14:10" in text and "15:55" in text, stem
+        assert opening in text, stem
+        assert case.questions[0] in text, stem
+
+
+def test_facilitator_notes_only_in_the_facilitator_pack(rendered, pack):
+    case = pack.cases[0]
+    note_lines = [squash(line) for line in case.facilitator_notes.splitlines()]
+    probes = [line[:60] for line in note_lines if len(line) > 60]
+    block_notes = [row.notes[:50] for row in pack.agenda if row.notes]
+    facilitator_prompts = [p.text for p in pack.prompts if p.audience == "facilitator"]
+    assert probes and block_notes and facilitator_prompts
+    facilitator = pdf_text(rendered["facilitator-pack"].pdf)
+    assert any(p in facilitator for p in probes)
+    assert all(n in facilitator for n in block_notes)
+    for stem, doc in rendered.items():
+        if stem == "facilitator-pack":
+            continue
+        text = pdf_text(doc.pdf)
+        assert "Facilitator note" not in text, stem
+        for probe in probes + block_notes + facilitator_prompts:
+            assert probe not in text, (stem, probe)
+            assert probe not in doc.html, (stem, probe)
+
+
+def test_register_lists_every_member_with_grade(rendered):
+    text = pdf_text(rendered["sign-in"].pdf)
+    for name, grade in MEMBERS:
+        assert name in text and grade in text
+
+
+def test_certificates_only_for_members_marked_present(rendered, pack):
+    text = pdf_text(rendered["certificates"].pdf)
+    pages = len(PdfReader(io.BytesIO(rendered["certificates"].pdf)).pages)
+    assert pages == 5
+    for name, _grade in MEMBERS[:5]:
+        assert name in text
+    for name, _grade in MEMBERS[5:]:
+        assert name not in text
+    assert "2 hours of educational activity" in text
+    assert "Dr Facilitator" in text
+
+
+def test_named_handouts_one_copy_per_member(rendered):
+    text = pdf_text(rendered[NAMED_HANDOUTS].pdf)
+    for name, _grade in MEMBERS:
+        assert f"Participant handout · {name}".upper() in text.upper()
+
+
+def test_no_certificates_without_attendance(env, pack):
+    from dataclasses import replace
+
+    from toolkit.packs import document_names
+
+    assert "certificates" not in document_names(replace(pack, present=()))
+
+
+def test_fetcher_serves_only_the_print_stylesheet(caplog):
+    fetcher = StaticOnlyFetcher()
+    css = (REPO_ROOT / "toolkit" / "packs" / "static" / "print.css").as_uri()
+    assert b"@page" in fetcher.fetch(css).read()
+    for url in ("file:///etc/passwd", "http://127.0.0.1:9/x.png", css + "/../../../cli.py"):
+        with caplog.at_level(logging.WARNING), pytest.raises(ValueError):
+            fetcher.fetch(url)
+    assert caplog.text.count("blocked a resource") == 3
+
+
+def test_hostile_case_markup_fetches_nothing(caplog):
+    html = (
+        '<html><head><link rel="stylesheet" href="print.css"></head><body><p>x</p>'
+        '<img src="file:///etc/passwd"><img src="http://127.0.0.1:9/tracker.png">'
+        '<link rel="stylesheet" href="file:///etc/hostname"></body></html>'
+    )
+    with caplog.at_level(logging.WARNING):
+        pdf = render_pdf(html)
+    assert pdf.startswith(b"%PDF")
+    assert "blocked a resource outside the toolkit's print files: file:///etc/passwd" in caplog.text
+    assert "http://127.0.0.1:9/tracker.png" in caplog.text
+    assert b"root:x:0:0" not in pdf
+
+
+def test_cache_returns_the_same_pdf_and_changes_with_the_html(tmp_path, pack, monkeypatch):
+    from toolkit.packs import render as render_module
+
+    first = render_document(pack, "sign-in", tmp_path)
+    assert (tmp_path / f"{cache_key(first.html)}.pdf").exists()
+
+    def no_weasyprint(*_args, **_kwargs):
+        raise AssertionError("rendered again instead of using the cache")
+
+    monkeypatch.setattr(render_module, "bare_pdf", no_weasyprint)
+    assert render_document(pack, "sign-in", tmp_path).pdf == first.pdf
+    with pytest.raises(AssertionError, match="rendered again"):
+        render_pdf(first.html.replace("Sign-in register", "Register"), tmp_path)

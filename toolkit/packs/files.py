@@ -1,0 +1,67 @@
+"""A session's documents as files: each PDF by name, the optional HTML, and one zip of all."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from toolkit.packs.content import Pack
+from toolkit.packs.render import DOCUMENTS, render_html, render_pdf
+
+NAMED_HANDOUTS = "handouts-named"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One document's HTML and PDF under its file stem."""
+
+    stem: str
+    html: str
+    pdf: bytes
+
+
+def document_names(pack: Pack) -> list[str]:
+    """Which documents a session has: certificates only once someone is marked present."""
+    names = [n for n in DOCUMENTS if n != "certificates" or pack.present]
+    return names + ([NAMED_HANDOUTS] if pack.members else [])
+
+
+def render_document(pack: Pack, stem: str, cache_dir: Path | None = None) -> Rendered:
+    """Render one document; `handouts-named` is the handout with one named copy per member."""
+    if stem == NAMED_HANDOUTS:
+        html = render_html("handout", pack, personalise=pack.members)
+    elif stem in DOCUMENTS:
+        html = render_html(stem, pack)
+    else:
+        raise KeyError(stem)
+    return Rendered(stem, html, render_pdf(html, cache_dir))
+
+
+def render_all(pack: Pack, cache_dir: Path | None = None) -> list[Rendered]:
+    """Every document the session has."""
+    return [render_document(pack, stem, cache_dir) for stem in document_names(pack)]
+
+
+def write_all(rendered: list[Rendered], folder: Path, with_html: bool = False) -> list[Path]:
+    """Write the PDFs (and HTML) into `folder`; return the paths written."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for doc in rendered:
+        written.append(folder / f"{doc.stem}.pdf")
+        written[-1].write_bytes(doc.pdf)
+        if with_html:
+            written.append(folder / f"{doc.stem}.html")
+            written[-1].write_text(doc.html, "utf-8")
+    return written
+
+
+def zip_all(rendered: list[Rendered], prefix: str) -> bytes:
+    """One zip of every PDF, with fixed timestamps so the same session gives the same bytes."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for doc in rendered:
+            info = zipfile.ZipInfo(f"{prefix}/{doc.stem}.pdf", date_time=(2020, 1, 1, 0, 0, 0))
+            archive.writestr(info, doc.pdf, zipfile.ZIP_DEFLATED)
+    return buffer.getvalue()
