@@ -40,6 +40,9 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
+bench: system-deps install
+	.venv/bin/python bench/packs.py
+
 format: install
 	.venv/bin/ruff format .
 	.venv/bin/ruff check --fix .
