@@ -61,7 +61,7 @@ def test_db_upgrade_and_users_add(runner, tmp_path, monkeypatch):
     before = runner.invoke(main, ["users", "add", "a@example.org", "--password", PASSWORD])
     assert before.exit_code == 1 and "run `toolkit db upgrade`" in before.output
     assert runner.invoke(main, ["db", "upgrade"]).exit_code == 0
-    assert "revision 0001" in runner.invoke(main, ["db", "upgrade"]).output  # idempotent
+    assert "revision 0002" in runner.invoke(main, ["db", "upgrade"]).output  # idempotent
     added = runner.invoke(
         main, ["users", "add", "A@Example.org", "--admin", "--password", PASSWORD]
     )

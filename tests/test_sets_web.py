@@ -27,7 +27,7 @@ def text(response) -> str:
     return html.unescape(response.text)
 
 
-def make_set(client, slug: str = "set-a") -> None:
+def make_set(client, slug: str = "set-a", first: str = "2027-02-11") -> None:
     response = client.post(
         "/sets/new",
         data={"title": "Set A", "slug": slug, "time_zone": "Europe/London", "venue": "Room 2"},
@@ -42,7 +42,7 @@ def make_set(client, slug: str = "set-a") -> None:
     scheduled = client.post(
         f"/sets/{slug}/schedule",
         data={
-            "series-first_date": "2027-02-11",
+            "series-first_date": first,
             "series-start_time": "14:00",
             "series-every_weeks": "6",
             "series-count": "6",

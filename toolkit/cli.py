@@ -290,6 +290,54 @@ def pack(set_id: str, number: int, out: Path, with_html: bool) -> None:
         click.echo(str(path))
 
 
+@main.command()
+@click.argument("set_id")
+@click.option("--session", "number", type=int, help="Only this session number.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Write .eml files.")
+@click.option("--send", is_flag=True, help="Send through TOOLKIT_SMTP_URL (or the outbox).")
+@click.option("--all", "resend", is_flag=True, help="Include invites already delivered.")
+def invites(set_id: str, number: int | None, out: Path | None, send: bool, resend: bool) -> None:
+    """Write or send the calendar invites a set's members are owed (new or out of date)."""
+    from toolkit import invites as service
+    from toolkit.mail import Outbox, transport_for
+    from toolkit.sets import meetings_in_order
+
+    if bool(out) == send:
+        _fail("choose one of --out DIR or --send")
+    settings = Settings.from_env()
+    config = service.InviteSettings.from_settings(settings)
+    factory = database.session_factory(_engine(settings))
+    with factory() as session:
+        learning_set = _find_set(session, set_id)
+        meetings = meetings_in_order(learning_set)
+        only = None
+        if number is not None:
+            if not 1 <= number <= len(meetings):
+                _fail(f"session {number} does not exist: '{set_id}' has {len(meetings)}")
+            only = meetings[number - 1]
+        owed = service.pending_invites(session, learning_set, only, resend)
+        if out:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "feed.ics").write_bytes(service.feed(learning_set, config))
+            for p in owed:
+                Outbox(out).send(service.message(p, config), service.file_stem(p))
+            click.echo(f"wrote {len(owed)} message(s) and feed.ics to {out}")
+            return
+        transport = transport_for(settings.smtp_url, settings.outbox_dir)
+        click.echo(f"sending {len(owed)} message(s) through {transport.describe()}")
+        outcomes = service.send_pending(factory, owed, config, transport, _print_outcome)
+    failed = [o for o in outcomes if not o.delivered]
+    click.echo(f"{len(outcomes) - len(failed)} delivered, {len(failed)} failed")
+    if failed:
+        sys.exit(1)
+
+
+def _print_outcome(outcome) -> None:
+    p = outcome.pending
+    mark = "ok  " if outcome.delivered else "FAIL"
+    click.echo(f"{mark} {p.method:7} seq {p.sequence}  {p.member.email:32} {outcome.detail}")
+
+
 @main.group()
 def demo() -> None:
     """Demo content."""

@@ -7,6 +7,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,7 +23,8 @@ class Settings:
     assets_dir: Path
     base_url: str
     smtp_url: str | None
-    sender: str | None
+    mail_from: str
+    reminder_minutes: int
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -43,8 +45,19 @@ class Settings:
             ),
             base_url=(env.get("TOOLKIT_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
             smtp_url=env.get("TOOLKIT_SMTP_URL") or None,
-            sender=env.get("TOOLKIT_SENDER") or None,
+            mail_from=env.get("TOOLKIT_MAIL_FROM") or "learning-sets@localhost",
+            reminder_minutes=int(env.get("TOOLKIT_REMINDER_MINUTES") or 1440),
         )
+
+    @property
+    def host(self) -> str:
+        """The host name in `TOOLKIT_BASE_URL`, used in calendar UIDs and Message-IDs."""
+        return urlsplit(self.base_url).hostname or "localhost"
+
+    @property
+    def outbox_dir(self) -> Path:
+        """Where e-mails are written as .eml files when no SMTP server is configured."""
+        return self.data_dir / "outbox"
 
     @property
     def pdf_cache_dir(self) -> Path:

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -263,3 +264,4 @@ class SentInvite(Base):
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     transport: Mapped[str] = mapped_column(String(10))  # smtp or outbox
     result: Mapped[str] = mapped_column(Text, default="")
+    delivered: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

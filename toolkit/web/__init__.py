@@ -171,3 +171,4 @@ def _register_blueprints(app: Flask) -> None:
     auth.init_app(app)
     for module in (auth, home, cases, frameworks, sets):
         app.register_blueprint(module.bp)
+    app.register_blueprint(sets.feeds)

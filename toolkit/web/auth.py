@@ -34,7 +34,7 @@ from toolkit.web import get_db
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
-PUBLIC_ENDPOINTS = {"auth.login", "auth.setup", "assets", "static"}
+PUBLIC_ENDPOINTS = {"auth.login", "auth.setup", "assets", "static", "feeds.feed"}
 LOOPBACK = {"127.0.0.1", "::1"}
 
 

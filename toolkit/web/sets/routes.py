@@ -24,7 +24,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.utils import secure_filename
 
-from toolkit import packs, setfile, sets
+from toolkit import invites, packs, setfile, sets
 from toolkit.casebank import CaseFilter, filter_cases
 from toolkit.datafiles import DataFileError
 from toolkit.models import Action, LearningSet, Meeting
@@ -56,7 +56,7 @@ def _user():
     return current_user.user
 
 
-def _set(slug: str) -> LearningSet:
+def find_set(slug: str) -> LearningSet:
     """The set, if it exists and the user may see it; otherwise 404 (never reveal other sets)."""
     found = get_db().scalar(select(LearningSet).where(LearningSet.slug == slug))
     if found is None or not sets.can_access(_user(), found):
@@ -64,8 +64,8 @@ def _set(slug: str) -> LearningSet:
     return found
 
 
-def _meeting(slug: str, key: str) -> Meeting:
-    learning_set = _set(slug)
+def find_meeting(slug: str, key: str) -> Meeting:
+    learning_set = find_set(slug)
     meeting = next((m for m in learning_set.meetings if m.key == key), None)
     if meeting is None:
         abort(404)
@@ -145,7 +145,7 @@ def import_file():
 @bp.route("/<slug>/export")
 def export_file(slug: str):
     """Download the set as a learning-set file."""
-    text = setfile.export_set(_set(slug))
+    text = setfile.export_set(find_set(slug))
     return _download(text.encode("utf-8"), "application/yaml", f"{slug}.yaml")
 
 
@@ -173,7 +173,7 @@ def new():
 @bp.route("/<slug>")
 def show(slug: str):
     """The set's overview: members, sessions, schedule and ground rules."""
-    return _overview(_set(slug))
+    return _overview(find_set(slug))
 
 
 def _overview(learning_set: LearningSet, status: int = 200, **forms):
@@ -182,8 +182,11 @@ def _overview(learning_set: LearningSet, status: int = 200, **forms):
     single = forms.get("session_form") or SessionForm(prefix="one")
     _template_choices(schedule.template)
     _template_choices(single.template)
+    owed = invites.pending_invites(get_db(), learning_set)
     page = render_template(
         "sets/show.html",
+        out_of_date=invites.out_of_date_members(owed),
+        unsent=len(owed),
         s=learning_set,
         members=sets.active_members(learning_set),
         meetings=sets.meetings_in_order(learning_set),
@@ -202,7 +205,7 @@ def _overview(learning_set: LearningSet, status: int = 200, **forms):
 @bp.route("/<slug>/edit", methods=["GET", "POST"])
 def edit(slug: str):
     """Change the set's title, programme, venue, video link and time zone."""
-    learning_set = _set(slug)
+    learning_set = find_set(slug)
     form = SetForm(obj=learning_set)
     del form.slug
     if form.validate_on_submit():
@@ -217,7 +220,7 @@ def edit(slug: str):
 @bp.post("/<slug>/ground-rules")
 def ground_rules(slug: str):
     """Save the set's ground rules (one per line)."""
-    learning_set = _set(slug)
+    learning_set = find_set(slug)
     form = GroundRulesForm()
     if form.validate_on_submit():
         rules = [line.strip() for line in form.ground_rules.data.splitlines() if line.strip()]
@@ -230,7 +233,7 @@ def ground_rules(slug: str):
 @bp.post("/<slug>/members")
 def add_member(slug: str):
     """Add a member to the set."""
-    learning_set = _set(slug)
+    learning_set = find_set(slug)
     form = MemberForm(prefix="member")
     if not form.validate_on_submit():
         return _overview(learning_set, 400, member_form=form)
@@ -246,7 +249,7 @@ def add_member(slug: str):
 @bp.post("/<slug>/members/<int:member_id>/remove")
 def remove_member(slug: str, member_id: int):
     """Take a member off the set (their attendance history stays)."""
-    learning_set = _set(slug)
+    learning_set = find_set(slug)
     member = next((m for m in learning_set.members if m.id == member_id), None)
     if member is None:
         abort(404)
@@ -261,7 +264,7 @@ def remove_member(slug: str, member_id: int):
 @bp.post("/<slug>/schedule")
 def schedule(slug: str):
     """Create a series of sessions in one step."""
-    learning_set = _set(slug)
+    learning_set = find_set(slug)
     form = ScheduleForm(prefix="series")
     _template_choices(form.template)
     if not form.validate_on_submit():
@@ -280,7 +283,7 @@ def schedule(slug: str):
 @bp.post("/<slug>/sessions")
 def add_session(slug: str):
     """Add one session."""
-    learning_set = _set(slug)
+    learning_set = find_set(slug)
     form = SessionForm(prefix="one")
     _template_choices(form.template)
     if not form.validate_on_submit():
@@ -350,7 +353,7 @@ def _session_page(meeting: Meeting, status: int = 200, **forms):
 @bp.route("/<slug>/sessions/<key>")
 def session(slug: str, key: str):
     """Build one session: agenda, rota, cases, prompts, attendance and actions."""
-    return _session_page(_meeting(slug, key))
+    return _session_page(find_meeting(slug, key))
 
 
 def _document_title(stem: str) -> str:
@@ -368,7 +371,7 @@ def _back(meeting: Meeting, anchor: str = ""):
 @bp.post("/<slug>/sessions/<key>/details")
 def session_details(slug: str, key: str):
     """Move a session or change its place; a real change is recorded for the invites."""
-    meeting = _meeting(slug, key)
+    meeting = find_meeting(slug, key)
     form = SessionDetailsForm(prefix="details")
     if not form.validate_on_submit():
         return _session_page(meeting, 400, details_form=form)
@@ -391,7 +394,7 @@ def session_details(slug: str, key: str):
 @bp.post("/<slug>/sessions/<key>/status")
 def session_status(slug: str, key: str):
     """Cancel or restore a session."""
-    meeting = _meeting(slug, key)
+    meeting = find_meeting(slug, key)
     status = request.form.get("status", "")
     if _csrf_ok():
         word = "cancelled" if status == "cancelled" else "restored"
@@ -402,7 +405,7 @@ def session_status(slug: str, key: str):
 @bp.post("/<slug>/sessions/<key>/template")
 def session_template(slug: str, key: str):
     """Rebuild the agenda from a template (replaces the blocks, proposes a fresh rota)."""
-    meeting = _meeting(slug, key)
+    meeting = find_meeting(slug, key)
     form = TemplateForm(prefix="tpl")
     _template_choices(form.template)
     if form.validate_on_submit():
@@ -417,7 +420,7 @@ def session_template(slug: str, key: str):
 @bp.post("/<slug>/sessions/<key>/blocks")
 def add_block(slug: str, key: str):
     """Add a block at the end of the agenda."""
-    meeting = _meeting(slug, key)
+    meeting = find_meeting(slug, key)
     form = BlockForm(prefix="block")
     form.kind.choices = [(k, k) for k in BLOCK_KINDS]
     if not form.validate_on_submit():
@@ -440,7 +443,7 @@ def add_block(slug: str, key: str):
 @bp.post("/<slug>/sessions/<key>/blocks/<int:block_id>")
 def edit_block(slug: str, key: str, block_id: int):
     """Change a block's minutes or title, move it up or down, or remove it."""
-    meeting = _meeting(slug, key)
+    meeting = find_meeting(slug, key)
     if not _csrf_ok():
         return _back(meeting, "agenda")
     do = request.form.get("do", "save")
@@ -465,7 +468,7 @@ def edit_block(slug: str, key: str, block_id: int):
 @bp.post("/<slug>/sessions/<key>/rota")
 def rota(slug: str, key: str):
     """Override the proposed presenters, or go back to the proposal."""
-    meeting = _meeting(slug, key)
+    meeting = find_meeting(slug, key)
     if not _csrf_ok():
         return _back(meeting, "rota")
     rounds = [b for b in meeting.blocks if b.kind == "presenter"]
@@ -484,7 +487,7 @@ def _int(value: str | None) -> int | None:
 @bp.post("/<slug>/sessions/<key>/attach")
 def attach(slug: str, key: str):
     """Attach or detach a case or prompt."""
-    meeting = _meeting(slug, key)
+    meeting = find_meeting(slug, key)
     if not _csrf_ok():
         return _back(meeting, "content")
     case_id = request.form.get("case", "")
@@ -500,7 +503,7 @@ def attach(slug: str, key: str):
 @bp.post("/<slug>/sessions/<key>/attendance")
 def attendance(slug: str, key: str):
     """Record who was present, sent apologies or was absent."""
-    meeting = _meeting(slug, key)
+    meeting = find_meeting(slug, key)
     if not _csrf_ok():
         return _back(meeting, "attendance")
     statuses = {
@@ -515,7 +518,7 @@ def attendance(slug: str, key: str):
 @bp.post("/<slug>/sessions/<key>/actions")
 def add_action(slug: str, key: str):
     """Record an action a member committed to."""
-    meeting = _meeting(slug, key)
+    meeting = find_meeting(slug, key)
     form = ActionForm(prefix="action")
     form.member.choices = [(m.id, m.name) for m in sets.active_members(meeting.learning_set)]
     if not form.validate_on_submit():
@@ -537,7 +540,7 @@ def add_action(slug: str, key: str):
 @bp.post("/<slug>/actions/<int:action_id>")
 def update_action(slug: str, action_id: int):
     """Close, drop or reopen an action, with its outcome."""
-    learning_set = _set(slug)
+    learning_set = find_set(slug)
     action = get_db().get(Action, action_id)
     if action is None or action.set_id != learning_set.id:
         abort(404)
@@ -565,7 +568,7 @@ def _pack(meeting: Meeting):
 @bp.route("/<slug>/sessions/<key>/print/<stem>.<ext>")
 def print_document(slug: str, key: str, stem: str, ext: str):
     """A session document as PDF (download), HTML (preview), or every PDF in one zip."""
-    meeting = _meeting(slug, key)
+    meeting = find_meeting(slug, key)
     content, cache = _pack(meeting), toolkit().settings.pdf_cache_dir
     base = f"{slug}-session-{sets.meeting_number(meeting)}"
     if (stem, ext) == ("print", "css"):
@@ -589,7 +592,7 @@ def _download(body: bytes, mimetype: str, filename: str) -> Response:
 @bp.route("/<slug>/actions")
 def actions(slug: str):
     """The action log: every member's actions, open ones first."""
-    learning_set = _set(slug)
+    learning_set = find_set(slug)
     found = sets.actions_for(get_db(), learning_set)
     found.sort(key=lambda a: (a.status != "open", a.id))
     return render_template(
@@ -606,7 +609,7 @@ def actions(slug: str):
 @bp.route("/<slug>/map")
 def programme_map(slug: str):
     """Which framework areas the programme's sessions cover, as a table and a heat map."""
-    learning_set = _set(slug)
+    learning_set = find_set(slug)
     kit = toolkit()
     cover = coverage(learning_set, kit.bank, kit.frameworks)
     return render_template(

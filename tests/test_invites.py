@@ -1,0 +1,366 @@
+"""Invites end to end: real SMTP on loopback, calendars parsed back and expanded."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from email import message_from_bytes
+from email.policy import default
+
+import pytest
+import recurring_ical_events
+from icalendar import Calendar
+
+from toolkit import db as database
+from toolkit import invites, sets
+from toolkit.accounts import create_user
+from toolkit.config import REPO_ROOT, Settings
+from toolkit.mail import Outbox, Smtp
+from toolkit.models import LearningSet, Meeting
+from toolkit.planning import local_start
+from toolkit.session_templates import load_session_templates
+
+from .smtp_server import SmtpServer
+from .vtimezone_reader import event_starts_utc
+
+MEMBERS = [
+    ("Zoë Marsh", "zoe@example.nhs.uk"),
+    ("Łukasz Nowak", "lukasz@example.nhs.uk"),
+    ("Siobhán O'Brien", "siobhan@example.nhs.uk"),
+    ("Amara Okafor", "amara@example.nhs.uk"),
+]
+FAST = (0.01, 0.01, 0.01)
+
+
+@pytest.fixture
+def factory(env: Settings):
+    return database.session_factory(database.make_engine(env.database_url))
+
+
+@pytest.fixture
+def config(env: Settings) -> invites.InviteSettings:
+    return invites.InviteSettings.from_settings(env)
+
+
+@pytest.fixture
+def set_id(factory) -> int:
+    """A set of 4 with 3 sessions every 6 weeks from 11 Feb 2027 at 14:00 (the third in BST)."""
+    templates = load_session_templates(REPO_ROOT / "session_templates")
+    with database.transaction(factory) as db:
+        owner = create_user(db, "fac@example.org", None, "Dr Siobhán O'Neil")
+        s = sets.create_set(db, owner, "set-a", "Set A", venue="Seminar Room 2")
+        s.video_url = "https://teams.example/meet/set-a"
+        for name, email in MEMBERS:
+            sets.add_member(db, s, name, email, "FY2")
+        start = local_start(date(2027, 2, 11), time(14, 0), "Europe/London")
+        sets.add_series(db, s, start, 6, 3, templates["action-learning-set"])
+        return s.id
+
+
+_open: list = []
+
+
+def owed(factory, set_id, **kw):
+    """What is owed now, read through a fresh session kept open until the test ends."""
+    db = factory()
+    _open.append(db)
+    return invites.pending_invites(db, db.get(LearningSet, set_id), now=NOW, **kw)
+
+
+@pytest.fixture(autouse=True)
+def _close_sessions():
+    yield
+    while _open:
+        _open.pop().close()
+
+
+NOW = datetime(2027, 1, 1, tzinfo=UTC)
+
+
+def send(factory, set_id, config, transport, **kw):
+    return invites.send_pending(
+        factory, owed(factory, set_id), config, transport, delays=FAST, **kw
+    )
+
+
+def calendar_part(message):
+    return next(p for p in message.walk() if p.get_content_type() == "text/calendar")
+
+
+def test_first_send_mime_shape_method_attendee_and_timezone(factory, set_id, config):
+    with SmtpServer() as server:
+        outcomes = send(factory, set_id, config, Smtp(server.url))
+    assert len(outcomes) == 12 and all(o.delivered for o in outcomes)
+    messages = server.recorder.messages
+    assert len(messages) == 12
+    first = messages[0]
+    assert first.get_content_type() == "multipart/mixed"
+    alternative, attachment = first.get_payload()
+    assert alternative.get_content_type() == "multipart/alternative"
+    kinds = [p.get_content_type() for p in alternative.get_payload()]
+    assert kinds == ["text/plain", "text/html", "text/calendar"]
+    inline = alternative.get_payload()[2]
+    assert inline.get_param("method") == "REQUEST" and inline.get_param("charset") == "UTF-8"
+    assert attachment.get_content_type() == "application/ics"
+    assert attachment.get_filename() == "invite.ics"
+    assert attachment.get_payload(decode=True) == inline.get_payload(decode=True)
+    cal = Calendar.from_ical(inline.get_payload(decode=True))
+    assert cal["METHOD"] == "REQUEST"
+    events = cal.walk("VEVENT")
+    assert len(events) == 1 and len(cal.walk("VTIMEZONE")) == 1
+    event = events[0]
+    attendees = event.get("ATTENDEE")
+    assert not isinstance(attendees, list)
+    assert str(attendees) == "mailto:zoe@example.nhs.uk"
+    assert attendees.params["CN"] == "Zoë Marsh" and attendees.params["RSVP"] == "TRUE"
+    assert attendees.params["PARTSTAT"] == "NEEDS-ACTION"
+    assert str(event["ORGANIZER"]) == "mailto:fac@example.org"
+    assert event["SEQUENCE"] == 0 and event["STATUS"] == "CONFIRMED"
+    assert event["UID"].startswith("session-") and event["UID"].endswith("@127.0.0.1")
+    assert event["URL"] == "https://teams.example/meet/set-a"
+    assert "X-WR-TIMEZONE" not in inline.get_payload(decode=True).decode()
+    assert event.walk("VALARM")[0]["TRIGGER"].dt == timedelta(days=-1)
+    body = first.get_body(("plain",)).get_content()
+    for fact in ("Thu 11 Feb 2027, 14:00 to 17:15", "Europe/London", "Seminar Room 2", "teams"):
+        assert fact in body and fact in str(event["DESCRIPTION"])
+    assert first["Reply-To"].addresses[0].addr_spec == "fac@example.org"
+    assert first["Message-ID"].endswith("@127.0.0.1>") and first["Date"]
+    # each message names only its own recipient
+    for message, (_sender, rcpts) in zip(messages, server.recorder.envelopes, strict=True):
+        others = [e for _n, e in MEMBERS if e not in rcpts]
+        assert len(rcpts) == 1 and not any(e in message.as_string() for e in others)
+
+
+def test_times_are_right_from_the_embedded_vtimezone_alone(factory, set_id, config, tmp_path):
+    send(factory, set_id, config, Outbox(tmp_path))
+    db = factory()
+    expected = [m.starts_at for m in db.get(LearningSet, set_id).meetings]
+    seen = {}
+    for path in sorted(tmp_path.glob("*.eml")):
+        message = message_from_bytes(path.read_bytes(), policy=default)
+        ics = calendar_part(message).get_payload(decode=True).decode()
+        assert "RRULE:FREQ=YEARLY" in ics and "RDATE" not in ics
+        (start,) = event_starts_utc(ics)
+        seen[path.name.split("-")[1]] = start
+    assert [seen[n].replace(tzinfo=UTC) for n in ("1", "2", "3")] == sorted(expected)
+    assert [s.hour for s in (seen["1"], seen["2"], seen["3"])] == [14, 14, 13]  # BST from 28 Mar
+
+
+def test_move_sends_update_with_same_uid_and_sequence_plus_one(factory, set_id, config):
+    with SmtpServer() as server:
+        send(factory, set_id, config, Smtp(server.url))
+        assert send(factory, set_id, config, Smtp(server.url)) == []  # nothing twice
+        with database.transaction(factory) as db:
+            second = sets.meetings_in_order(db.get(LearningSet, set_id))[1]
+            moved = second.starts_at + timedelta(days=1)
+            sets.change_meeting(db, second, start=moved)
+        pending = owed(factory, set_id)
+        assert invites.out_of_date_members(pending) == 4
+        assert {(p.method, p.sequence, p.reason) for p in pending} == {("REQUEST", 1, "updated")}
+        send(factory, set_id, config, Smtp(server.url))
+    first_round, update = server.recorder.messages[4], server.recorder.messages[12]
+    old = Calendar.from_ical(calendar_part(first_round).get_payload(decode=True)).walk("VEVENT")[0]
+    new = Calendar.from_ical(calendar_part(update).get_payload(decode=True)).walk("VEVENT")[0]
+    assert new["UID"] == old["UID"] and new["SEQUENCE"] == old["SEQUENCE"] + 1 == 1
+    assert new["DTSTART"].dt - old["DTSTART"].dt == timedelta(days=1)
+    assert update["Subject"].startswith("Updated: Set A, session 2")
+
+
+def test_cancel_sends_cancel_in_both_places(factory, set_id, config):
+    with SmtpServer() as server:
+        send(factory, set_id, config, Smtp(server.url))
+        with database.transaction(factory) as db:
+            third = sets.meetings_in_order(db.get(LearningSet, set_id))[2]
+            sets.set_status(db, third, "cancelled")
+        send(factory, set_id, config, Smtp(server.url))
+        assert owed(factory, set_id) == []
+    cancels = server.recorder.messages[12:]
+    assert len(cancels) == 4
+    for message in cancels:
+        part = calendar_part(message)
+        assert part.get_param("method") == "CANCEL"
+        cal = Calendar.from_ical(part.get_payload(decode=True))
+        event = cal.walk("VEVENT")[0]
+        assert cal["METHOD"] == "CANCEL" and event["STATUS"] == "CANCELLED"
+        assert event["SEQUENCE"] == 1 and not event.walk("VALARM")
+        assert message["Subject"].startswith("Cancelled:")
+
+
+def test_members_added_get_invites_and_removed_get_cancellations(factory, set_id, config, tmp_path):
+    send(factory, set_id, config, Outbox(tmp_path))
+    with database.transaction(factory) as db:
+        s = db.get(LearningSet, set_id)
+        sets.add_member(db, s, "Tom Reid", "tom@example.nhs.uk", "CT1")
+        s.members[0].active = False
+    pending = owed(factory, set_id)
+    assert {(p.member.email, p.method, p.reason) for p in pending} == {
+        ("tom@example.nhs.uk", "REQUEST", "new"),
+        ("zoe@example.nhs.uk", "CANCEL", "removed"),
+    }
+    assert [p.sequence for p in pending if p.method == "CANCEL"] == [1, 1, 1]
+    send(factory, set_id, config, Outbox(tmp_path))
+    assert owed(factory, set_id) == []
+
+
+def test_header_injection_is_neutralised(factory, set_id, config):
+    with database.transaction(factory) as db:
+        s = db.get(LearningSet, set_id)
+        s.title = "Set A\r\nBcc: spy@evil.example"
+        sets.add_member(db, s, "Eve\r\nBcc: spy@evil.example", "eve@example.nhs.uk")
+    with SmtpServer() as server:
+        send(factory, set_id, config, Smtp(server.url))
+    assert len(server.recorder.messages) == 15
+    for message, (_sender, rcpts) in zip(
+        server.recorder.messages, server.recorder.envelopes, strict=True
+    ):
+        assert "spy@evil.example" not in rcpts and message["Bcc"] is None
+        assert "\n" not in message["Subject"] and "\n" not in str(message["To"])
+    eve = [m for m in server.recorder.messages if "eve@" in str(m["To"])]
+    assert eve and eve[0]["To"].addresses[0].display_name == "Eve Bcc: spy@evil.example"
+
+
+def test_temporary_failure_is_retried_and_permanent_one_reported(factory, set_id, config):
+    with SmtpServer() as server:
+        server.recorder.fail_next = 2
+        server.recorder.reject = {"lukasz@example.nhs.uk"}
+        outcomes = send(factory, set_id, config, Smtp(server.url))
+    failed = [o for o in outcomes if not o.delivered]
+    assert len(outcomes) == 12 and len(failed) == 3
+    assert {o.pending.member.email for o in failed} == {"lukasz@example.nhs.uk"}
+    assert all(o.detail.startswith("permanent: 550") for o in failed)
+    assert len(server.recorder.messages) == 9
+    # the failures are still owed; the delivered ones are not sent again
+    assert {p.member.email for p in owed(factory, set_id)} == {"lukasz@example.nhs.uk"}
+
+
+def test_server_down_is_reported_per_recipient(factory, set_id, config):
+    from .smtp_server import free_port
+
+    outcomes = send(factory, set_id, config, Smtp(f"smtp://127.0.0.1:{free_port()}"))
+    assert outcomes and all(
+        o.detail.startswith("temporary: ConnectionRefusedError") for o in outcomes
+    )
+
+
+def test_feed_matches_invites_and_expands(factory, set_id, config):
+    with database.transaction(factory) as db:
+        s = db.get(LearningSet, set_id)
+        sets.set_status(db, sets.meetings_in_order(s)[2], "cancelled")
+    db = factory()
+    s = db.get(LearningSet, set_id)
+    text = invites.feed(s, config).decode()
+    cal = Calendar.from_ical(text)
+    assert "METHOD" not in cal and cal["X-WR-CALNAME"] == "Set A"
+    assert "ATTENDEE" not in text and "example.nhs.uk" not in text
+    events = cal.walk("VEVENT")
+    assert [e["STATUS"] for e in events] == ["CONFIRMED", "CONFIRMED", "CANCELLED"]
+    assert [e["SEQUENCE"] for e in events] == [0, 0, 1]
+    uids = [invites.event_uid(m, config.host) for m in sets.meetings_in_order(s)]
+    assert [str(e["UID"]) for e in events] == uids
+    shown = recurring_ical_events.of(cal).between(date(2027, 1, 1), date(2027, 12, 31))
+    london = [e["DTSTART"].dt for e in shown]
+    assert [(d.month, d.day, d.hour, d.minute) for d in london] == [
+        (2, 11, 14, 0),
+        (3, 25, 14, 0),
+        (5, 6, 14, 0),
+    ]
+    assert event_starts_utc(text)[2].hour == 13
+
+
+def test_single_download_is_publish(factory, set_id, config):
+    db = factory()
+    meeting = db.get(LearningSet, set_id).meetings[0]
+    cal = Calendar.from_ical(invites.single(meeting, config))
+    assert cal["METHOD"] == "PUBLISH" and len(cal.walk("VEVENT")) == 1
+    assert "ATTENDEE" not in cal.walk("VEVENT")[0]
+
+
+def test_calendars_are_deterministic_apart_from_dtstamp(factory, set_id, config):
+    db = factory()
+    s = db.get(LearningSet, set_id)
+
+    def strip(ics: bytes) -> str:
+        return "\n".join(
+            line for line in ics.decode().splitlines() if not line.startswith("DTSTAMP")
+        )
+
+    assert strip(invites.feed(s, config)) == strip(invites.feed(s, config))
+
+
+def test_past_sessions_are_not_invited(factory, set_id):
+    db = factory()
+    s = db.get(LearningSet, set_id)
+    later = datetime(2027, 4, 1, tzinfo=UTC)
+    pending = invites.pending_invites(db, s, now=later)
+    assert {p.meeting.id for p in pending} == {sets.meetings_in_order(s)[2].id}
+    assert isinstance(pending[0].meeting, Meeting)
+
+
+def test_web_review_send_feed_and_download(app, signed_in, env, monkeypatch):
+    from .test_sets_web import add_user, make_set, sign_in, text
+
+    make_set(signed_in, first="2037-02-12")  # far enough ahead to stay in the future
+    page = text(signed_in.get("/sets/set-a"))
+    assert "36 invites not yet sent" in page
+    review = text(signed_in.get("/sets/set-a/invites"))
+    assert "36 messages will be sent" in review and "the outbox folder" in review
+    assert "Invitation: Set A, session 1, Thu 12 Feb 2037, 14:00 to 17:15" in review
+    sent = signed_in.post("/sets/set-a/invites/send")
+    assert sent.status_code == 302
+    after = text(signed_in.get("/sets/set-a/invites"))
+    assert "36 of 36 message(s) delivered to the outbox folder" in after
+    assert "Everyone has up-to-date invites" in after
+    assert len(list((env.data_dir / "outbox").glob("session-*.eml"))) == 36
+    # move session 2: the set page says who is out of date
+    db = app.extensions["toolkit"].sessions()
+    second = sets.meetings_in_order(db.query(LearningSet).one())[1]
+    signed_in.post(f"/sets/set-a/sessions/{second.key}/status", data={"status": "cancelled"})
+    assert "6 members have out-of-date invites" in text(signed_in.get("/sets/set-a"))
+    # the feed needs no sign-in, only the token; a new token retires the old address
+    token = db.query(LearningSet).one().feed_token
+    anonymous = app.test_client()
+    feed = anonymous.get(f"/feeds/{token}.ics")
+    assert feed.status_code == 200 and feed.mimetype == "text/calendar"
+    assert b"STATUS:CANCELLED" in feed.data and b"ATTENDEE" not in feed.data
+    assert f"webcal://localhost/feeds/{token}.ics" in text(signed_in.get("/sets/set-a/invites"))
+    signed_in.post("/sets/set-a/feed-token")
+    assert anonymous.get(f"/feeds/{token}.ics").status_code == 404
+    assert anonymous.get("/feeds/short.ics").status_code == 404
+    single = signed_in.get(f"/sets/set-a/sessions/{second.key}/calendar.ics")
+    assert b"METHOD:PUBLISH" in single.data
+    other = app.test_client()
+    sign_in(other, add_user(app, "other@example.org"))
+    assert other.get("/sets/set-a/invites").status_code == 404
+    assert other.post("/sets/set-a/invites/send").status_code == 404
+    assert other.get(f"/sets/set-a/sessions/{second.key}/calendar.ics").status_code == 404
+    db.close()
+
+
+def test_cli_writes_and_sends(runner, env, tmp_path, monkeypatch):
+    from toolkit.cli import main
+
+    example = (REPO_ROOT / "examples" / "learning-set.yaml").read_text()
+    future = tmp_path / "future.yaml"  # the example's sessions, ten years on, so still ahead
+    future.write_text(example.replace(" 2027-", " 2037-").replace("2026-27", "2036-37"))
+    assert runner.invoke(main, ["sets", "import", str(future)]).exit_code == 0
+    out = tmp_path / "eml"
+    written = runner.invoke(
+        main, ["invites", "kss-fy-2027-set-a", "--session", "2", "--out", str(out)]
+    )
+    assert written.exit_code == 0, written.output
+    names = sorted(p.name for p in out.iterdir())
+    assert "feed.ics" in names and len(names) == 7
+    assert all(n.startswith("session-2-") for n in names if n != "feed.ics")
+    with SmtpServer() as server:
+        monkeypatch.setenv("TOOLKIT_SMTP_URL", server.url)
+        result = runner.invoke(main, ["invites", "kss-fy-2027-set-a", "--send"])
+        assert result.exit_code == 0, result.output
+        assert "36 delivered, 0 failed" in result.output
+        again = runner.invoke(main, ["invites", "kss-fy-2027-set-a", "--send"])
+        assert "sending 0 message(s)" in again.output
+        resend = runner.invoke(
+            main, ["invites", "kss-fy-2027-set-a", "--session", "1", "--send", "--all"]
+        )
+        assert "6 delivered" in resend.output
+    assert len(server.recorder.messages) == 42
+    neither = runner.invoke(main, ["invites", "kss-fy-2027-set-a"])
+    assert neither.exit_code == 1 and "choose one of --out DIR or --send" in neither.output

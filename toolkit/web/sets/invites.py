@@ -1,0 +1,103 @@
+"""Invites on the web: review what will go to whom, send it, the send log, feed and downloads."""
+
+from __future__ import annotations
+
+import secrets
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+
+from toolkit import invites
+from toolkit.mail import Outbox, transport_for
+from toolkit.models import LearningSet
+from toolkit.web import get_db, toolkit
+from toolkit.web.sets.routes import bp, find_meeting, find_set
+
+feeds = Blueprint("feeds", __name__)
+
+
+def _config() -> invites.InviteSettings:
+    return invites.InviteSettings.from_settings(toolkit().settings)
+
+
+def _calendar_response(body: bytes, filename: str, download: bool) -> Response:
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'} if download else {}
+    return Response(body, mimetype="text/calendar", headers=headers)
+
+
+@bp.route("/<slug>/invites")
+def review_invites(slug: str):
+    """Exactly what will be sent to whom, before anything is sent; and what was sent."""
+    learning_set = find_set(slug)
+    db = get_db()
+    owed = invites.pending_invites(db, learning_set)
+    config = _config()
+    feed_url = url_for("feeds.feed", token=learning_set.feed_token, _external=True)
+    return render_template(
+        "sets/invites.html",
+        s=learning_set,
+        owed=owed,
+        letter_of=invites.letter,
+        out_of_date=invites.out_of_date_members(owed),
+        log=invites.send_log(db, learning_set),
+        members={m.id: m for m in learning_set.members},
+        number_of_meeting={m.id: i for i, m in enumerate(learning_set.meetings, 1)},
+        transport=transport_for(toolkit().settings.smtp_url, toolkit().settings.outbox_dir),
+        sender=config.sender,
+        feed_url=feed_url,
+        webcal_url="webcal://" + feed_url.split("://", 1)[1],
+        csrf_form=FlaskForm(),
+    )
+
+
+@bp.post("/<slug>/invites/send")
+def send_invites(slug: str):
+    """Send every owed message; each result is logged, and failures do not stop the rest."""
+    learning_set = find_set(slug)
+    if not FlaskForm().validate_on_submit():
+        flash("The form has expired: please try again.", "error")
+        return redirect(url_for("sets.review_invites", slug=slug))
+    kit = toolkit()
+    owed = invites.pending_invites(get_db(), learning_set)
+    transport = transport_for(kit.settings.smtp_url, kit.settings.outbox_dir)
+    outcomes = invites.send_pending(kit.sessions, owed, _config(), transport)
+    get_db().expire_all()
+    failed = [o for o in outcomes if not o.delivered]
+    where = transport.describe()
+    if isinstance(transport, Outbox):
+        where += " (no SMTP server is set: give these .eml files to your mail program)"
+    flash(f"{len(outcomes) - len(failed)} of {len(outcomes)} message(s) delivered to {where}.")
+    for o in failed:
+        flash(f"Not delivered to {o.pending.member.email}: {o.detail}", "error")
+    return redirect(url_for("sets.review_invites", slug=slug))
+
+
+@bp.post("/<slug>/feed-token")
+def new_feed_token(slug: str):
+    """Replace the feed's secret address; the old address stops working at once."""
+    learning_set = find_set(slug)
+    if FlaskForm().validate_on_submit():
+        learning_set.feed_token = secrets.token_urlsafe(32)
+        get_db().commit()
+        flash("The feed has a new address. Anyone using the old one must subscribe again.")
+    return redirect(url_for("sets.review_invites", slug=slug, _anchor="feed"))
+
+
+@bp.route("/<slug>/sessions/<key>/calendar.ics")
+def session_calendar(slug: str, key: str):
+    """One session as an .ics file for the facilitator's own calendar (METHOD:PUBLISH)."""
+    meeting = find_meeting(slug, key)
+    body = invites.single(meeting, _config())
+    return _calendar_response(body, f"{slug}-{key}.ics", download=True)
+
+
+@feeds.route("/feeds/<token>.ics")
+def feed(token: str):
+    """The set's subscribable feed; the long random token is the only key."""
+    if len(token) < 20:
+        abort(404)
+    learning_set = get_db().scalar(select(LearningSet).where(LearningSet.feed_token == token))
+    if learning_set is None:
+        abort(404)
+    return _calendar_response(invites.feed(learning_set, _config()), "feed.ics", download=False)
