@@ -112,6 +112,31 @@ def cases_validate(folder: Path | None) -> None:
     click.echo(f"{folder}: {len(bank.cases)} cases and {len(bank.prompts)} prompts, all valid")
 
 
+@cases.command("coverage")
+@click.argument("folder", required=False, type=click.Path(path_type=Path))
+def cases_coverage(folder: Path | None) -> None:
+    """Print coverage of frameworks, stages and settings; exit non-zero if a target is missed."""
+    from toolkit.bank_coverage import coverage_report
+
+    folder = folder or Settings.from_env().casebank_dir
+    try:
+        bank = load_bank(folder)
+    except DataFileError as exc:
+        _fail(f"the case bank is invalid:\n{exc}")
+    report = coverage_report(bank, load_frameworks())
+    group = None
+    for target in report:
+        if target.group != group:
+            group = target.group
+            click.echo(f"\n{group}")
+        mark = "ok  " if target.met else "LOW "
+        click.echo(f"  {mark}{target.count:4} / {target.minimum:<3} {target.label}")
+    missed = [t for t in report if not t.met]
+    click.echo(f"\n{len(report) - len(missed)} of {len(report)} targets met")
+    if missed:
+        sys.exit(1)
+
+
 def _choice(values: tuple[str, ...]) -> click.Choice:
     return click.Choice(values, case_sensitive=False)
 
