@@ -61,7 +61,8 @@ def test_db_upgrade_and_users_add(runner, tmp_path, monkeypatch):
     before = runner.invoke(main, ["users", "add", "a@example.org", "--password", PASSWORD])
     assert before.exit_code == 1 and "run `toolkit db upgrade`" in before.output
     assert runner.invoke(main, ["db", "upgrade"]).exit_code == 0
-    assert "revision 0002" in runner.invoke(main, ["db", "upgrade"]).output  # idempotent
+    again = runner.invoke(main, ["db", "upgrade"])  # idempotent
+    assert again.exit_code == 0 and "database is at revision 000" in again.output
     added = runner.invoke(
         main, ["users", "add", "A@Example.org", "--admin", "--password", PASSWORD]
     )
@@ -144,3 +145,17 @@ def test_pack_writes_every_document(runner, env, tmp_path):
         main, ["pack", "kss-fy-2027-set-a", "--session", "9", "--out", str(out)]
     )
     assert missing.exit_code == 1 and "has 6 session(s)" in missing.output
+
+
+def test_coverage_report_exits_non_zero_when_targets_are_missed(runner):
+    small = runner.invoke(main, ["cases", "coverage", str(DATA / "casebank")])
+    assert small.exit_code == 1
+    assert "LOW    2 / 40  cases" in small.output
+    assert (
+        "cases by MLCF element" in small.output and "2.3 Encouraging Contribution" in small.output
+    )
+
+
+def test_repository_bank_meets_every_coverage_target(runner):
+    result = runner.invoke(main, ["cases", "coverage"])
+    assert result.exit_code == 0, result.output

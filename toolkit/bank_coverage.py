@@ -40,8 +40,8 @@ def coverage_report(bank: Bank, frameworks: Frameworks) -> list[Target]:
         )
     for area in frameworks.mlcf.areas:
         minimum = 2 if area.parent else 6
-        group = "cases by MLCF element" if area.parent else "cases by MLCF domain"
-        targets.append(Target(group, area.label, _mlcf(cases, area.id, area.parent), minimum))
+        count = _mlcf(cases, area.id, area.parent)
+        targets.append(Target("cases by MLCF domain and element", area.label, count, minimum))
     for gpc in ("gpc-5", "gpc-6"):
         label = frameworks.gpc.get(gpc).label
         targets.append(Target("cases by GPC domain", label, _tagged(cases, "gpc", gpc), 10))

@@ -172,12 +172,84 @@ class Prompt:
     line: int = 1
 
 
+ResourceKind = Literal[
+    "framework", "e-learning", "podcast", "blog", "video", "reading", "organisation"
+]
+RESOURCE_KINDS: tuple[str, ...] = ResourceKind.__args__
+Level = Literal["essential", "proficient", "strong", "exemplary"]
+LEVELS: tuple[str, ...] = Level.__args__
+
+
+class ResourceMeta(_Tagged):
+    """One entry of `resources.yaml`."""
+
+    id: str = Field(pattern=SLUG)
+    title: str = Field(min_length=1, max_length=300)
+    url: str = Field(pattern=r"^https://\S+$", max_length=1000)
+    kind: ResourceKind
+    minutes: int = Field(ge=1, le=600)
+    description: str = Field(min_length=1, max_length=300)
+
+
+class ResourceFile(BaseModel):
+    """`resources.yaml`: a list of resources under `resources`."""
+
+    model_config = ConfigDict(extra="forbid")
+    resources: list[dict] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class Resource:
+    """Something to read, watch, hear or do before or after a session."""
+
+    id: str
+    title: str
+    url: str
+    kind: str
+    minutes: int
+    description: str
+    tags: Tags
+    path: Path | None = None
+    line: int = 1
+
+
+class DimensionStatements(BaseModel):
+    """One HLM dimension's behaviour statement at each level."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    id: str
+    statements: dict[Level, str]
+
+    @field_validator("id")
+    @classmethod
+    def _known(cls, value: str, info: ValidationInfo) -> str:
+        return _check_tags("hlm", [value], info)[0]
+
+    @field_validator("statements")
+    @classmethod
+    def _every_level(cls, value: dict[str, str]) -> dict[str, str]:
+        missing = [level for level in LEVELS if not value.get(level)]
+        if missing:
+            raise ValueError(f"needs a statement for {', '.join(missing)}")
+        return value
+
+
+class AssessmentFile(BaseModel):
+    """`self-assessment.yaml`: statements for every HLM dimension at every level."""
+
+    model_config = ConfigDict(extra="forbid")
+    levels: list[Level]
+    dimensions: list[DimensionStatements]
+
+
 @dataclass(frozen=True)
 class Bank:
-    """Every case and prompt, keyed by id, in a stable order."""
+    """Every case, prompt and resource keyed by id, and the self-assessment statements."""
 
     cases: dict[str, Case] = field(default_factory=dict)
     prompts: dict[str, Prompt] = field(default_factory=dict)
+    resources: dict[str, Resource] = field(default_factory=dict)
+    statements: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def load_bank(folder: Path, frameworks: Frameworks | None = None) -> Bank:
@@ -191,10 +263,30 @@ def load_bank(folder: Path, frameworks: Frameworks | None = None) -> Bank:
         sorted((folder / "prompts").glob("*.yaml")), load_prompts, frameworks, problems
     )
     prompts = [p for group in prompt_lists for p in group]
+    resources = _optional(folder / "resources.yaml", load_resources, frameworks, problems, [])
+    statements = _optional(
+        folder / "self-assessment.yaml", load_statements, frameworks, problems, {}
+    )
     problems += _duplicates(cases) + _duplicates(prompts)
     if problems:
         raise DataFileError(problems)
-    return Bank({c.id: c for c in cases}, {p.id: p for p in prompts})
+    return Bank(
+        {c.id: c for c in cases},
+        {p.id: p for p in prompts},
+        {r.id: r for r in resources},
+        statements,
+    )
+
+
+def _optional(path: Path, loader, frameworks: Frameworks, problems: list[Problem], empty):
+    """Load an optional file; its problems join the rest."""
+    if not path.exists():
+        return empty
+    try:
+        return loader(path, frameworks)
+    except DataFileError as exc:
+        problems.extend(exc.problems)
+        return empty
 
 
 def _load_all(paths: list[Path], loader, frameworks: Frameworks, problems: list[Problem]) -> list:
@@ -386,3 +478,44 @@ def covering(bank: Bank, framework: str, area_id: str) -> tuple[list[Case], list
     cases = sorted((c for c in bank.cases.values() if hit(c.tags)), key=lambda c: c.title)
     prompts = [p for p in bank.prompts.values() if hit(p.tags)]
     return cases, prompts
+
+
+def load_resources(path: Path, frameworks: Frameworks | None = None) -> list[Resource]:
+    """Load `resources.yaml`; raise DataFileError listing every bad entry."""
+    doc = parse_yaml(_read_text(path), path)
+    if doc.data is None and doc.problems:
+        raise DataFileError(doc.problems)
+    if validate(doc, ResourceFile, doc.data if doc.data is not None else {}) is None:
+        raise DataFileError(doc.problems)
+    resources: list[Resource] = []
+    for i, raw in enumerate(doc.data["resources"]):
+        meta = validate(doc, ResourceMeta, raw, ("resources", i), {"frameworks": frameworks})
+        if meta:
+            tags = Tags(tuple(meta.hlm), tuple(meta.mlcf), tuple(meta.gpc))
+            line = doc.line_of(("resources", i, "id"))
+            fields = meta.model_dump(exclude={"hlm", "mlcf", "gpc"})
+            resources.append(Resource(**fields, tags=tags, path=path, line=line))
+    doc.problems.extend(_duplicates(resources))
+    if doc.problems:
+        raise DataFileError(doc.problems)
+    return resources
+
+
+def load_statements(path: Path, frameworks: Frameworks | None = None) -> dict[str, dict[str, str]]:
+    """Load `self-assessment.yaml`: every HLM dimension once, in HLM order, every level."""
+    frameworks = frameworks or load_frameworks()
+    doc = parse_yaml(_read_text(path), path)
+    meta = None
+    if not (doc.data is None and doc.problems):
+        meta = validate(doc, AssessmentFile, doc.data or {}, (), {"frameworks": frameworks})
+    if meta:
+        if tuple(meta.levels) != LEVELS:
+            doc.problems.append(doc.problem(("levels",), f"levels must be {list(LEVELS)}"))
+        ids = [d.id for d in meta.dimensions]
+        wanted = [a.id for a in frameworks.hlm.areas]
+        if ids != wanted:
+            message = "dimensions must list each of the 9 HLM dimensions once, in HLM order"
+            doc.problems.append(doc.problem(("dimensions",), message))
+    if doc.problems or meta is None:
+        raise DataFileError(doc.problems)
+    return {d.id: dict(d.statements) for d in meta.dimensions}

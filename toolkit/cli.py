@@ -10,7 +10,15 @@ import click
 
 from toolkit import db as database
 from toolkit.accounts import AccountError, create_user
-from toolkit.casebank import QUESTION_STAGES, SETTINGS, STAGES, CaseFilter, filter_cases, load_bank
+from toolkit.casebank import (
+    QUESTION_STAGES,
+    RESOURCE_KINDS,
+    SETTINGS,
+    STAGES,
+    CaseFilter,
+    filter_cases,
+    load_bank,
+)
 from toolkit.config import Settings
 from toolkit.datafiles import DataFileError
 from toolkit.frameworks import load_frameworks
@@ -23,8 +31,15 @@ def _fail(message: str) -> None:
     sys.exit(1)
 
 
-def _engine(settings: Settings):
-    return database.make_engine(settings.database_url)
+def _engine(settings: Settings, check: bool = True):
+    """The database engine; unless `check` is off, exit cleanly when the schema is out of date."""
+    engine = database.make_engine(settings.database_url)
+    if check:
+        try:
+            database.check_schema(engine)
+        except database.SchemaOutOfDate as exc:
+            _fail(str(exc))
+    return engine
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -65,8 +80,9 @@ def db_group() -> None:
 def db_upgrade() -> None:
     """Apply database migrations (safe to run again)."""
     settings = Settings.from_env()
-    database.upgrade(_engine(settings))
-    current, _head = database.schema_revisions(_engine(settings))
+    engine = _engine(settings, check=False)
+    database.upgrade(engine)
+    current, _head = database.schema_revisions(engine)
     click.echo(f"database is at revision {current}")
 
 
@@ -85,10 +101,9 @@ def users_add(email: str, name: str, admin: bool, password: str) -> None:
     settings = Settings.from_env()
     engine = _engine(settings)
     try:
-        database.check_schema(engine)
         with database.transaction(database.session_factory(engine)) as session:
             user = create_user(session, email, password, name, admin)
-    except (database.SchemaOutOfDate, AccountError) as exc:
+    except AccountError as exc:
         _fail(str(exc))
     click.echo(f"added {'admin' if admin else 'facilitator'} {user.email}")
 
@@ -186,6 +201,35 @@ def prompts_list(stage: str | None) -> None:
             click.echo(f"{prompt.stage:15} {prompt.id:45} {prompt.text}")
 
 
+@main.group("resources")
+def resources_group() -> None:
+    """The resource library (pre-work and further reading)."""
+
+
+@resources_group.command("list")
+@click.option("--kind", type=_choice(RESOURCE_KINDS), help="Only this kind.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def resources_list(kind: str | None, as_json: bool) -> None:
+    """List the library: the bank's resources and those facilitators added."""
+    from toolkit.resources import catalogue, filter_resources
+
+    settings = Settings.from_env()
+    bank = _bank()
+    with database.session_factory(_engine(settings))() as session:
+        found = filter_resources(catalogue(session, bank), kind=kind)
+    if as_json:
+        rows = [
+            {"id": r.id, "title": r.title, "url": r.url, "kind": r.kind, "minutes": r.minutes,
+             "hlm": list(r.tags.hlm), "mlcf": list(r.tags.mlcf), "gpc": list(r.tags.gpc),
+             "description": r.description}
+            for r in found
+        ]  # fmt: skip
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    for r in found:
+        click.echo(f"{r.kind:12} {r.minutes:4} min  {r.id:45} {r.title}")
+
+
 @main.group()
 def templates() -> None:
     """Session templates."""
@@ -225,7 +269,6 @@ def import_file(settings: Settings, path: Path) -> tuple[str, list[str]]:
 
     bank, templates = _content(settings)
     engine = _engine(settings)
-    database.check_schema(engine)
     return setfile.import_file(database.session_factory(engine), path, bank, templates)
 
 
@@ -239,7 +282,7 @@ def sets_import(file: Path) -> None:
         for problem in exc.problems:
             click.echo(str(problem), err=True)
         _fail(f"{len(exc.problems)} problem(s) in {file}; nothing was changed")
-    except (database.SchemaOutOfDate, SetError) as exc:
+    except SetError as exc:
         _fail(f"{exc}; nothing was changed")
     for note in notes:
         click.echo(note, err=True)
@@ -329,10 +372,13 @@ def invites(set_id: str, number: int | None, out: Path | None, send: bool, resen
 
     if bool(out) == send:
         _fail("choose one of --out DIR or --send")
+    from toolkit.resources import catalogue
+
     settings = Settings.from_env()
-    config = service.InviteSettings.from_settings(settings)
+    bank, _templates = _content(settings)
     factory = database.session_factory(_engine(settings))
     with factory() as session:
+        config = service.InviteSettings.from_settings(settings, catalogue(session, bank))
         learning_set = _find_set(session, set_id)
         meetings = meetings_in_order(learning_set)
         only = None

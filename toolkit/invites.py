@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -12,24 +12,29 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from toolkit import calendar, sets
 from toolkit.calendar import Person, SessionEvent
+from toolkit.casebank import Resource
 from toolkit.config import Settings
 from toolkit.db import transaction
 from toolkit.mail import Letter, MailError, Outbox, Transport, compose, send_with_retry
 from toolkit.models import LearningSet, Meeting, Member, SentInvite
+from toolkit.resources import session_resources
 
 
 @dataclass(frozen=True)
 class InviteSettings:
-    """What invites need from the settings: host for UIDs, sender, reminder."""
+    """What invites need: host for UIDs, sender, reminder, and the library for pre-work."""
 
     host: str
     sender: Person
     reminder_minutes: int
+    library: dict[str, Resource] = field(default_factory=dict)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> InviteSettings:
+    def from_settings(
+        cls, settings: Settings, library: dict[str, Resource] | None = None
+    ) -> InviteSettings:
         sender = Person("Learning-set toolkit", settings.mail_from)
-        return cls(settings.host, sender, settings.reminder_minutes)
+        return cls(settings.host, sender, settings.reminder_minutes, library or {})
 
 
 @dataclass(frozen=True)
@@ -67,8 +72,8 @@ def _organizer(meeting: Meeting) -> Person:
     return Person(facilitator.name, facilitator.email)
 
 
-def describe(meeting: Meeting) -> str:
-    """Calendar DESCRIPTION: when, where, the agenda outline; never cases, notes or names."""
+def describe(meeting: Meeting, library: dict[str, Resource] | None = None) -> str:
+    """Calendar DESCRIPTION: when, where, pre-work, the agenda outline; never cases or names."""
     lines = [f"{meeting.learning_set.title}, session {sets.meeting_number(meeting)}"]
     lines.append(f"{sets.describe_when(meeting)} ({meeting.learning_set.time_zone} time)")
     venue = meeting.venue or meeting.learning_set.venue
@@ -77,6 +82,11 @@ def describe(meeting: Meeting) -> str:
         lines.append(f"Where: {venue}")
     if video:
         lines.append(f"Video link: {video}")
+    prework = session_resources(meeting, library or {}, "prework")
+    if prework:
+        total = sum(r.minutes for r in prework)
+        lines += ["", f"Pre-work (about {total} min in all):"]
+        lines += [f"- {r.title} ({r.kind}, {r.minutes} min): {r.url}" for r in prework]
     lines += ["", "Agenda:"]
     lines += [f"{t.start:%H:%M} {t.block.title}" for t in sets.agenda(meeting) if t.block.handout]
     return "\n".join(lines)
@@ -97,7 +107,7 @@ def session_event(
         zone=learning_set.time_zone,
         location=meeting.venue or learning_set.venue,
         video_url=meeting.video_url or learning_set.video_url,
-        description=describe(meeting),
+        description=describe(meeting, config.library),
         organizer=_organizer(meeting),
         cancelled=meeting.status == "cancelled",
         reminder_minutes=config.reminder_minutes,
@@ -165,7 +175,7 @@ SUBJECT_PREFIX = {
 }
 
 
-def letter(p: Pending) -> Letter:
+def letter(p: Pending, library: dict[str, Resource] | None = None) -> Letter:
     """Subject and plain body; they repeat the calendar's facts, because Outlook shows the body."""
     meeting, learning_set = p.meeting, p.meeting.learning_set
     number = sets.meeting_number(meeting)
@@ -182,7 +192,7 @@ def letter(p: Pending) -> Letter:
         "removed": "You are no longer a member of this learning set, so this meeting has been "
         "removed from your calendar.",
     }[p.reason]
-    body = [f"Dear {first},", opening, describe(meeting)]
+    body = [f"Dear {first},", opening, describe(meeting, library)]
     facilitator = _organizer(meeting)
     body.append(f"Facilitator: {facilitator.name} (reply to this e-mail to reach them)")
     return Letter(subject, "\n\n".join(body) + "\n")

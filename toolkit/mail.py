@@ -55,6 +55,19 @@ def compose(
     domain: str,
 ) -> EmailMessage:
     """multipart/mixed: [alternative: text, HTML, text/calendar; method=…] + invite.ics."""
+    message = compose_plain(sender, reply_to, recipient, letter, domain)
+    message.add_alternative(
+        ics, maintype="text", subtype="calendar", params={"method": method, "charset": "UTF-8"}
+    )
+    message.make_mixed()
+    message.add_attachment(ics, maintype="application", subtype="ics", filename="invite.ics")
+    return message
+
+
+def compose_plain(
+    sender: Person, reply_to: Person, recipient: Person, letter: Letter, domain: str
+) -> EmailMessage:
+    """multipart/alternative: the letter as plain text and as simple HTML."""
     message = EmailMessage()
     message["From"] = _address(sender)
     message["To"] = _address(recipient)
@@ -64,11 +77,6 @@ def compose(
     message["Message-ID"] = make_msgid(domain=domain)
     message.set_content(letter.body)
     message.add_alternative(_html(letter.body), subtype="html")
-    message.add_alternative(
-        ics, maintype="text", subtype="calendar", params={"method": method, "charset": "UTF-8"}
-    )
-    message.make_mixed()
-    message.add_attachment(ics, maintype="application", subtype="ics", filename="invite.ics")
     return message
 
 

@@ -118,6 +118,8 @@ class Member(Base):
     email: Mapped[str] = mapped_column(String(320))
     grade: Mapped[str] = mapped_column(String(40), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # the member's private self-assessment link; only the member holds it
+    assessment_token: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
 
     learning_set: Mapped[LearningSet] = relationship(back_populates="members")
     __table_args__ = (UniqueConstraint("set_id", "email"),)
@@ -153,6 +155,9 @@ class Meeting(Base):
         cascade="all, delete-orphan", order_by="MeetingPrompt.position"
     )
     attendance: Mapped[list[Attendance]] = relationship(cascade="all, delete-orphan")
+    resources: Mapped[list[MeetingResource]] = relationship(
+        cascade="all, delete-orphan", order_by="MeetingResource.position"
+    )
     changes: Mapped[list[MeetingChange]] = relationship(
         cascade="all, delete-orphan", order_by="MeetingChange.id"
     )
@@ -265,3 +270,50 @@ class SentInvite(Base):
     transport: Mapped[str] = mapped_column(String(10))  # smtp or outbox
     result: Mapped[str] = mapped_column(Text, default="")
     delivered: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class MeetingResource(Base):
+    """A resource from the library set as pre-work or further reading for a meeting."""
+
+    __tablename__ = "meeting_resources"
+
+    meeting_id: Mapped[int] = mapped_column(
+        ForeignKey("meetings.id", ondelete="CASCADE"), primary_key=True
+    )
+    resource_id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    role: Mapped[str] = mapped_column(String(10), primary_key=True)  # prework or reading
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class CustomResource(Base):
+    """A resource a facilitator added to the library themselves."""
+
+    __tablename__ = "custom_resources"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(120), unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    url: Mapped[str] = mapped_column(String(1000))
+    kind: Mapped[str] = mapped_column(String(20))
+    minutes: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(Text, default="")
+    hlm: Mapped[str] = mapped_column(Text, default="")  # space-separated framework ids
+    mlcf: Mapped[str] = mapped_column(Text, default="")
+    gpc: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+
+
+class SelfRating(Base):
+    """A member's own rating of one HLM dimension at the start or end of the programme."""
+
+    __tablename__ = "self_ratings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    phase: Mapped[str] = mapped_column(String(10))  # start or end
+    dimension: Mapped[str] = mapped_column(String(60))
+    level: Mapped[int] = mapped_column(Integer)  # 1 essential .. 4 exemplary
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    __table_args__ = (UniqueConstraint("member_id", "phase", "dimension"),)

@@ -26,6 +26,7 @@ from toolkit.casebank import SLUG, Bank
 from toolkit.datafiles import DataFileError, Loc, Problem, YamlDoc, parse_yaml, validate
 from toolkit.db import transaction
 from toolkit.models import AgendaBlock, LearningSet, Meeting, User
+from toolkit.resources import attach_resource, detach_resource
 from toolkit.session_templates import SessionTemplate
 from toolkit.sets import (
     DEFAULT_GROUND_RULES,
@@ -125,6 +126,13 @@ def _prompt_id(value: str, info: ValidationInfo) -> str:
     return value
 
 
+def _resource_id(value: str, info: ValidationInfo) -> str:
+    bank = _given(info, "bank")
+    if bank is not None and value not in bank.resources:
+        raise ValueError(f"no resource '{value}' in the library (see `toolkit resources list`)")
+    return value
+
+
 def _member_email(value: str, info: ValidationInfo) -> str:
     emails = _given(info, "emails")
     if emails is not None and value not in emails:
@@ -141,6 +149,7 @@ LocalTime = Annotated[datetime, PlainValidator(_local_time)]
 TemplateId = Annotated[str, AfterValidator(_template_id)]
 CaseId = Annotated[str, AfterValidator(_case_id)]
 PromptId = Annotated[str, AfterValidator(_prompt_id)]
+ResourceId = Annotated[str, AfterValidator(_resource_id)]
 Presenter = Annotated[Email, AfterValidator(_member_email)]
 
 
@@ -173,6 +182,8 @@ class SessionEntry(_Strict):
     video_url: Url = ""
     cases: list[CaseId] = []
     prompts: list[PromptId] = []
+    prework: list[ResourceId] = []
+    reading: list[ResourceId] = []
     presenters: list[Presenter] = []
     status: Literal["scheduled", "cancelled"] = "scheduled"
 
@@ -224,6 +235,8 @@ class SessionSpec:
     video_url: str
     cases: tuple[str, ...]
     prompts: tuple[str, ...]
+    prework: tuple[str, ...]
+    reading: tuple[str, ...]
     presenters: tuple[str, ...]  # member e-mails, in presenter-round order
     status: str
 
@@ -412,6 +425,8 @@ def _spec(item: _Item, template: SessionTemplate, zone: ZoneInfo) -> SessionSpec
         video_url=entry.video_url,
         cases=tuple(entry.cases),
         prompts=tuple(entry.prompts),
+        prework=tuple(entry.prework),
+        reading=tuple(entry.reading),
         presenters=tuple(entry.presenters),
         status=entry.status,
     )
@@ -505,6 +520,8 @@ def _sync_sessions(
             _update_session(db, meeting, spec, template, notes)
         _sync_attached(db, meeting, bank, "case", spec.cases, notes)
         _sync_attached(db, meeting, bank, "prompt", spec.prompts, notes)
+        _sync_resources(db, meeting, bank, "prework", spec.prework, notes)
+        _sync_resources(db, meeting, bank, "reading", spec.reading, notes)
         _sync_presenters(db, meeting, [member_ids[e] for e in spec.presenters], notes)
 
 
@@ -562,6 +579,23 @@ def _sync_attached(
         notes.append(f"{meeting.key}: attached {kind} '{item_id}'")
     for row in rows:
         row.position = wanted.index(getattr(row, field))
+    db.flush()
+
+
+def _sync_resources(
+    db: Session, meeting: Meeting, bank: Bank, role: str, wanted: tuple[str, ...], notes: list[str]
+) -> None:
+    """Make the meeting's pre-work (or reading) exactly `wanted`, in that order."""
+    have = [r.resource_id for r in meeting.resources if r.role == role]
+    for resource_id in [i for i in have if i not in wanted]:
+        detach_resource(db, meeting, resource_id, role)
+        notes.append(f"{meeting.key}: removed {role} '{resource_id}'")
+    for resource_id in [i for i in wanted if i not in have]:
+        attach_resource(db, meeting, bank.resources, resource_id, role)
+        notes.append(f"{meeting.key}: added {role} '{resource_id}'")
+    for row in meeting.resources:
+        if row.role == role:
+            row.position = wanted.index(row.resource_id)
     db.flush()
 
 
@@ -632,6 +666,9 @@ def _session_data(meeting: Meeting, emails: dict[int, str]) -> dict[str, Any]:
     data |= _optional(venue=meeting.venue, video_url=meeting.video_url)
     data["cases"] = [c.case_id for c in sorted(meeting.cases, key=lambda c: c.position)]
     data["prompts"] = [p.prompt_id for p in sorted(meeting.prompts, key=lambda p: p.position)]
+    for role in ("prework", "reading"):
+        rows = sorted((r for r in meeting.resources if r.role == role), key=lambda r: r.position)
+        data |= {role: [r.resource_id for r in rows]} if rows else {}
     presenters = [emails[b.presenter_id] for b in _rounds(meeting) if b.presenter_id in emails]
     data |= {"presenters": presenters} if presenters else {}
     data |= {"status": "cancelled"} if meeting.status == "cancelled" else {}

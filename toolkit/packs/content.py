@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+import segno
 from sqlalchemy.orm import Session
 
 from toolkit import sets
-from toolkit.casebank import QUESTION_STAGES, Bank, Case, ParticipantCase
+from toolkit.casebank import LEVELS, QUESTION_STAGES, Bank, Case, ParticipantCase, Resource
 from toolkit.frameworks import Frameworks
 from toolkit.models import Meeting
+from toolkit.resources import catalogue, session_resources
 
 PROCESS_REVIEW_QUESTIONS = (
     "What did we learn today about the issues we worked on?",
@@ -63,6 +65,35 @@ class PromptRow:
 
 
 @dataclass(frozen=True)
+class ResourceRow:
+    """A pre-work or reading item as printed, with a QR code so a phone can follow the link."""
+
+    title: str
+    kind: str
+    minutes: int
+    url: str
+    description: str
+    qr_svg: str
+
+
+def qr_svg(url: str) -> str:
+    """An inline SVG QR code for `url` (segno), sized for print."""
+    code = segno.make(url, error="m")
+    return code.svg_inline(scale=2.2, border=2, title=f"QR code for {url}")
+
+
+def _resource_row(resource: Resource) -> ResourceRow:
+    return ResourceRow(
+        resource.title,
+        resource.kind,
+        resource.minutes,
+        resource.url,
+        resource.description,
+        qr_svg(resource.url),
+    )
+
+
+@dataclass(frozen=True)
 class Pack:
     """Everything the session's documents print; `for_participants()` strips facilitator content."""
 
@@ -91,7 +122,20 @@ class Pack:
     areas: tuple[str, ...]
     headline_areas: tuple[str, ...]  # HLM dimensions, MLCF domains, GPC domains
     overrun: str
+    prework: tuple[ResourceRow, ...] = ()
+    reading: tuple[ResourceRow, ...] = ()
+    statements: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (dimension, statement per level)
     participant: bool = False
+
+    @property
+    def prework_minutes(self) -> int:
+        """Total time the pre-work takes."""
+        return sum(r.minutes for r in self.prework)
+
+    @property
+    def self_assessment(self) -> bool:
+        """The first and the final meeting carry the self-assessment sheet."""
+        return bool(self.statements) and self.number in (1, self.count)
 
     @property
     def hours(self) -> str:
@@ -136,6 +180,7 @@ def build_pack(db: Session, meeting: Meeting, bank: Bank, frameworks: Frameworks
         bank.prompts[p.prompt_id] for p in meeting.prompts if p.prompt_id in bank.prompts
     )
     present_ids = {a.member_id for a in meeting.attendance if a.status == "present"}
+    library = catalogue(db, bank)
     return Pack(
         set_title=learning_set.title,
         programme=learning_set.programme,
@@ -169,6 +214,13 @@ def build_pack(db: Session, meeting: Meeting, bank: Bank, frameworks: Frameworks
         areas=_areas(cases, prompts, frameworks),
         headline_areas=_areas(cases, prompts, frameworks, headline=True),
         overrun=over.message() if over else "",
+        prework=tuple(_resource_row(r) for r in session_resources(meeting, library, "prework")),
+        reading=tuple(_resource_row(r) for r in session_resources(meeting, library, "reading")),
+        statements=tuple(
+            (a.name, tuple(bank.statements[a.id][level] for level in LEVELS))
+            for a in frameworks.hlm.areas
+            if a.id in bank.statements
+        ),
     )
 
 

@@ -23,8 +23,10 @@ class Rendered:
 
 
 def document_names(pack: Pack) -> list[str]:
-    """Which documents a session has: certificates only once someone is marked present."""
-    names = [n for n in DOCUMENTS if n != "certificates" or pack.present]
+    """Which documents a session has: certificates once someone is marked present; the
+    self-assessment sheet at the first and final meetings."""
+    wanted = {"certificates": bool(pack.present), "self-assessment": pack.self_assessment}
+    names = [n for n in DOCUMENTS if wanted.get(n, True)]
     return names + ([NAMED_HANDOUTS] if pack.members else [])
 
 

@@ -12,6 +12,7 @@ import weasyprint
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
+from toolkit.casebank import LEVELS
 from toolkit.packs.content import PROCESS_REVIEW_QUESTIONS, Pack, Person
 from toolkit.text import render_markdown
 
@@ -38,6 +39,7 @@ DOCUMENTS = {
         Document("evaluation", "Evaluation form", True),
         Document("ground-rules", "Ground rules", True),
         Document("certificates", "Certificates of attendance", True),
+        Document("self-assessment", "Leadership self-assessment", True),
     )
 }
 
@@ -60,6 +62,8 @@ def render_html(name: str, pack: Pack, personalise: tuple[Person, ...] = ()) -> 
         document=document,
         copies=personalise or (None,),
         process_questions=PROCESS_REVIEW_QUESTIONS,
+        levels=LEVELS,
+        zip=zip,
     )
 
 

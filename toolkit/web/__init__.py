@@ -166,9 +166,9 @@ def _stylesheet(folder: Path) -> str:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from toolkit.web import auth, cases, frameworks, home, sets
+    from toolkit.web import auth, cases, frameworks, home, resources, self_assessment, sets
 
     auth.init_app(app)
-    for module in (auth, home, cases, frameworks, sets):
+    for module in (auth, home, cases, frameworks, sets, resources, self_assessment):
         app.register_blueprint(module.bp)
     app.register_blueprint(sets.feeds)

@@ -34,7 +34,15 @@ from toolkit.web import get_db
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
-PUBLIC_ENDPOINTS = {"auth.login", "auth.setup", "assets", "static", "feeds.feed"}
+PUBLIC_ENDPOINTS = {
+    "auth.login",
+    "auth.setup",
+    "assets",
+    "static",
+    "feeds.feed",
+    "self_assessment.member",  # the private token in the link is the only key
+    "self_assessment.delete",
+}
 LOOPBACK = {"127.0.0.1", "::1"}
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from toolkit import invites
 from toolkit.mail import Outbox, transport_for
 from toolkit.models import LearningSet
+from toolkit.resources import catalogue
 from toolkit.web import get_db, toolkit
 from toolkit.web.sets.routes import bp, find_meeting, find_set
 
@@ -18,7 +19,8 @@ feeds = Blueprint("feeds", __name__)
 
 
 def _config() -> invites.InviteSettings:
-    return invites.InviteSettings.from_settings(toolkit().settings)
+    kit = toolkit()
+    return invites.InviteSettings.from_settings(kit.settings, catalogue(get_db(), kit.bank))
 
 
 def _calendar_response(body: bytes, filename: str, download: bool) -> Response:
@@ -38,7 +40,7 @@ def review_invites(slug: str):
         "sets/invites.html",
         s=learning_set,
         owed=owed,
-        letter_of=invites.letter,
+        letter_of=lambda p: invites.letter(p, config.library),
         out_of_date=invites.out_of_date_members(owed),
         log=invites.send_log(db, learning_set),
         members={m.id: m for m in learning_set.members},

@@ -24,7 +24,7 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.utils import secure_filename
 
-from toolkit import invites, packs, setfile, sets
+from toolkit import invites, packs, resources, setfile, sets
 from toolkit.casebank import CaseFilter, filter_cases
 from toolkit.datafiles import DataFileError
 from toolkit.models import Action, LearningSet, Meeting
@@ -298,6 +298,7 @@ def _session_page(meeting: Meeting, status: int = 200, **forms):
     """The session builder page."""
     kit = toolkit()
     learning_set = meeting.learning_set
+    library = resources.catalogue(get_db(), kit.bank)
     query = request.args.get("q", "").strip()
     details = forms.get("details_form") or SessionDetailsForm(
         prefix="details",
@@ -343,6 +344,10 @@ def _session_page(meeting: Meeting, status: int = 200, **forms):
         "end_time": sets.end_time,
         "csrf_form": FlaskForm(),
         "documents": [(n, _document_title(n)) for n in packs.document_names(_pack(meeting))],
+        "prework": resources.session_resources(meeting, library, "prework"),
+        "reading": resources.session_resources(meeting, library, "reading"),
+        "suggested_resources": resources.suggest_resources(meeting, kit.bank, library),
+        "library": sorted(library.values(), key=lambda r: r.title.lower()),
     }
     failed = [f for f in forms.values() if f.errors]
     if failed:
@@ -498,6 +503,27 @@ def attach(slug: str, key: str):
     else:
         _save(lambda: sets.attach(db, meeting, bank, case_id, prompt_id), "Added to the session.")
     return _back(meeting, "content")
+
+
+@bp.post("/<slug>/sessions/<key>/resources")
+def session_resource(slug: str, key: str):
+    """Set or remove pre-work and further reading."""
+    meeting = find_meeting(slug, key)
+    if not _csrf_ok():
+        return _back(meeting, "resources")
+    resource_id = request.form.get("resource", "")
+    role = request.form.get("role", "")
+    db = get_db()
+    if request.form.get("do") == "detach":
+        change = lambda: resources.detach_resource(db, meeting, resource_id, role)  # noqa: E731
+        _save(change, "Removed from the session.")
+    else:
+        library = resources.catalogue(db, toolkit().bank)
+        _save(
+            lambda: resources.attach_resource(db, meeting, library, resource_id, role),
+            "Added to the session.",
+        )
+    return _back(meeting, "resources")
 
 
 @bp.post("/<slug>/sessions/<key>/attendance")

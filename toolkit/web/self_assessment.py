@@ -1,0 +1,68 @@
+"""A member's own self-assessment, reached only through their private link (no account)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+
+from toolkit import self_assessment as service
+from toolkit.casebank import LEVELS
+from toolkit.sets import SetError
+from toolkit.web import get_db, toolkit
+
+bp = Blueprint("self_assessment", __name__, url_prefix="/self-assessment")
+
+
+def _member(token: str):
+    member = service.member_by_token(get_db(), token)
+    if member is None:
+        abort(404)
+    return member
+
+
+@bp.route("/<token>", methods=["GET", "POST"])
+def member(token: str):
+    """Rate yourself at the start or end of the programme, and see your before/after chart."""
+    found = _member(token)
+    kit = toolkit()
+    dims = [a.id for a in kit.frameworks.hlm.areas]
+    form = FlaskForm()
+    phase = request.values.get("phase", "start")
+    if form.validate_on_submit():
+        ratings = {d: _level(request.form.get(d)) for d in dims}
+        db = get_db()
+        try:
+            service.save_ratings(db, found, phase, ratings, dims)
+            db.commit()
+        except SetError as exc:
+            db.rollback()
+            flash(str(exc), "error")
+        else:
+            flash("Your ratings are saved. Only you can see them.")
+            return redirect(url_for("self_assessment.member", token=token))
+    mine = service.ratings_of(get_db(), found)
+    return render_template(
+        "self_assessment/member.html",
+        member=found,
+        token=token,
+        phase=phase,
+        mine=mine,
+        levels=LEVELS,
+        statements=kit.bank.statements,
+        chart=service.chart_svg(mine, kit.frameworks) if mine else "",
+    )
+
+
+def _level(value: str | None) -> int:
+    return int(value) if value and value.isdigit() else 0
+
+
+@bp.post("/<token>/delete")
+def delete(token: str):
+    """Delete every rating the member made; the link stays theirs."""
+    found = _member(token)
+    if FlaskForm().validate_on_submit():
+        count = service.delete_ratings(get_db(), found)
+        get_db().commit()
+        flash(f"Deleted {count} rating(s). Nothing of your self-assessment is kept.")
+    return redirect(url_for("self_assessment.member", token=token))
