@@ -212,7 +212,15 @@ def message(p: Pending, config: InviteSettings):
     event = session_event(p.meeting, config, p.sequence)
     attendee = Person(p.member.name, p.member.email)
     ics = calendar.invite(event, attendee, p.method)
-    return compose(config.sender, event.organizer, attendee, letter(p), ics, p.method, config.host)
+    return compose(
+        config.sender,
+        event.organizer,
+        attendee,
+        letter(p, config.library),
+        ics,
+        p.method,
+        config.host,
+    )
 
 
 def send_pending(
