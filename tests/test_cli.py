@@ -152,7 +152,8 @@ def test_coverage_report_exits_non_zero_when_targets_are_missed(runner):
     assert small.exit_code == 1
     assert "LOW    2 / 40  cases" in small.output
     assert (
-        "cases by MLCF element" in small.output and "2.3 Encouraging Contribution" in small.output
+        "cases by MLCF domain and element" in small.output
+        and "2.3 Encouraging Contribution" in small.output
     )
 
 
