@@ -183,6 +183,7 @@ def test_move_cancel_restore_bump_sequence_and_record_changes(app, db, signed_in
     moved = signed_in.post(
         url + "/details",
         data={
+            "details-version": str(second.version),
             "details-title": second.title,
             "details-date": "2027-03-26",
             "details-start_time": "10:00",

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from toolkit.models import User
+from toolkit.models import LoginFailure, User
 
 MIN_PASSWORD = 12
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # Checked against when the e-mail is unknown, so a wrong address costs as long as a wrong password.
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
@@ -23,6 +24,20 @@ class AccountError(ValueError):
 def normalise_email(email: str) -> str:
     """Trim and lower-case an e-mail address so sign-in ignores case."""
     return email.strip().lower()
+
+
+def check_email(address: str) -> str:
+    """The address, normalised, if it is a valid e-mail address; else ValueError saying why."""
+    try:
+        found = validate_email(address.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValueError(f"'{one_line(address)}' is not an e-mail address: {exc}") from None
+    return normalise_email(found.normalized)
+
+
+def one_line(text: str) -> str:
+    """A value safe to show on one line (no line breaks or control characters)."""
+    return re.sub(r"[\x00-\x1f\x7f]+", " ", text).strip()
 
 
 def user_count(db: Session) -> int:
@@ -37,9 +52,10 @@ def create_user(
 
     `password=None` makes an account that cannot sign in until a password is set.
     """
-    email = normalise_email(email)
-    if not EMAIL.match(email):
-        raise AccountError(f"'{email}' is not an e-mail address")
+    try:
+        email = check_email(email)
+    except ValueError as exc:
+        raise AccountError(str(exc)) from None
     if password is not None and len(password) < MIN_PASSWORD:
         raise AccountError(f"the password must be at least {MIN_PASSWORD} characters")
     if db.scalar(select(User).where(User.email == email)):
@@ -62,3 +78,45 @@ def authenticate(db: Session, email: str, password: str) -> User | None:
         check_password_hash(_DUMMY_HASH, password)
         return None
     return user if check_password_hash(user.password_hash, password) else None
+
+
+FAILURE_WINDOW = timedelta(minutes=15)
+MAX_PER_ACCOUNT = 5
+MAX_PER_ADDRESS = 20
+
+
+def _failure_keys(email: str, address: str) -> tuple[str, str]:
+    return f"email:{normalise_email(email)}", f"addr:{address}"
+
+
+def sign_in_blocked(db: Session, email: str, address: str) -> bool:
+    """True while an account or an address has too many recent failed sign-ins."""
+    since = datetime.now(UTC) - FAILURE_WINDOW
+    account, addr = _failure_keys(email, address)
+
+    def recent(key: str) -> int:
+        query = select(func.count(LoginFailure.id)).where(
+            LoginFailure.key == key, LoginFailure.at >= since
+        )
+        return db.scalar(query) or 0
+
+    return recent(account) >= MAX_PER_ACCOUNT or recent(addr) >= MAX_PER_ADDRESS
+
+
+def record_failure(db: Session, email: str, address: str) -> None:
+    """Count a failed sign-in against both the account and the address."""
+    for key in _failure_keys(email, address):
+        db.add(LoginFailure(key=key))
+    db.flush()
+
+
+def clear_failures(db: Session, email: str) -> None:
+    """Forget an account's failures after a successful sign-in."""
+    account, _addr = _failure_keys(email, "")
+    db.execute(delete(LoginFailure).where(LoginFailure.key == account))
+
+
+def sign_out_everywhere(db: Session, user: User) -> None:
+    """End every session of this user, on every device."""
+    user.session_epoch += 1
+    db.flush()

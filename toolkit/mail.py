@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import re
 import smtplib
 import ssl
 import time
@@ -16,6 +15,7 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from toolkit.accounts import one_line
 from toolkit.calendar import Person
 
 
@@ -25,11 +25,6 @@ class MailError(RuntimeError):
     def __init__(self, message: str, temporary: bool) -> None:
         super().__init__(message)
         self.temporary = temporary
-
-
-def one_line(text: str) -> str:
-    """Collapse line breaks and control characters, so no value can start a new header."""
-    return re.sub(r"[\x00-\x1f\x7f]+", " ", text).strip()
 
 
 def _address(person: Person) -> Address:

@@ -66,6 +66,8 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(300))
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # raised by "sign out everywhere": sessions made under an older epoch stop working
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class SetFacilitator(Base):
@@ -97,6 +99,7 @@ class LearningSet(Base):
     feed_token: Mapped[str] = mapped_column(String(64), unique=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    __mapper_args__ = {"version_id_col": version}  # optimistic locking
 
     facilitators: Mapped[list[User]] = relationship(secondary="set_facilitators")
     members: Mapped[list[Member]] = relationship(
@@ -143,6 +146,9 @@ class Meeting(Base):
     status: Mapped[str] = mapped_column(String(20), default="scheduled")  # or "cancelled"
     sequence: Mapped[int] = mapped_column(Integer, default=0)  # iCalendar SEQUENCE
     version: Mapped[int] = mapped_column(Integer, default=1)  # optimistic locking
+    # members who were present and whose personal data was later deleted
+    anonymous_present: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    __mapper_args__ = {"version_id_col": version}
 
     learning_set: Mapped[LearningSet] = relationship(back_populates="meetings")
     blocks: Mapped[list[AgendaBlock]] = relationship(
@@ -317,3 +323,13 @@ class SelfRating(Base):
     level: Mapped[int] = mapped_column(Integer)  # 1 essential .. 4 exemplary
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     __table_args__ = (UniqueConstraint("member_id", "phase", "dimension"),)
+
+
+class LoginFailure(Base):
+    """A failed sign-in, by account and by address, for rate limiting across workers."""
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(400), index=True)  # "email:..." or "addr:..."
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -21,7 +21,7 @@ from pydantic import (
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from toolkit.accounts import EMAIL, create_user, normalise_email
+from toolkit.accounts import check_email, create_user, normalise_email
 from toolkit.casebank import SLUG, Bank
 from toolkit.datafiles import DataFileError, Loc, Problem, YamlDoc, parse_yaml, validate
 from toolkit.db import transaction
@@ -74,10 +74,7 @@ def _slug(value: str) -> str:
 
 
 def _email(value: str) -> str:
-    email = normalise_email(value)
-    if not EMAIL.match(email):
-        raise ValueError(f"'{value}' is not an e-mail address")
-    return email
+    return check_email(value)
 
 
 def _url(value: str) -> str:

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from toolkit.accounts import check_email
 from toolkit.casebank import Bank
 from toolkit.models import (
     Action,
@@ -22,6 +23,7 @@ from toolkit.models import (
     MeetingChange,
     MeetingPrompt,
     Member,
+    SentInvite,
     User,
 )
 from toolkit.planning import (
@@ -115,8 +117,11 @@ def active_members(learning_set: LearningSet) -> list[Member]:
 def add_member(
     db: Session, learning_set: LearningSet, name: str, email: str, grade: str = ""
 ) -> Member:
-    """Add a member; an e-mail already in the set is refused."""
-    email = email.strip().lower()
+    """Add a member; an invalid e-mail, or one already in the set, is refused."""
+    try:
+        email = check_email(email)
+    except ValueError as exc:
+        raise SetError(str(exc)) from None
     if any(m.email == email for m in learning_set.members):
         raise SetError(f"{email} is already a member of this set")
     member = Member(name=name.strip(), email=email, grade=grade.strip())
@@ -517,3 +522,39 @@ def describe_when(meeting: Meeting) -> str:
     """The meeting's date and local clock times, e.g. "Thu 14 Jan 2027, 14:00 to 17:15"."""
     start, end = local(meeting), local(meeting, end_time(meeting))
     return f"{start:%a} {start.day} {start:%b %Y}, {start:%H:%M} to {end:%H:%M}"
+
+
+class Conflict(SetError):
+    """Someone else saved a change since this form was opened."""
+
+
+def check_version(row: LearningSet | Meeting, seen: str | int | None) -> None:
+    """Refuse a save made from an out-of-date form (optimistic locking)."""
+    if str(seen) != str(row.version):
+        what = "session" if isinstance(row, Meeting) else "set"
+        raise Conflict(
+            f"Someone else changed this {what} after you opened the page, so your changes were "
+            "not saved. They are still in the form below: check them against the current "
+            "details and save again."
+        )
+
+
+def delete_member(db: Session, member: Member) -> None:
+    """Remove a member and their personal data everywhere; presence stays as anonymous counts."""
+    for meeting in member.learning_set.meetings:
+        if any(a.member_id == member.id and a.status == "present" for a in meeting.attendance):
+            meeting.anonymous_present += 1
+    for row in db.scalars(select(SentInvite).where(SentInvite.member_id == member.id)):
+        row.email, row.member_id = "", None
+    for action in db.scalars(select(Action).where(Action.member_id == member.id)):
+        action.member_id = None
+    member.learning_set.members.remove(member)
+    db.flush()
+
+
+def delete_set(db: Session, learning_set: LearningSet) -> None:
+    """Delete a set with its members, sessions, attendance, actions and send log."""
+    for action in actions_for(db, learning_set):
+        db.delete(action)
+    db.delete(learning_set)
+    db.flush()

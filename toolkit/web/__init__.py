@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from toolkit import db as database
-from toolkit.accounts import user_count
+from toolkit.accounts import check_email, user_count
 from toolkit.casebank import Bank, load_bank
 from toolkit.config import Settings
 from toolkit.frameworks import Frameworks, load_frameworks
@@ -67,6 +67,18 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         if user_count(session) == 0:
             app.config.setdefault("SETUP_TOKEN", secrets.token_urlsafe(24))
     return app
+
+
+class ValidEmail:
+    """WTForms validator: a real e-mail address (email-validator), normalised in place."""
+
+    def __call__(self, _form, field) -> None:
+        from wtforms.validators import ValidationError
+
+        try:
+            field.data = check_email(field.data or "")
+        except ValueError:
+            raise ValidationError("Enter an e-mail address like name@example.nhs.uk") from None
 
 
 def toolkit(app: Flask | None = None) -> Toolkit:
@@ -166,9 +178,18 @@ def _stylesheet(folder: Path) -> str:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from toolkit.web import auth, cases, frameworks, home, resources, self_assessment, sets
+    from toolkit.web import (
+        admin,
+        auth,
+        cases,
+        frameworks,
+        home,
+        resources,
+        self_assessment,
+        sets,
+    )
 
     auth.init_app(app)
-    for module in (auth, home, cases, frameworks, sets, resources, self_assessment):
+    for module in (auth, home, cases, frameworks, sets, resources, self_assessment, admin):
         app.register_blueprint(module.bp)
     app.register_blueprint(sets.feeds)

@@ -19,18 +19,21 @@ from flask import session as cookie_session
 from flask_login import LoginManager, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
-from wtforms.validators import DataRequired, EqualTo, Length, Regexp
+from wtforms.validators import DataRequired, EqualTo, Length
 
 from toolkit.accounts import (
-    EMAIL,
     MIN_PASSWORD,
     AccountError,
     authenticate,
+    clear_failures,
     create_user,
+    record_failure,
+    sign_in_blocked,
+    sign_out_everywhere,
     user_count,
 )
 from toolkit.models import User
-from toolkit.web import get_db
+from toolkit.web import ValidEmail, get_db
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -75,7 +78,7 @@ class SetupForm(FlaskForm):
         "E-mail address",
         validators=[
             DataRequired("Enter your e-mail address"),
-            Regexp(EMAIL, message="Enter an e-mail address like name@example.nhs.uk"),
+            ValidEmail(),
         ],
     )
     password = PasswordField(
@@ -106,7 +109,9 @@ def init_app(app: Flask) -> None:
 @login_manager.user_loader
 def _load_user(user_id: str) -> LoginUser | None:
     user = get_db().get(User, int(user_id)) if user_id.isdigit() else None
-    return LoginUser(user) if user else None
+    if user is None or cookie_session.get("epoch") != user.session_epoch:
+        return None  # signed out everywhere since this session began
+    return LoginUser(user)
 
 
 def _require_login():
@@ -155,10 +160,18 @@ def login():
         return redirect(url_for("home.index"))
     form = LoginForm()
     if form.validate_on_submit():
-        user = authenticate(get_db(), form.email.data, form.password.data)
+        db, address = get_db(), request.remote_addr or "unknown"
+        if sign_in_blocked(db, form.email.data, address):
+            form.password.errors.append("Too many failed attempts: wait 15 minutes, then try again")
+            return render_template("auth/login.html", form=form), 429
+        user = authenticate(db, form.email.data, form.password.data)
         if user:
+            clear_failures(db, user.email)
+            db.commit()
             _start_session(user)
             return redirect(_safe_next(request.args.get("next")))
+        record_failure(db, form.email.data, address)
+        db.commit()
         form.password.errors.append("The e-mail address or password is not right")
     return render_template("auth/login.html", form=form)
 
@@ -173,7 +186,23 @@ def logout():
 
 def _start_session(user: User) -> None:
     cookie_session.clear()  # a fresh session on sign-in: nothing carried over from before
+    cookie_session["epoch"] = user.session_epoch
     login_user(LoginUser(user))
+
+
+@bp.route("/account", methods=["GET", "POST"])
+def account():
+    """Your account: sign out of every device."""
+    form = FlaskForm()
+    if form.validate_on_submit():
+        db = get_db()
+        sign_out_everywhere(db, current_user.user)
+        db.commit()
+        logout_user()
+        cookie_session.clear()
+        flash("You are signed out on every device.")
+        return redirect(url_for("auth.login"))
+    return render_template("auth/account.html", form=form)
 
 
 def _safe_next(target: str | None) -> str:

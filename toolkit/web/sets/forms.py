@@ -8,6 +8,7 @@ from wtforms import (
     BooleanField,
     DateField,
     EmailField,
+    HiddenField,
     IntegerField,
     SelectField,
     StringField,
@@ -16,9 +17,9 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
-from toolkit.accounts import EMAIL
 from toolkit.casebank import SLUG
 from toolkit.sets import check_zone
+from toolkit.web import ValidEmail
 
 
 def _zone(_form, field) -> None:
@@ -64,7 +65,7 @@ class MemberForm(FlaskForm):
         "E-mail address",
         validators=[
             DataRequired("Enter the member's e-mail address"),
-            Regexp(EMAIL, message="Enter an e-mail address like name@example.nhs.uk"),
+            ValidEmail(),
         ],
     )
     grade = StringField(
@@ -99,6 +100,7 @@ class SessionForm(FlaskForm):
 
 
 class SessionDetailsForm(FlaskForm):
+    version = HiddenField()  # optimistic locking: the version the form was opened at
     title = StringField("Title", validators=[DataRequired("Enter a title"), Length(max=200)])
     date = DateField("Date", validators=[DataRequired("Enter a date")])
     start_time = TimeField("Start time", validators=[DataRequired("Enter a start time")])

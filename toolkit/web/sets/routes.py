@@ -22,6 +22,7 @@ from flask import (
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.utils import secure_filename
 
 from toolkit import invites, packs, resources, setfile, sets
@@ -81,6 +82,10 @@ def _save(change: Callable[[], object], done: str) -> bool:
     except sets.SetError as exc:
         db.rollback()
         flash(str(exc), "error")
+        return False
+    except StaleDataError:  # another save landed between our read and our write
+        db.rollback()
+        flash("Someone else saved a change at the same moment; yours was not saved.", "error")
         return False
     flash(done)
     return True
@@ -209,12 +214,49 @@ def edit(slug: str):
     form = SetForm(obj=learning_set)
     del form.slug
     if form.validate_on_submit():
-        for name in ("title", "programme", "venue", "video_url", "time_zone"):
-            setattr(learning_set, name, (form[name].data or "").strip())
-        get_db().commit()
-        flash("Set details saved.")
-        return redirect(url_for("sets.show", slug=slug))
+
+        def change() -> None:
+            sets.check_version(learning_set, form.version.data)
+            for name in ("title", "programme", "venue", "video_url", "time_zone"):
+                setattr(learning_set, name, (form[name].data or "").strip())
+
+        if _save(change, "Set details saved."):
+            return redirect(url_for("sets.show", slug=slug))
+        form.version.data = str(learning_set.version)  # the next save is against the current one
+        return render_template("sets/edit.html", form=form, s=learning_set), 409
     return render_template("sets/edit.html", form=form, s=learning_set)
+
+
+@bp.route("/<slug>/delete", methods=["GET", "POST"])
+def delete_set(slug: str):
+    """Ask, then delete the set and all its members' personal data."""
+    learning_set = find_set(slug)
+    form = FlaskForm()
+    if form.validate_on_submit():
+        title = learning_set.title
+        sets.delete_set(get_db(), learning_set)
+        get_db().commit()
+        flash(f"“{title}” and everything in it has been deleted.")
+        return redirect(url_for("sets.index"))
+    counts = {
+        "members": len(learning_set.members),
+        "sessions": len(learning_set.meetings),
+    }
+    return render_template("sets/delete.html", s=learning_set, member=None, counts=counts)
+
+
+@bp.route("/<slug>/members/<int:member_id>/delete", methods=["GET", "POST"])
+def delete_member(slug: str, member_id: int):
+    """Ask, then remove a member's personal data everywhere (attendance stays as counts)."""
+    learning_set = find_set(slug)
+    member = next((m for m in learning_set.members if m.id == member_id), None)
+    if member is None:
+        abort(404)
+    if FlaskForm().validate_on_submit():
+        name = member.name
+        _save(lambda: sets.delete_member(get_db(), member), f"{name}'s data has been deleted.")
+        return redirect(url_for("sets.show", slug=slug, _anchor="members"))
+    return render_template("sets/delete.html", s=learning_set, member=member, counts={})
 
 
 @bp.post("/<slug>/ground-rules")
@@ -302,6 +344,7 @@ def _session_page(meeting: Meeting, status: int = 200, **forms):
     query = request.args.get("q", "").strip()
     details = forms.get("details_form") or SessionDetailsForm(
         prefix="details",
+        version=str(meeting.version),
         title=meeting.title,
         date=sets.local(meeting).date(),
         start_time=sets.local(meeting).time(),
@@ -352,6 +395,8 @@ def _session_page(meeting: Meeting, status: int = 200, **forms):
     failed = [f for f in forms.values() if f.errors]
     if failed:
         context["form"] = failed[0]
+    elif status == 409:
+        context["conflict"] = True
     return render_template("sets/session.html", **context), status
 
 
@@ -381,18 +426,23 @@ def session_details(slug: str, key: str):
     if not form.validate_on_submit():
         return _session_page(meeting, 400, details_form=form)
     start = _local(meeting.learning_set, form.date.data, form.start_time.data)
-    _save(
-        lambda: sets.change_meeting(
+
+    def change() -> None:
+        sets.check_version(meeting, form.version.data)
+        sets.change_meeting(
             get_db(),
             meeting,
             start=start,
             minutes=form.minutes.data,
-            venue=form.venue.data.strip(),
+            venue=(form.venue.data or "").strip(),
             video_url=(form.video_url.data or "").strip(),
             title=form.title.data.strip(),
-        ),
-        "Session details saved.",
-    )
+        )
+
+    if not _save(change, "Session details saved."):
+        form.version.data = str(meeting.version)
+        form.version.errors = []
+        return _session_page(meeting, 409, details_form=form)
     return _back(meeting)
 
 

@@ -1,0 +1,53 @@
+"""Admin pages: the accounts of facilitators and admins."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import BooleanField, EmailField, PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+from toolkit.accounts import MIN_PASSWORD, AccountError, create_user
+from toolkit.models import User
+from toolkit.web import get_db
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+class UserForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired("Enter their name"), Length(max=200)])
+    email = EmailField("E-mail address", validators=[DataRequired("Enter their e-mail address")])
+    password = PasswordField(
+        "Password",
+        description=f"At least {MIN_PASSWORD} characters. Give it to them in person or by phone.",
+        validators=[DataRequired("Enter a password")],
+    )
+    admin = BooleanField("Admin (sees every set and can add accounts)")
+
+
+@bp.before_request
+def _admins_only():
+    if not current_user.is_authenticated or not current_user.is_admin:
+        abort(404)
+
+
+@bp.route("/users", methods=["GET", "POST"])
+def users():
+    """Every account; add a facilitator or admin."""
+    form = UserForm()
+    db = get_db()
+    if form.validate_on_submit():
+        try:
+            create_user(db, form.email.data, form.password.data, form.name.data, form.admin.data)
+            db.commit()
+        except AccountError as exc:
+            db.rollback()
+            form.email.errors.append(str(exc))
+        else:
+            flash(f"Account added for {form.email.data}.")
+            return redirect(url_for("admin.users"))
+    accounts = db.scalars(select(User).order_by(User.name)).all()
+    status = 400 if form.errors else 200
+    return render_template("admin/users.html", form=form, accounts=accounts), status
