@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from toolkit.datafiles import DataFileError, Problem, YamlDoc, parse_yaml, validate
+from toolkit.datafiles import DataFileError, Problem, YamlDoc, parse_yaml, read_text, validate
 from toolkit.frameworks import Frameworks, load_frameworks, mlcf_covers
 
 Stage = Literal["foundation", "core", "higher", "continuing"]
@@ -313,16 +313,9 @@ def _duplicates(items: Iterable[Case | Prompt]) -> list[Problem]:
     return problems
 
 
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text("utf-8")
-    except UnicodeDecodeError as exc:
-        raise DataFileError([Problem(path, 1, f"not UTF-8 text ({exc.reason})")]) from None
-
-
 def load_case(path: Path, frameworks: Frameworks | None = None) -> Case:
     """Load one case file (YAML front matter + Markdown sections); raise DataFileError."""
-    text = _read_text(path)
+    text = read_text(path)
     lines = text.splitlines()
     if not lines or lines[0].strip() != "---":
         raise DataFileError([Problem(path, 1, "missing front matter: start the file with '---'")])
@@ -409,7 +402,7 @@ def _build_case(meta: CaseMeta, sections: dict, path: Path, line: int) -> Case:
 
 def load_prompts(path: Path, frameworks: Frameworks | None = None) -> list[Prompt]:
     """Load one prompt file; raise DataFileError listing every bad prompt."""
-    doc = parse_yaml(_read_text(path), path)
+    doc = parse_yaml(read_text(path), path)
     if doc.data is None and doc.problems:
         raise DataFileError(doc.problems)
     if validate(doc, PromptFile, doc.data if doc.data is not None else {}) is None:
@@ -482,7 +475,7 @@ def covering(bank: Bank, framework: str, area_id: str) -> tuple[list[Case], list
 
 def load_resources(path: Path, frameworks: Frameworks | None = None) -> list[Resource]:
     """Load `resources.yaml`; raise DataFileError listing every bad entry."""
-    doc = parse_yaml(_read_text(path), path)
+    doc = parse_yaml(read_text(path), path)
     if doc.data is None and doc.problems:
         raise DataFileError(doc.problems)
     if validate(doc, ResourceFile, doc.data if doc.data is not None else {}) is None:
@@ -504,7 +497,7 @@ def load_resources(path: Path, frameworks: Frameworks | None = None) -> list[Res
 def load_statements(path: Path, frameworks: Frameworks | None = None) -> dict[str, dict[str, str]]:
     """Load `self-assessment.yaml`: every HLM dimension once, in HLM order, every level."""
     frameworks = frameworks or load_frameworks()
-    doc = parse_yaml(_read_text(path), path)
+    doc = parse_yaml(read_text(path), path)
     meta = None
     if not (doc.data is None and doc.problems):
         meta = validate(doc, AssessmentFile, doc.data or {}, (), {"frameworks": frameworks})

@@ -55,9 +55,43 @@ class YamlDoc:
         return Problem(self.path, self.line_of(loc), message)
 
 
+MAX_BYTES = 1_000_000  # no data file needs more; a bigger one is a mistake or an attack
+
+
+def read_text(path: Path, limit: int = MAX_BYTES) -> str:
+    """A data file's text; too big, unreadable or not UTF-8 becomes a problem, not a crash."""
+    try:
+        size = path.stat().st_size
+        if size > limit:
+            raise DataFileError(
+                [Problem(path, 1, f"file is {size:,} bytes; the limit is {limit:,}")]
+            )
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataFileError([Problem(path, 1, f"not UTF-8 text ({exc.reason})")]) from None
+    except OSError as exc:
+        raise DataFileError([Problem(path, 1, f"cannot read the file ({exc.strerror})")]) from None
+
+
+def _aliases(text: str, path: Path, first_line: int) -> list[Problem]:
+    """Anchors and aliases are refused: data files never need them, and they can explode."""
+    problems = []
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        anchored = isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None)
+        if anchored:
+            line = first_line + event.start_mark.line
+            problems.append(
+                Problem(path, line, "YAML anchors and aliases (& and *) are not allowed")
+            )
+    return problems
+
+
 def parse_yaml(text: str, path: Path, first_line: int = 1) -> YamlDoc:
     """Parse YAML safely; syntax errors and duplicate keys become problems, never exceptions."""
     try:
+        refused = _aliases(text, path, first_line)
+        if refused:
+            return YamlDoc(path, None, {}, refused)
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

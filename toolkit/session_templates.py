@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from toolkit.casebank import SLUG
-from toolkit.datafiles import DataFileError, Problem, parse_yaml, validate
+from toolkit.datafiles import DataFileError, Problem, parse_yaml, read_text, validate
 
 BlockKind = Literal[
     "welcome",
@@ -95,7 +95,7 @@ class SessionTemplate:
 
 def load_session_template(path: Path) -> SessionTemplate:
     """Load and validate one template file; raise DataFileError if anything is wrong."""
-    doc = parse_yaml(path.read_text("utf-8"), path)
+    doc = parse_yaml(read_text(path), path)
     meta = (
         None if doc.data is None and doc.problems else validate(doc, TemplateMeta, doc.data or {})
     )

@@ -23,7 +23,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from toolkit.accounts import check_email, create_user, normalise_email
 from toolkit.casebank import SLUG, Bank
-from toolkit.datafiles import DataFileError, Loc, Problem, YamlDoc, parse_yaml, validate
+from toolkit.datafiles import (
+    DataFileError,
+    Loc,
+    YamlDoc,
+    parse_yaml,
+    read_text,
+    validate,
+)
 from toolkit.db import transaction
 from toolkit.models import AgendaBlock, LearningSet, Meeting, User
 from toolkit.resources import attach_resource, detach_resource
@@ -265,7 +272,7 @@ class _Item:
 
 def parse_set_file(path: Path, bank: Bank, templates: dict[str, SessionTemplate]) -> SetFile:
     """Read and check a learning-set file; raise DataFileError listing every problem."""
-    doc = parse_yaml(_read_text(path), path)
+    doc = parse_yaml(read_text(path), path)
     raw = _top_mapping(doc)
     if raw is None:
         raise DataFileError(doc.problems)
@@ -278,15 +285,6 @@ def parse_set_file(path: Path, bank: Bank, templates: dict[str, SessionTemplate]
     if doc.problems or header is None:
         raise DataFileError(dict.fromkeys(doc.problems))
     return _build(path, header, [m for _, m in members], items, templates)
-
-
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text("utf-8")
-    except UnicodeDecodeError as exc:
-        raise DataFileError([Problem(path, 1, f"not UTF-8 text ({exc.reason})")]) from None
-    except OSError as exc:
-        raise DataFileError([Problem(path, 1, f"cannot read the file ({exc.strerror})")]) from None
 
 
 def _top_mapping(doc: YamlDoc) -> dict | None:

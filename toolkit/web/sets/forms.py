@@ -49,6 +49,7 @@ class SetForm(FlaskForm):
     time_zone = StringField(
         "Time zone", default="Europe/London", validators=[DataRequired(), _zone]
     )
+    version = HiddenField()  # optimistic locking: the version the form was opened at
 
 
 class GroundRulesForm(FlaskForm):
