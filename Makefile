@@ -3,21 +3,28 @@ PY := .venv/bin/python
 PIP := .venv/bin/pip
 TOOLKIT := .venv/bin/toolkit
 
-# Debian packages the app and its tests use: Pango for WeasyPrint, fonts, poppler for PDF checks.
-DEBS := libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core fonts-liberation poppler-utils
+# Debian packages the app and its tests use: Pango for WeasyPrint, fonts, poppler for PDF checks,
+# Chromium for the end-to-end tests (Playwright drives it; it never downloads its own browsers).
+RUN_DEBS := libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core fonts-liberation
+# Tests also read PDFs back (poppler), drive a browser (Chromium) and run against PostgreSQL.
+TEST_DEBS := $(RUN_DEBS) poppler-utils chromium postgresql
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test install assets system-deps lint format clean bench
 
+run: DEBS = $(RUN_DEBS)
 run: system-deps install assets
 	$(TOOLKIT) db upgrade
 	$(TOOLKIT) demo load --if-empty
 	$(TOOLKIT) serve
 
+test: DEBS = $(TEST_DEBS)
 test: system-deps install assets
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/pytest
+	@echo "== the same suite against PostgreSQL (browser tests ran above) =="
+	scripts/with-postgres.sh .venv/bin/pytest -m "not e2e" -p no:cacheprovider
 
 install: .venv/.installed
 
@@ -40,6 +47,7 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $@
 
+bench: DEBS = $(TEST_DEBS)
 bench: system-deps install
 	.venv/bin/python bench/packs.py
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import create_engine
 
 from toolkit import db as database
 from toolkit.accounts import create_user
@@ -16,14 +19,76 @@ DATA = Path(__file__).parent / "data"
 PASSWORD = "correct horse battery"
 
 
+# Set by scripts/with-postgres.sh: run the suite against PostgreSQL instead of SQLite.
+POSTGRES = os.environ.get("TOOLKIT_TEST_DATABASE_URL")
+
+
+def _database_at(name: str) -> str:
+    return POSTGRES.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(scope="session")
+def postgres_admin():
+    """A connection for creating databases, and a migrated template to copy for each test."""
+    if not POSTGRES:
+        yield None
+        return
+    admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql("DROP DATABASE IF EXISTS toolkit_template WITH (FORCE)")
+        connection.exec_driver_sql("CREATE DATABASE toolkit_template")
+    template = database.make_engine(_database_at("toolkit_template"))
+    database.upgrade(template)
+    template.dispose()
+    yield admin
+    admin.dispose()
+
+
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+def database_url(postgres_admin):
+    """None for SQLite (a file in the data dir); with PostgreSQL, a fresh database per test."""
+    if postgres_admin is None:
+        yield None
+        return
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    with postgres_admin.connect() as connection:
+        connection.exec_driver_sql(f"CREATE DATABASE {name} TEMPLATE toolkit_template")
+    yield _database_at(name)
+    with postgres_admin.connect() as connection:
+        connection.exec_driver_sql(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def new_database(postgres_admin, tmp_path):
+    """Make further empty databases (not migrated) of the kind the suite runs on."""
+    made: list[str] = []
+
+    def make() -> str:
+        name = f"extra_{uuid.uuid4().hex[:12]}"
+        if postgres_admin is None:
+            return f"sqlite:///{tmp_path / name}.sqlite3"
+        with postgres_admin.connect() as connection:
+            connection.exec_driver_sql(f"CREATE DATABASE {name}")
+        made.append(name)
+        return _database_at(name)
+
+    yield make
+    for name in made:
+        with postgres_admin.connect() as connection:
+            connection.exec_driver_sql(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str | None) -> Settings:
     """Point every TOOLKIT_* setting at a temporary data dir with a migrated database."""
     monkeypatch.setenv("TOOLKIT_DATA_DIR", str(tmp_path / "instance"))
     for name in ("TOOLKIT_DATABASE_URL", "TOOLKIT_SECRET_KEY", "TOOLKIT_CASEBANK_DIR"):
         monkeypatch.delenv(name, raising=False)
+    if database_url:
+        monkeypatch.setenv("TOOLKIT_DATABASE_URL", database_url)
     settings = Settings.from_env()
-    database.upgrade(database.make_engine(settings.database_url))
+    if not database_url:
+        database.upgrade(database.make_engine(settings.database_url))
     return settings
 
 

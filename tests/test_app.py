@@ -4,7 +4,7 @@ from toolkit import db as database
 from toolkit.datafiles import DataFileError
 from toolkit.web import create_app
 
-from .conftest import DATA
+from .conftest import DATA, POSTGRES
 
 
 def test_refuses_to_start_on_an_empty_database(tmp_path, monkeypatch):
@@ -35,6 +35,7 @@ def test_secret_key_is_generated_once_and_kept(env):
     assert (env.data_dir / "secret_key").stat().st_mode & 0o077 == 0
 
 
+@pytest.mark.skipif(bool(POSTGRES), reason="SQLite only")
 def test_sqlite_uses_wal(env):
     engine = database.make_engine(env.database_url)
     with engine.connect() as connection:

@@ -67,7 +67,7 @@ def owed(factory, set_id, **kw):
 
 
 @pytest.fixture(autouse=True)
-def _close_sessions():
+def _close_sessions(env):
     yield
     while _open:
         _open.pop().close()

@@ -86,6 +86,30 @@ def db_upgrade() -> None:
     click.echo(f"database is at revision {current}")
 
 
+@main.command()
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def backup(output: Path) -> None:
+    """Write every set, session, attendance, action, send log and user to a JSON backup."""
+    from toolkit.backup import write_backup
+
+    counts = write_backup(_engine(Settings.from_env()), output)
+    click.echo(f"wrote {output}: {sum(counts.values())} rows in {len(counts)} tables")
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def restore(file: Path) -> None:
+    """Restore a backup into an empty database (all or nothing)."""
+    from toolkit.backup import BackupError, read_backup, restore_backup
+
+    engine = _engine(Settings.from_env())
+    try:
+        counts = restore_backup(engine, read_backup(file, engine))
+    except BackupError as exc:
+        _fail(f"{exc}; nothing was changed")
+    click.echo(f"restored {sum(counts.values())} rows from {file}")
+
+
 @main.group()
 def users() -> None:
     """Facilitator and admin accounts."""

@@ -45,9 +45,9 @@ def _alembic_config(engine: Engine) -> Config:
     return config
 
 
-def upgrade(engine: Engine) -> None:
-    """Apply every migration that has not been applied yet."""
-    command.upgrade(_alembic_config(engine), "head")
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Apply every migration (up to `revision`) that has not been applied yet."""
+    command.upgrade(_alembic_config(engine), revision)
 
 
 def schema_revisions(engine: Engine) -> tuple[str | None, str | None]:

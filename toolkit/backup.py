@@ -1,0 +1,126 @@
+"""Backups: every table as portable JSON, restored whole into an empty database or not at all."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Boolean, Engine, Integer, Table, func, insert, select, text
+
+from toolkit.db import schema_revisions
+from toolkit.models import Base, UTCDateTime
+
+FORMAT = "learning-set-toolkit backup"
+SKIPPED = {"login_failures"}  # transient; nothing to restore
+
+
+class BackupError(ValueError):
+    """A backup file that cannot be restored here, and why."""
+
+
+def _tables() -> list[Table]:
+    return [t for t in Base.metadata.sorted_tables if t.name not in SKIPPED]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat()
+    return value
+
+
+def make_backup(engine: Engine) -> dict:
+    """All rows of every table, with the schema revision they belong to."""
+    revision, _head = schema_revisions(engine)
+    tables = {}
+    with engine.connect() as connection:
+        for table in _tables():
+            order = [c for c in table.primary_key.columns]
+            rows = connection.execute(select(table).order_by(*order)).mappings()
+            tables[table.name] = [{k: _plain(v) for k, v in row.items()} for row in rows]
+    return {
+        "format": FORMAT,
+        "revision": revision,
+        "created": datetime.now(UTC).isoformat(),
+        "tables": tables,
+    }
+
+
+def write_backup(engine: Engine, path: Path) -> dict[str, int]:
+    """Write the backup to `path` (atomically); return rows per table."""
+    data = make_backup(engine)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(data, ensure_ascii=False, indent=1), "utf-8")
+    partial.replace(path)
+    return {name: len(rows) for name, rows in data["tables"].items()}
+
+
+def _value(table: Table, column: str, value: Any) -> Any:
+    kind = table.columns[column].type
+    if value is None:
+        return None
+    if isinstance(kind, UTCDateTime):
+        return datetime.fromisoformat(value)
+    if isinstance(kind, Boolean):
+        return bool(value)
+    if isinstance(kind, Integer):
+        return int(value)
+    return value
+
+
+def read_backup(path: Path, engine: Engine) -> dict:
+    """Load and check a backup file against this database's schema."""
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BackupError(f"{path}: not a readable backup ({exc})") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise BackupError(f"{path}: not a learning-set toolkit backup")
+    current, head = schema_revisions(engine)
+    if data.get("revision") != current:
+        raise BackupError(
+            f"{path}: the backup is from schema revision {data.get('revision')}, the database is "
+            f"at {current}: restore into a database at the backup's revision, then upgrade"
+        )
+    unknown = set(data["tables"]) - {t.name for t in _tables()}
+    if unknown:
+        raise BackupError(f"{path}: unknown tables {sorted(unknown)}")
+    return data
+
+
+def restore_backup(engine: Engine, data: dict) -> dict[str, int]:
+    """Insert every row into an empty database in one transaction; return rows per table."""
+    counts = {}
+    with engine.begin() as connection:
+        for table in _tables():
+            if connection.scalar(select(func.count()).select_from(table)):
+                raise BackupError(
+                    f"the database already has data in '{table.name}': restore needs an empty "
+                    "database (run `toolkit db upgrade` on a new one)"
+                )
+        for table in _tables():
+            rows = [
+                {k: _value(table, k, v) for k, v in row.items()}
+                for row in data["tables"].get(table.name, [])
+            ]
+            if rows:
+                connection.execute(insert(table), rows)
+            counts[table.name] = len(rows)
+        if connection.dialect.name == "postgresql":
+            _reset_sequences(connection)
+    return counts
+
+
+def _reset_sequences(connection) -> None:
+    """After inserting explicit ids, point each id sequence past the highest id."""
+    for table in _tables():
+        column = table.columns.get("id")
+        if column is None or not column.autoincrement:
+            continue
+        connection.execute(
+            text(
+                f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1, false)"
+            )
+        )
