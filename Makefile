@@ -49,7 +49,7 @@ node_modules/.installed: package.json package-lock.json
 
 bench: DEBS = $(TEST_DEBS)
 bench: system-deps install
-	.venv/bin/python bench/packs.py
+	.venv/bin/python bench/run.py
 
 format: install
 	.venv/bin/ruff format .

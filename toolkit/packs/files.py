@@ -23,11 +23,16 @@ class Rendered:
 
 
 def document_names(pack: Pack) -> list[str]:
-    """Which documents a session has: certificates once someone is marked present; the
-    self-assessment sheet at the first and final meetings."""
-    wanted = {"certificates": bool(pack.present), "self-assessment": pack.self_assessment}
+    """Which documents a session's pack has."""
+    return available(bool(pack.present), pack.self_assessment, bool(pack.members))
+
+
+def available(anyone_present: bool, self_assessment: bool, has_members: bool) -> list[str]:
+    """Certificates once someone is marked present; the self-assessment sheet at the first and
+    final meetings; named handouts when there are members."""
+    wanted = {"certificates": anyone_present, "self-assessment": self_assessment}
     names = [n for n in DOCUMENTS if wanted.get(n, True)]
-    return names + ([NAMED_HANDOUTS] if pack.members else [])
+    return names + ([NAMED_HANDOUTS] if has_members else [])
 
 
 def render_document(pack: Pack, stem: str, cache_dir: Path | None = None) -> Rendered:

@@ -386,7 +386,7 @@ def _session_page(meeting: Meeting, status: int = 200, **forms):
         "local": sets.local,
         "end_time": sets.end_time,
         "csrf_form": FlaskForm(),
-        "documents": [(n, _document_title(n)) for n in packs.document_names(_pack(meeting))],
+        "documents": [(n, _document_title(n)) for n in _documents(meeting)],
         "prework": resources.session_resources(meeting, library, "prework"),
         "reading": resources.session_resources(meeting, library, "reading"),
         "suggested_resources": resources.suggest_resources(meeting, kit.bank, library),
@@ -404,6 +404,16 @@ def _session_page(meeting: Meeting, status: int = 200, **forms):
 def session(slug: str, key: str):
     """Build one session: agenda, rota, cases, prompts, attendance and actions."""
     return _session_page(find_meeting(slug, key))
+
+
+def _documents(meeting: Meeting) -> list[str]:
+    """The session's printable documents, decided without rendering anything."""
+    number, count = sets.meeting_number(meeting), len(meeting.learning_set.meetings)
+    return packs.files.available(
+        any(a.status == "present" for a in meeting.attendance),
+        bool(toolkit().bank.statements) and number in (1, count),
+        bool(sets.active_members(meeting.learning_set)),
+    )
 
 
 def _document_title(stem: str) -> str:

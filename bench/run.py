@@ -1,0 +1,137 @@
+"""`make bench`: every benchmark in one table. Figures, not pass/fail; the README quotes them."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from datetime import date
+from datetime import time as clock
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlalchemy import select  # noqa: E402
+
+from bench import load, packs  # noqa: E402
+from toolkit import db as database  # noqa: E402
+from toolkit import invites, sets  # noqa: E402
+from toolkit.accounts import create_user  # noqa: E402
+from toolkit.casebank import Bank, CaseFilter, filter_cases, load_bank  # noqa: E402
+from toolkit.config import REPO_ROOT, Settings  # noqa: E402
+from toolkit.mail import Smtp  # noqa: E402
+from toolkit.models import LearningSet  # noqa: E402
+from toolkit.planning import local_start  # noqa: E402
+from toolkit.session_templates import load_session_templates  # noqa: E402
+
+ROWS: list[tuple[str, str]] = []
+
+
+def row(name: str, figure: str) -> None:
+    ROWS.append((name, figure))
+    print(f"  {name}: {figure}", flush=True)
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+def case_search() -> None:
+    """p50/p95 of a search over a generated bank of 10,000 cases."""
+    bank = load_bank(REPO_ROOT / "casebank")
+    base = list(bank.cases.values())
+    many = {}
+    for n in range(10_000):
+        case = base[n % len(base)]
+        many[f"{case.id}-{n}"] = replace(case, id=f"{case.id}-{n}", title=f"{case.title} {n}")
+    big = Bank(many, bank.prompts, bank.resources, bank.statements)
+    queries = [
+        CaseFilter(search="handover escalation"),
+        CaseFilter(stage="foundation", hlm="engaging-the-team"),
+        CaseFilter(mlcf="working-with-others", setting="acute"),
+        CaseFilter(search="rota", gpc="gpc-6"),
+    ]
+    times = []
+    for _ in range(10):
+        for query in queries:
+            started = time.perf_counter()
+            filter_cases(big, query)
+            times.append(time.perf_counter() - started)
+    p95 = sorted(times)[int(len(times) * 0.95)]
+    row("case search, 10,000 cases (p50 / p95)", f"{ms(statistics.median(times))} / {ms(p95)}")
+
+
+def feed_and_invites(folder: Path) -> None:
+    """Feed for a set with 100 sessions; invites for 8 members x 6 sessions over loopback SMTP."""
+    os.environ["TOOLKIT_DATA_DIR"] = str(folder)
+    settings = Settings.from_env()
+    engine = database.make_engine(settings.database_url)
+    database.upgrade(engine)
+    factory = database.session_factory(engine)
+    templates = load_session_templates(REPO_ROOT / "session_templates")
+    start = local_start(date(2037, 1, 8), clock(14), "Europe/London")
+    with database.transaction(factory) as db:
+        owner = create_user(db, "bench@example.org", None, "Bench")
+        big = sets.create_set(db, owner, "big", "Big set")
+        sets.add_series(db, big, start, 1, 100, templates["case-discussion"])
+        small = sets.create_set(db, owner, "small", "Small set")
+        for n in range(8):
+            sets.add_member(db, small, f"Member {n}", f"m{n}@example.nhs.uk", "FY1")
+        sets.add_series(db, small, start, 6, 6, templates["action-learning-set"])
+    config = invites.InviteSettings.from_settings(settings)
+    with factory() as db:
+        big = db.scalar(select(LearningSet).where(LearningSet.slug == "big"))
+        times = [_timed(lambda b=big: invites.feed(b, config)) for _ in range(3)]
+        row("feed build, 100 sessions", ms(min(times)))
+    sys.path.insert(0, str(REPO_ROOT))
+    from tests.smtp_server import SmtpServer
+
+    with SmtpServer() as server, factory() as db:
+        small = db.scalar(select(LearningSet).where(LearningSet.slug == "small"))
+        owed = invites.pending_invites(db, small)
+        started = time.perf_counter()
+        outcomes = invites.send_pending(factory, owed, config, Smtp(server.url))
+        took = time.perf_counter() - started
+        delivered = sum(o.delivered for o in outcomes)
+        row("send invites, 8 members x 6 sessions", f"{ms(took)} ({delivered} delivered)")
+    engine.dispose()
+
+
+def _timed(action) -> float:
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+def pages(seconds: float) -> None:
+    timings = load.run(20, seconds)
+    for name in ("set page", "session page", "case search", "frameworks", "add block"):
+        values = timings.get(name, [0.0])
+        p95 = load.percentile(values, 0.95)
+        row(f"{name}, 20 clients (p50 / p95)", f"{ms(statistics.median(values))} / {ms(p95)}")
+
+
+def main() -> int:
+    seconds = float(os.environ.get("BENCH_SECONDS", "30"))
+    print("packs (8 members, 2 cases):", flush=True)
+    totals = packs.main()
+    overhead = (totals["ours"] - totals["bare"]) / totals["bare"] * 100
+    row("all documents of a session, rendered", ms(totals["ours"]))
+    row("the same HTML, bare WeasyPrint", f"{ms(totals['bare'])} (ours {overhead:+.0f}%)")
+    row("all documents, cached repeat", ms(totals["cached"]))
+    print("other measurements:", flush=True)
+    case_search()
+    with tempfile.TemporaryDirectory() as tmp:
+        feed_and_invites(Path(tmp))
+    pages(seconds)
+    print("\n| measurement | figure |\n| --- | --- |")
+    for name, figure in ROWS:
+        print(f"| {name} | {figure} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
