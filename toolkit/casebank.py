@@ -400,24 +400,34 @@ def _build_case(meta: CaseMeta, sections: dict, path: Path, line: int) -> Case:
     )
 
 
-def load_prompts(path: Path, frameworks: Frameworks | None = None) -> list[Prompt]:
-    """Load one prompt file; raise DataFileError listing every bad prompt."""
+def _load_entries(
+    path: Path, key: str, file_model, item_model, frameworks: Frameworks | None, build
+) -> list:
+    """Load a YAML file holding a list under `key`; validate each entry; refuse duplicates."""
     doc = parse_yaml(read_text(path), path)
     if doc.data is None and doc.problems:
         raise DataFileError(doc.problems)
-    if validate(doc, PromptFile, doc.data if doc.data is not None else {}) is None:
+    if validate(doc, file_model, doc.data if doc.data is not None else {}) is None:
         raise DataFileError(doc.problems)
-    prompts: list[Prompt] = []
-    for i, raw in enumerate(doc.data["prompts"]):
-        meta = validate(doc, PromptMeta, raw, ("prompts", i), {"frameworks": frameworks})
+    items = []
+    for i, raw in enumerate(doc.data[key]):
+        meta = validate(doc, item_model, raw, (key, i), {"frameworks": frameworks})
         if meta:
             tags = Tags(tuple(meta.hlm), tuple(meta.mlcf), tuple(meta.gpc))
-            line = doc.line_of(("prompts", i, "id"))
-            prompts.append(Prompt(meta.id, meta.text, meta.stage, meta.audience, tags, path, line))
-    doc.problems.extend(_duplicates(prompts))
+            items.append(build(meta, tags, doc.line_of((key, i, "id"))))
+    doc.problems.extend(_duplicates(items))
     if doc.problems:
         raise DataFileError(doc.problems)
-    return prompts
+    return items
+
+
+def load_prompts(path: Path, frameworks: Frameworks | None = None) -> list[Prompt]:
+    """Load one prompt file; raise DataFileError listing every bad prompt."""
+
+    def build(meta: PromptMeta, tags: Tags, line: int) -> Prompt:
+        return Prompt(meta.id, meta.text, meta.stage, meta.audience, tags, path, line)
+
+    return _load_entries(path, "prompts", PromptFile, PromptMeta, frameworks, build)
 
 
 @dataclass(frozen=True)
@@ -475,23 +485,12 @@ def covering(bank: Bank, framework: str, area_id: str) -> tuple[list[Case], list
 
 def load_resources(path: Path, frameworks: Frameworks | None = None) -> list[Resource]:
     """Load `resources.yaml`; raise DataFileError listing every bad entry."""
-    doc = parse_yaml(read_text(path), path)
-    if doc.data is None and doc.problems:
-        raise DataFileError(doc.problems)
-    if validate(doc, ResourceFile, doc.data if doc.data is not None else {}) is None:
-        raise DataFileError(doc.problems)
-    resources: list[Resource] = []
-    for i, raw in enumerate(doc.data["resources"]):
-        meta = validate(doc, ResourceMeta, raw, ("resources", i), {"frameworks": frameworks})
-        if meta:
-            tags = Tags(tuple(meta.hlm), tuple(meta.mlcf), tuple(meta.gpc))
-            line = doc.line_of(("resources", i, "id"))
-            fields = meta.model_dump(exclude={"hlm", "mlcf", "gpc"})
-            resources.append(Resource(**fields, tags=tags, path=path, line=line))
-    doc.problems.extend(_duplicates(resources))
-    if doc.problems:
-        raise DataFileError(doc.problems)
-    return resources
+
+    def build(meta: ResourceMeta, tags: Tags, line: int) -> Resource:
+        fields = meta.model_dump(exclude={"hlm", "mlcf", "gpc"})
+        return Resource(**fields, tags=tags, path=path, line=line)
+
+    return _load_entries(path, "resources", ResourceFile, ResourceMeta, frameworks, build)
 
 
 def load_statements(path: Path, frameworks: Frameworks | None = None) -> dict[str, dict[str, str]]:

@@ -116,25 +116,16 @@ def _template_id(value: str, info: ValidationInfo) -> str:
     return value
 
 
-def _case_id(value: str, info: ValidationInfo) -> str:
-    bank = _given(info, "bank")
-    if bank is not None and value not in bank.cases:
-        raise ValueError(f"no case '{value}' in the case bank (see `toolkit cases list`)")
-    return value
+def _in_bank(part: str, noun: str, where: str, command: str):
+    """A validator: the id must exist in `bank.<part>` (skipped when no bank is given)."""
 
+    def check(value: str, info: ValidationInfo) -> str:
+        bank = _given(info, "bank")
+        if bank is not None and value not in getattr(bank, part):
+            raise ValueError(f"no {noun} '{value}' in {where} (see `toolkit {command} list`)")
+        return value
 
-def _prompt_id(value: str, info: ValidationInfo) -> str:
-    bank = _given(info, "bank")
-    if bank is not None and value not in bank.prompts:
-        raise ValueError(f"no prompt '{value}' in the prompt bank (see `toolkit prompts list`)")
-    return value
-
-
-def _resource_id(value: str, info: ValidationInfo) -> str:
-    bank = _given(info, "bank")
-    if bank is not None and value not in bank.resources:
-        raise ValueError(f"no resource '{value}' in the library (see `toolkit resources list`)")
-    return value
+    return check
 
 
 def _member_email(value: str, info: ValidationInfo) -> str:
@@ -151,9 +142,13 @@ Rule = Annotated[str, Field(min_length=1), AfterValidator(_rule)]
 Zone = Annotated[str, AfterValidator(check_zone)]
 LocalTime = Annotated[datetime, PlainValidator(_local_time)]
 TemplateId = Annotated[str, AfterValidator(_template_id)]
-CaseId = Annotated[str, AfterValidator(_case_id)]
-PromptId = Annotated[str, AfterValidator(_prompt_id)]
-ResourceId = Annotated[str, AfterValidator(_resource_id)]
+CaseId = Annotated[str, AfterValidator(_in_bank("cases", "case", "the case bank", "cases"))]
+PromptId = Annotated[
+    str, AfterValidator(_in_bank("prompts", "prompt", "the prompt bank", "prompts"))
+]
+ResourceId = Annotated[
+    str, AfterValidator(_in_bank("resources", "resource", "the library", "resources"))
+]
 Presenter = Annotated[Email, AfterValidator(_member_email)]
 
 
