@@ -279,3 +279,28 @@ def test_bad_email_addresses_are_refused(app, signed_in):
         )
         assert response.status_code == 400, bad
         assert "Enter an e-mail address like name@example.nhs.uk" in html.unescape(response.text)
+
+
+def test_behind_a_proxy_the_real_address_is_limited(env, monkeypatch):
+    monkeypatch.setenv("TOOLKIT_PROXIES", "1")
+    app = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False})
+    email = add_user(app)
+    client = app.test_client()
+    for _ in range(20):
+        client.post(
+            "/login",
+            data={"email": "x@example.org", "password": "wrong password!"},
+            headers={"X-Forwarded-For": "203.0.113.7"},
+        )
+    blocked = client.post(
+        "/login",
+        data={"email": email, "password": PASSWORD},
+        headers={"X-Forwarded-For": "203.0.113.7"},
+    )
+    assert blocked.status_code == 429
+    other = client.post(
+        "/login",
+        data={"email": email, "password": PASSWORD},
+        headers={"X-Forwarded-For": "203.0.113.8"},
+    )
+    assert other.status_code == 302

@@ -25,6 +25,7 @@ class Settings:
     smtp_url: str | None
     mail_from: str
     reminder_minutes: int
+    proxies: int  # reverse proxies in front of the app whose X-Forwarded-* headers to trust
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -47,6 +48,7 @@ class Settings:
             smtp_url=env.get("TOOLKIT_SMTP_URL") or None,
             mail_from=env.get("TOOLKIT_MAIL_FROM") or "learning-sets@localhost",
             reminder_minutes=int(env.get("TOOLKIT_REMINDER_MINUTES") or 1440),
+            proxies=int(env.get("TOOLKIT_PROXIES") or 0),
         )
 
     @property

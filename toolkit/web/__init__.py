@@ -13,6 +13,7 @@ from flask import Flask, Response, g, send_from_directory
 from flask_wtf.csrf import CSRFProtect
 from jinja2 import ChainableUndefined, ChoiceLoader, PackageLoader
 from sqlalchemy import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
 from sqlalchemy.orm import Session, sessionmaker
 
 from toolkit import db as database
@@ -60,6 +61,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         bank=load_bank(settings.casebank_dir, frameworks),
         templates=load_session_templates(settings.session_templates_dir),
     )
+    if settings.proxies:  # the client's address and scheme come from the proxy's headers
+        app.wsgi_app = ProxyFix(app.wsgi_app, settings.proxies, settings.proxies, settings.proxies)
     _setup_jinja(app)
     _setup_requests(app)
     _register_blueprints(app)
