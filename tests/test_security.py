@@ -286,10 +286,10 @@ def test_behind_a_proxy_the_real_address_is_limited(env, monkeypatch):
     app = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False})
     email = add_user(app)
     client = app.test_client()
-    for _ in range(20):
+    for n in range(20):
         client.post(
             "/login",
-            data={"email": "x@example.org", "password": "wrong password!"},
+            data={"email": f"x{n}@example.org", "password": "wrong password!"},
             headers={"X-Forwarded-For": "203.0.113.7"},
         )
     blocked = client.post(

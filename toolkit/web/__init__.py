@@ -13,8 +13,8 @@ from flask import Flask, Response, g, send_from_directory
 from flask_wtf.csrf import CSRFProtect
 from jinja2 import ChainableUndefined, ChoiceLoader, PackageLoader
 from sqlalchemy import Engine
-from werkzeug.middleware.proxy_fix import ProxyFix
 from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from toolkit import db as database
 from toolkit.accounts import check_email, user_count
