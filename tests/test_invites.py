@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from email import message_from_bytes
 from email.policy import default
@@ -305,9 +306,12 @@ def test_web_review_send_feed_and_download(app, signed_in, env, monkeypatch):
     assert "36 messages will be sent" in review and "the outbox folder" in review
     assert "Invitation: Set A, session 1, Thu 12 Feb 2037, 14:00 to 17:15" in review
     sent = signed_in.post("/sets/set-a/invites/send")
-    assert sent.status_code == 302
+    assert sent.status_code == 200 and sent.is_streamed
+    progress = re.sub(r"<[^>]+>|\s+", " ", text(sent))  # a line per recipient, as sent
+    assert re.search(r"1 of 36: +Delivered", progress)
+    assert re.search(r"36 of 36: +Delivered", progress)
+    assert "36 of 36 message(s) delivered to the outbox folder" in progress
     after = text(signed_in.get("/sets/set-a/invites"))
-    assert "36 of 36 message(s) delivered to the outbox folder" in after
     assert "Everyone has up-to-date invites" in after
     assert len(list((env.data_dir / "outbox").glob("session-*.eml"))) == 36
     # move session 2: the set page says who is out of date

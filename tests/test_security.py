@@ -226,7 +226,7 @@ def test_two_tabs_cannot_silently_overwrite_each_other(app, db, owned, signed_in
 def test_deleting_a_member_removes_their_data_everywhere(app, db, owned, signed_in, env):
     member = owned.learning_set.members[0]
     member_id, email = member.id, member.email
-    signed_in.post("/sets/set-a/invites/send")
+    signed_in.post("/sets/set-a/invites/send").get_data()  # the page streams while sending
     db.expire_all()
     assert db.scalar(select(func.count()).where(models.SentInvite.email == email)) > 0
     confirm = signed_in.get(f"/sets/set-a/members/{member_id}/delete")
@@ -242,7 +242,7 @@ def test_deleting_a_member_removes_their_data_everywhere(app, db, owned, signed_
 
 
 def test_deleting_a_set_removes_everything(app, db, owned, signed_in):
-    signed_in.post("/sets/set-a/invites/send")
+    signed_in.post("/sets/set-a/invites/send").get_data()  # the page streams while sending
     assert "cannot be undone" in signed_in.get("/sets/set-a/delete").text
     assert signed_in.post("/sets/set-a/delete").status_code == 302
     db.expire_all()

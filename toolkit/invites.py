@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.message import EmailMessage
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -223,6 +224,43 @@ def message(p: Pending, config: InviteSettings):
     )
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A composed message, ready to hand to a transport."""
+
+    pending: Pending
+    email: EmailMessage
+    name: str
+
+
+def prepare(pending: list[Pending], config: InviteSettings) -> list[Prepared]:
+    """Compose every message up front (cheap), so sending needs no database objects loaded."""
+    return [Prepared(p, message(p, config), file_stem(p)) for p in pending]
+
+
+def send_each(
+    sessions: sessionmaker[Session],
+    prepared: list[Prepared],
+    transport: Transport,
+    delays: tuple[float, ...] = (1, 4, 15),
+) -> Iterator[Outcome]:
+    """Send each message, logging each result in its own transaction, and yield it at once
+    (so a page can show progress); a failure stops nothing."""
+    kind = "outbox" if isinstance(transport, Outbox) else "smtp"
+    try:
+        for item in prepared:
+            try:
+                detail = send_with_retry(transport, item.email, item.name, delays)
+                outcome = Outcome(item.pending, True, detail)
+            except MailError as exc:
+                state = "temporary" if exc.temporary else "permanent"
+                outcome = Outcome(item.pending, False, f"{state}: {exc}")
+            _log(sessions, outcome, kind)
+            yield outcome
+    finally:
+        transport.close()
+
+
 def send_pending(
     sessions: sessionmaker[Session],
     pending: list[Pending],
@@ -231,24 +269,12 @@ def send_pending(
     progress: Callable[[Outcome], None] | None = None,
     delays: tuple[float, ...] = (1, 4, 15),
 ) -> list[Outcome]:
-    """Send each message and log each result in its own transaction; a failure stops nothing."""
-    kind = "outbox" if isinstance(transport, Outbox) else "smtp"
+    """Send every message; return the outcomes (and report each to `progress` as it happens)."""
     outcomes = []
-    try:
-        for p in pending:
-            try:
-                detail = send_with_retry(transport, message(p, config), file_stem(p), delays)
-                outcome = Outcome(p, True, detail)
-            except MailError as exc:
-                outcome = Outcome(
-                    p, False, f"{'temporary' if exc.temporary else 'permanent'}: {exc}"
-                )
-            _log(sessions, outcome, kind)
-            outcomes.append(outcome)
-            if progress:
-                progress(outcome)
-    finally:
-        transport.close()
+    for outcome in send_each(sessions, prepare(pending, config), transport, delays):
+        outcomes.append(outcome)
+        if progress:
+            progress(outcome)
     return outcomes
 
 

@@ -8,7 +8,7 @@ from toolkit.packs.files import (
     render_all,
     render_document,
     write_all,
-    zip_all,
+    zip_stream,
 )
 from toolkit.packs.render import DOCUMENTS, STATIC, Document, render_html, render_pdf
 
@@ -27,5 +27,5 @@ __all__ = [
     "render_html",
     "render_pdf",
     "write_all",
-    "zip_all",
+    "zip_stream",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,11 +65,37 @@ def write_all(rendered: list[Rendered], folder: Path, with_html: bool = False) -
     return written
 
 
-def zip_all(rendered: list[Rendered], prefix: str) -> bytes:
-    """One zip of every PDF, with fixed timestamps so the same session gives the same bytes."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for doc in rendered:
+class _Pipe(io.RawIOBase):
+    """A write-only stream that hands over what was written so far (for streaming a zip)."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.position = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self.chunks.append(bytes(data))
+        self.position += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.position
+
+    def take(self) -> bytes:
+        data, self.chunks = b"".join(self.chunks), []
+        return data
+
+
+def zip_stream(pack: Pack, prefix: str, cache_dir: Path | None = None) -> Iterator[bytes]:
+    """Every document of the session as one zip, sent as each PDF is rendered (the browser's
+    download shows the progress); fixed timestamps keep the bytes the same for the same session."""
+    pipe = _Pipe()
+    with zipfile.ZipFile(pipe, "w", zipfile.ZIP_DEFLATED) as archive:
+        for stem in document_names(pack):
+            doc = render_document(pack, stem, cache_dir)
             info = zipfile.ZipInfo(f"{prefix}/{doc.stem}.pdf", date_time=(2020, 1, 1, 0, 0, 0))
             archive.writestr(info, doc.pdf, zipfile.ZIP_DEFLATED)
-    return buffer.getvalue()
+            yield pipe.take()
+    yield pipe.take()

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import secrets
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    stream_template,
+    url_for,
+)
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 
-from toolkit import invites
+from toolkit import invites, sets
 from toolkit.mail import Outbox, transport_for
 from toolkit.models import LearningSet
 from toolkit.resources import catalogue
@@ -55,7 +64,7 @@ def review_invites(slug: str):
 
 @bp.post("/<slug>/invites/send")
 def send_invites(slug: str):
-    """Send every owed message; each result is logged, and failures do not stop the rest."""
+    """Send every owed message, showing each recipient's result as it happens."""
     learning_set = find_set(slug)
     if not FlaskForm().validate_on_submit():
         flash("The form has expired: please try again.", "error")
@@ -63,16 +72,15 @@ def send_invites(slug: str):
     kit = toolkit()
     owed = invites.pending_invites(get_db(), learning_set)
     transport = transport_for(kit.settings.smtp_url, kit.settings.outbox_dir)
-    outcomes = invites.send_pending(kit.sessions, owed, _config(), transport)
-    get_db().expire_all()
-    failed = [o for o in outcomes if not o.delivered]
-    where = transport.describe()
-    if isinstance(transport, Outbox):
-        where += " (no SMTP server is set: give these .eml files to your mail program)"
-    flash(f"{len(outcomes) - len(failed)} of {len(outcomes)} message(s) delivered to {where}.")
-    for o in failed:
-        flash(f"Not delivered to {o.pending.member.email}: {o.detail}", "error")
-    return redirect(url_for("sets.review_invites", slug=slug))
+    return stream_template(
+        "sets/sending.html",
+        s=learning_set,
+        total=len(owed),
+        where=transport.describe(),
+        outbox=isinstance(transport, Outbox),
+        outcomes=invites.send_each(kit.sessions, invites.prepare(owed, _config()), transport),
+        number_of_meeting={m.id: i for i, m in enumerate(sets.meetings_in_order(learning_set), 1)},
+    )
 
 
 @bp.post("/<slug>/feed-token")

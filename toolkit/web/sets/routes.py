@@ -17,6 +17,7 @@ from flask import (
     render_template,
     request,
     send_from_directory,
+    stream_with_context,
     url_for,
 )
 from flask_login import current_user
@@ -660,8 +661,8 @@ def print_document(slug: str, key: str, stem: str, ext: str):
     if (stem, ext) == ("print", "css"):
         return send_from_directory(packs.STATIC, "print.css", mimetype="text/css")
     if (stem, ext) == ("all", "zip"):
-        archive = packs.zip_all(packs.render_all(content, cache), base)
-        return _download(archive, "application/zip", f"{base}.zip")
+        chunks = stream_with_context(packs.zip_stream(content, base, cache))
+        return _download(chunks, "application/zip", f"{base}.zip")
     if stem not in packs.document_names(content) or ext not in ("pdf", "html"):
         abort(404)
     doc = packs.render_document(content, stem, cache)
@@ -670,7 +671,7 @@ def print_document(slug: str, key: str, stem: str, ext: str):
     return _download(doc.pdf, "application/pdf", f"{base}-{stem}.pdf")
 
 
-def _download(body: bytes, mimetype: str, filename: str) -> Response:
+def _download(body, mimetype: str, filename: str) -> Response:
     disposition = f'attachment; filename="{filename}"'
     return Response(body, mimetype=mimetype, headers={"Content-Disposition": disposition})
 
