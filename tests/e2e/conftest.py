@@ -1,5 +1,5 @@
-"""End-to-end fixtures: `toolkit serve` on loopback with its own data dir, a loopback SMTP server,
-Debian's Chromium driven by Playwright, axe-core, and screenshots kept as test artefacts.
+"""End-to-end fixtures: `toolkit serve` on loopback with its own data dir, Debian's Chromium
+driven by Playwright, axe-core on every page, and screenshots kept as test artefacts.
 
 The tests are marked `e2e` and run after every other test (see `pytest_collection_modifyitems`).
 Playwright never downloads a browser here: it drives /usr/bin/chromium, which `make test`
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.smtp_server import SmtpServer, free_port
+from tests.smtp_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLKIT = ROOT / ".venv" / "bin" / "toolkit"
@@ -41,6 +41,7 @@ ARTIFACTS = ROOT / "test-artifacts" / "e2e"
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 PASSWORD = "correct horse battery staple"
 TITLE_SUFFIX = " – Learning-set toolkit"
+NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback, always direct
 
 
 def pytest_collection_modifyitems(session, config, items) -> None:
@@ -61,20 +62,6 @@ class Server:
     env: dict[str, str]
     process: subprocess.Popen = field(repr=False)
 
-    def cli(self, *args: str, stdin: str | None = None) -> str:
-        """Run another `toolkit` command against the same data dir."""
-        done = subprocess.run(
-            [_toolkit_executable(), *args],
-            cwd=ROOT,
-            env=self.env,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
-        return done.stdout
-
 
 @contextmanager
 def toolkit_server(data_dir: Path, smtp_url: str | None = None, *setup: list[str]):
@@ -93,7 +80,9 @@ def toolkit_server(data_dir: Path, smtp_url: str | None = None, *setup: list[str
         )
         assert process.wait(timeout=120) == 0, log_path.read_text()
         for command in setup:
-            assert subprocess.run(command, cwd=ROOT, env=env, stdout=log, stderr=log).returncode == 0
+            assert (
+                subprocess.run(command, cwd=ROOT, env=env, stdout=log, stderr=log).returncode == 0
+            )
         process = subprocess.Popen(
             [_toolkit_executable(), "serve", "--host", "127.0.0.1", "--port", str(port)],
             cwd=ROOT,
@@ -120,7 +109,7 @@ def _wait_until_up(server: Server, log_path: Path, timeout: float = 30) -> None:
         if server.process.poll() is not None:
             pytest.fail(f"toolkit serve exited early:\n{log_path.read_text()}")
         try:
-            with urllib.request.urlopen(server.url + "/login", timeout=2) as response:
+            with NO_PROXY.open(server.url + "/login", timeout=2) as response:
                 if response.status < 500:
                     return
         except urllib.error.HTTPError as exc:
@@ -164,12 +153,6 @@ def axe_source() -> str:
 
 
 @pytest.fixture(scope="session")
-def smtp() -> Iterator[SmtpServer]:
-    with SmtpServer() as server:
-        yield server
-
-
-@pytest.fixture(scope="session")
 def shared_server(tmp_path_factory) -> Iterator[Server]:
     """A server with an admin account and the demo set, for the tests that are not the journey."""
     exe = _toolkit_executable()
@@ -184,7 +167,12 @@ def shared_server(tmp_path_factory) -> Iterator[Server]:
 @pytest.fixture
 def context(browser):
     """A fresh browser context (own cookies), British English, a laptop-sized window."""
-    ctx = browser.new_context(locale="en-GB", timezone_id="Europe/London", accept_downloads=True)
+    ctx = browser.new_context(
+        locale="en-GB",
+        timezone_id="Europe/London",
+        viewport={"width": 1280, "height": 800},
+        accept_downloads=True,
+    )
     ctx.set_default_timeout(15_000)
     yield ctx
     ctx.close()
@@ -198,9 +186,11 @@ def page(context):
     new.on("pageerror", lambda exc: problems.append(f"script error: {exc}"))
     new.on(
         "console",
-        lambda msg: problems.append(msg.text)
-        if msg.type == "error" and "Content Security Policy" in msg.text
-        else None,
+        lambda msg: (
+            problems.append(msg.text)
+            if msg.type == "error" and "Content Security Policy" in msg.text
+            else None
+        ),
     )
     yield new
     assert not problems, problems
@@ -237,13 +227,33 @@ class Checker:
         if breadcrumbs:
             assert crumbs.count() == 1, f"{name}: no breadcrumbs on {self.page.url}"
             assert crumbs.get_by_role("link", name="Home").count() == 1, name
+        assert not duplicate_ids(self.page), f"{name}: duplicate ids {duplicate_ids(self.page)}"
         violations = run_axe(self.page, self.axe_source)
         self.report.append(f"{self.step:02d} {name} ({title}): {len(violations)} serious/critical")
         assert not violations, f"{name} ({self.page.url}):\n" + describe(violations)
 
 
-def run_axe(page, axe_source: str) -> list[dict]:
-    """axe-core's serious and critical WCAG 2.x A/AA violations on the page as it stands.
+def duplicate_ids(page) -> list[str]:
+    """Ids used twice: a label or error-summary link would then reach the wrong field.
+
+    (axe-core reports these only as "needs review", so they are checked here directly.)
+    """
+    return page.evaluate(
+        """() => {
+            const seen = new Set(), twice = new Set();
+            for (const el of document.querySelectorAll("[id]")) {
+                (seen.has(el.id) ? twice : seen).add(el.id);
+            }
+            return [...twice];
+        }"""
+    )
+
+
+def run_axe(page, axe_source: str, expand: bool = True) -> list[dict]:
+    """axe-core's serious and critical WCAG 2.x A/AA violations on the page.
+
+    With `expand`, every closed <details> is opened for the run (and closed again after), so
+    the forms folded away inside them are checked too.
 
     The script goes in through the DevTools protocol (`evaluate`), which the page's
     Content-Security-Policy does not govern, so the CSP stays on for everything else.
@@ -251,10 +261,18 @@ def run_axe(page, axe_source: str) -> list[dict]:
     if not page.evaluate("() => typeof window.axe === 'object'"):
         page.evaluate(axe_source)
     results = page.evaluate(
-        """tags => window.axe.run(document, {
-            runOnly: {type: "tag", values: tags}, resultTypes: ["violations"]
-        })""",
-        WCAG_TAGS,
+        """async ([tags, expand]) => {
+            const closed = expand ? [...document.querySelectorAll("details:not([open])")] : [];
+            closed.forEach(d => { d.open = true; });
+            try {
+                return await window.axe.run(document, {
+                    runOnly: {type: "tag", values: tags}, resultTypes: ["violations"]
+                });
+            } finally {
+                closed.forEach(d => { d.open = false; });
+            }
+        }""",
+        [WCAG_TAGS, expand],
     )
     return [v for v in results["violations"] if v["impact"] in ("serious", "critical")]
 
