@@ -40,3 +40,14 @@ def test_sqlite_uses_wal(env):
     engine = database.make_engine(env.database_url)
     with engine.connect() as connection:
         assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_error_pages_use_the_layout(app, client):
+    from .conftest import add_user, sign_in
+
+    sign_in(client, add_user(app))
+    page = client.get("/sets/no-such-set")
+    assert page.status_code == 404
+    assert "<title>Page not found – Learning-set toolkit</title>" in page.text
+    assert "it may belong to another facilitator" in page.text
+    assert client.get("/logout").status_code == 405

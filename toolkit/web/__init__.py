@@ -9,7 +9,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, g, send_from_directory
+from flask import Flask, Response, g, render_template, send_from_directory
 from flask_wtf.csrf import CSRFProtect
 from jinja2 import ChainableUndefined, ChoiceLoader, PackageLoader
 from sqlalchemy import Engine
@@ -161,6 +161,9 @@ def _setup_requests(app: Flask) -> None:
         response.headers["X-Frame-Options"] = "DENY"
         return response
 
+    for code in (400, 403, 404, 405, 413, 429, 500):
+        app.register_error_handler(code, _error_page)
+
     @app.route("/assets/<path:filename>")
     def assets(filename: str):
         folder = toolkit().settings.assets_dir
@@ -170,6 +173,27 @@ def _setup_requests(app: Flask) -> None:
             return send_from_directory(folder, filename, max_age=3600)
         # images and the manifest live in dist/nhsuk/assets, where the CSS expects /assets/...
         return send_from_directory(folder / "assets", filename, max_age=3600)
+
+
+ERROR_TITLES = {
+    400: "Something in that request was not right",
+    403: "You cannot open this page",
+    404: "Page not found",
+    405: "That cannot be done here",
+    413: "That file is too big",
+    429: "Too many attempts",
+    500: "Sorry, something went wrong",
+}
+
+
+def _error_page(error):
+    """Errors in the service's own layout, saying what to do next."""
+    code = getattr(error, "code", 500) or 500
+    message = getattr(error, "description", "") if code != 500 else ""
+    page = render_template(
+        "errors/error.html", code=code, title=ERROR_TITLES.get(code, "Error"), message=message
+    )
+    return page, code
 
 
 @cache

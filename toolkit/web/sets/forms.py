@@ -47,7 +47,9 @@ class SetForm(FlaskForm):
         validators=[Optional(), Regexp(r"^https://\S+$", message="Enter a link starting https://")],
     )
     time_zone = StringField(
-        "Time zone", default="Europe/London", validators=[DataRequired(), _zone]
+        "Time zone",
+        default="Europe/London",
+        validators=[DataRequired("Enter a time zone, for example Europe/London"), _zone],
     )
     version = HiddenField()  # optimistic locking: the version the form was opened at
 
@@ -117,6 +119,7 @@ class SessionDetailsForm(FlaskForm):
 
 class TemplateForm(FlaskForm):
     template = _template_field("Rebuild the agenda from")
+    take_length = BooleanField("Also make the session as long as the template's slot", default=True)
 
 
 class BlockForm(FlaskForm):

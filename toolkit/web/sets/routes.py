@@ -476,10 +476,13 @@ def session_template(slug: str, key: str):
     _template_choices(form.template)
     if form.validate_on_submit():
         template = toolkit().templates[form.template.data]
-        _save(
-            lambda: sets.apply_template(get_db(), meeting, template),
-            f"Agenda rebuilt from '{template.name}'.",
-        )
+
+        def rebuild() -> None:
+            if form.take_length.data:
+                sets.change_meeting(get_db(), meeting, minutes=template.minutes)
+            sets.apply_template(get_db(), meeting, template)
+
+        _save(rebuild, f"Agenda rebuilt from '{template.name}'.")
     return _back(meeting, "agenda")
 
 
