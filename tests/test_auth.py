@@ -105,3 +105,17 @@ def test_security_headers(client, path):
     nonce = re.search(r"'nonce-([^']+)'", csp).group(1)
     assert f'nonce="{nonce}"' in response.text  # the NHS.UK inline script carries it
     assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_setup_stays_open_until_an_admin_can_sign_in(env, runner):
+    """`make run` loads the demo set first, whose facilitator has no password yet."""
+    from toolkit.cli import main
+
+    assert runner.invoke(main, ["demo", "load", "--if-empty"]).exit_code == 0
+    app = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False})
+    assert "SETUP_TOKEN" in app.config
+    client = app.test_client()
+    assert client.get("/").headers["Location"].endswith("/setup")
+    assert client.post("/setup", data=SETUP).status_code == 302
+    assert client.get("/setup").status_code == 404
+    assert "KSS Foundation leadership set A" in client.get("/sets/").text  # an admin sees it

@@ -40,9 +40,10 @@ def one_line(text: str) -> str:
     return re.sub(r"[\x00-\x1f\x7f]+", " ", text).strip()
 
 
-def user_count(db: Session) -> int:
-    """How many accounts exist (0 means the first-run setup is still open)."""
-    return db.scalar(select(func.count(User.id))) or 0
+def setup_needed(db: Session) -> bool:
+    """True until an admin who can sign in exists (accounts made by imports have no password)."""
+    admins = select(func.count(User.id)).where(User.is_admin.is_(True), User.password_hash != "")
+    return (db.scalar(admins) or 0) == 0
 
 
 def create_user(

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from toolkit import db as database
-from toolkit.accounts import check_email, user_count
+from toolkit.accounts import check_email, setup_needed
 from toolkit.casebank import Bank, load_bank
 from toolkit.config import Settings
 from toolkit.frameworks import Frameworks, load_frameworks
@@ -67,7 +67,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _setup_requests(app)
     _register_blueprints(app)
     with app.extensions["toolkit"].sessions() as session:
-        if user_count(session) == 0:
+        if setup_needed(session):
             app.config.setdefault("SETUP_TOKEN", secrets.token_urlsafe(24))
     return app
 

@@ -28,9 +28,9 @@ from toolkit.accounts import (
     clear_failures,
     create_user,
     record_failure,
+    setup_needed,
     sign_in_blocked,
     sign_out_everywhere,
-    user_count,
 )
 from toolkit.models import User
 from toolkit.web import ValidEmail, get_db
@@ -117,7 +117,7 @@ def _load_user(user_id: str) -> LoginUser | None:
 def _require_login():
     if request.endpoint in PUBLIC_ENDPOINTS or current_user.is_authenticated:
         return None
-    if user_count(get_db()) == 0:
+    if setup_needed(get_db()):
         return redirect(url_for("auth.setup"))
     return login_manager.unauthorized()
 
@@ -133,7 +133,7 @@ def _setup_allowed() -> bool:
 def setup():
     """Create the first admin; closed for good once any account exists."""
     db = get_db()
-    if user_count(db) > 0:
+    if not setup_needed(db):
         abort(404)
     if not _setup_allowed():
         abort(403, "Open this page on the server itself, or use the link printed on its console.")
