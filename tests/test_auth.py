@@ -77,7 +77,7 @@ def test_logout_is_post_only(signed_in):
 
 
 def test_pages_need_sign_in(app, client):
-    add_user(app)
+    add_user(app, admin=True)
     for path in ("/", "/cases/", "/frameworks/", "/cases/x/handout"):
         response = client.get(path)
         assert response.status_code == 302 and "/login" in response.headers["Location"], path
