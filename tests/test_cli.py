@@ -160,3 +160,15 @@ def test_coverage_report_exits_non_zero_when_targets_are_missed(runner):
 def test_repository_bank_meets_every_coverage_target(runner):
     result = runner.invoke(main, ["cases", "coverage"])
     assert result.exit_code == 0, result.output
+
+
+def test_serve_says_clearly_when_the_port_is_taken(runner, env):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = runner.invoke(main, ["serve", "--port", str(port)])
+    assert result.exit_code == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.output

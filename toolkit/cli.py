@@ -53,7 +53,7 @@ def main() -> None:
 @click.option("--threads", default=8, show_default=True, help="Worker threads.")
 def serve(host: str, port: int, threads: int) -> None:
     """Serve the web app with waitress."""
-    from waitress import serve as waitress_serve
+    from waitress import create_server
 
     from toolkit.web import create_app
 
@@ -61,14 +61,23 @@ def serve(host: str, port: int, threads: int) -> None:
         app = create_app()
     except (database.SchemaOutOfDate, DataFileError) as exc:
         _fail(str(exc))
+    try:
+        server = create_server(app, host=host, port=port, threads=threads, ident="toolkit")
+    except OSError as exc:
+        _fail(
+            f"cannot listen on {host}:{port} ({exc.strerror}): stop the other server or use --port"
+        )
     address = f"http://{host}:{port}"
     token = app.config.get("SETUP_TOKEN")
     if token:
         click.echo(f"First run: create the admin account at {address}/setup")
         click.echo(f"  (from another machine: {address}/setup?token={token})")
-    click.echo(f"Serving the learning-set toolkit on {address} (Ctrl+C to stop)", err=False)
+    click.echo(f"Serving the learning-set toolkit on {address} (Ctrl+C to stop)")
     sys.stdout.flush()
-    waitress_serve(app, host=host, port=port, threads=threads, ident="toolkit")
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        click.echo("stopped")
 
 
 @main.group("db")
