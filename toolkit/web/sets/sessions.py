@@ -1,0 +1,346 @@
+"""The session builder: agenda, rota, cases, prompts, pre-work, attendance, actions, printing."""
+
+from __future__ import annotations
+
+from flask import (
+    Response,
+    abort,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    stream_with_context,
+    url_for,
+)
+from flask_wtf import FlaskForm
+
+from toolkit import packs, resources, sets
+from toolkit.casebank import CaseFilter, filter_cases
+from toolkit.models import Meeting
+from toolkit.programme_map import suggest_cases
+from toolkit.session_templates import BLOCK_KINDS
+from toolkit.web import get_db, toolkit
+from toolkit.web.sets.forms import ActionForm, BlockForm, SessionDetailsForm, TemplateForm
+from toolkit.web.sets.routes import (
+    bp,
+    csrf_ok,
+    download,
+    find_meeting,
+    local_time,
+    save,
+    template_choices,
+)
+
+
+def _session_page(meeting: Meeting, status: int = 200, **forms):
+    """The session builder page."""
+    kit = toolkit()
+    learning_set = meeting.learning_set
+    library = resources.catalogue(get_db(), kit.bank)
+    query = request.args.get("q", "").strip()
+    details = forms.get("details_form") or SessionDetailsForm(
+        prefix="details",
+        version=str(meeting.version),
+        title=meeting.title,
+        date=sets.local(meeting).date(),
+        start_time=sets.local(meeting).time(),
+        minutes=meeting.minutes,
+        venue=meeting.venue,
+        video_url=meeting.video_url,
+    )
+    template_form = TemplateForm(prefix="tpl", template=meeting.template_id)
+    template_choices(template_form.template)
+    block_form = forms.get("block_form") or BlockForm(prefix="block")
+    block_form.kind.choices = [(k, k) for k in BLOCK_KINDS]
+    action_form = forms.get("action_form") or ActionForm(prefix="action")
+    action_form.member.choices = [(m.id, m.name) for m in sets.active_members(learning_set)]
+    context = {
+        "meeting": meeting,
+        "s": learning_set,
+        "number": sets.meeting_number(meeting),
+        "agenda": sets.agenda(meeting),
+        "overrun": sets.overrun(meeting),
+        "members": sets.active_members(learning_set),
+        "member_names": {m.id: m.name for m in learning_set.members},
+        "attendance": {a.member_id: a.status for a in meeting.attendance},
+        "proposed": sets.proposed_presenters(
+            meeting, sum(1 for b in meeting.blocks if b.kind == "presenter")
+        ),
+        "bank": kit.bank,
+        "query": query,
+        "found_cases": filter_cases(kit.bank, CaseFilter(search=query))[:10] if query else [],
+        "suggested_cases": suggest_cases(learning_set, kit.bank, kit.frameworks),
+        "suggested_prompts": sets.suggest_prompts(meeting, kit.bank),
+        "to_review": sets.actions_to_review(get_db(), meeting),
+        "raised": [
+            a for a in sets.actions_for(get_db(), learning_set) if a.meeting_id == meeting.id
+        ],
+        "details_form": details,
+        "template_form": template_form,
+        "block_form": block_form,
+        "action_form": action_form,
+        "local": sets.local,
+        "end_time": sets.end_time,
+        "csrf_form": FlaskForm(),
+        "documents": [(n, _document_title(n)) for n in _documents(meeting)],
+        "prework": resources.session_resources(meeting, library, "prework"),
+        "reading": resources.session_resources(meeting, library, "reading"),
+        "suggested_resources": resources.suggest_resources(meeting, kit.bank, library),
+        "library": sorted(library.values(), key=lambda r: r.title.lower()),
+    }
+    failed = [f for f in forms.values() if f.errors]
+    if failed:
+        context["form"] = failed[0]
+    elif status == 409:
+        context["conflict"] = True
+    return render_template("sets/session.html", **context), status
+
+
+@bp.route("/<slug>/sessions/<key>")
+def session(slug: str, key: str):
+    """Build one session: agenda, rota, cases, prompts, attendance and actions."""
+    return _session_page(find_meeting(slug, key))
+
+
+def _documents(meeting: Meeting) -> list[str]:
+    """The session's printable documents, decided without rendering anything."""
+    number, count = sets.meeting_number(meeting), len(meeting.learning_set.meetings)
+    return packs.files.available(
+        any(a.status == "present" for a in meeting.attendance),
+        bool(toolkit().bank.statements) and number in (1, count),
+        bool(sets.active_members(meeting.learning_set)),
+    )
+
+
+def _document_title(stem: str) -> str:
+    if stem == packs.NAMED_HANDOUTS:
+        return "Participant handouts, one named copy per member"
+    return packs.DOCUMENTS[stem].title
+
+
+def _back(meeting: Meeting, anchor: str = ""):
+    return redirect(
+        url_for("sets.session", slug=meeting.learning_set.slug, key=meeting.key, _anchor=anchor)
+    )
+
+
+@bp.post("/<slug>/sessions/<key>/details")
+def session_details(slug: str, key: str):
+    """Move a session or change its place; a real change is recorded for the invites."""
+    meeting = find_meeting(slug, key)
+    form = SessionDetailsForm(prefix="details")
+    if not form.validate_on_submit():
+        return _session_page(meeting, 400, details_form=form)
+    start = local_time(meeting.learning_set, form.date.data, form.start_time.data)
+
+    def change() -> None:
+        sets.check_version(meeting, form.version.data)
+        sets.change_meeting(
+            get_db(),
+            meeting,
+            start=start,
+            minutes=form.minutes.data,
+            venue=(form.venue.data or "").strip(),
+            video_url=(form.video_url.data or "").strip(),
+            title=form.title.data.strip(),
+        )
+
+    if not save(change, "Session details saved."):
+        form.version.data = str(meeting.version)
+        form.version.errors = []
+        return _session_page(meeting, 409, details_form=form)
+    return _back(meeting)
+
+
+@bp.post("/<slug>/sessions/<key>/status")
+def session_status(slug: str, key: str):
+    """Cancel or restore a session."""
+    meeting = find_meeting(slug, key)
+    status = request.form.get("status", "")
+    if csrf_ok():
+        word = "cancelled" if status == "cancelled" else "restored"
+        save(lambda: sets.set_status(get_db(), meeting, status), f"Session {word}.")
+    return _back(meeting)
+
+
+@bp.post("/<slug>/sessions/<key>/template")
+def session_template(slug: str, key: str):
+    """Rebuild the agenda from a template (replaces the blocks, proposes a fresh rota)."""
+    meeting = find_meeting(slug, key)
+    form = TemplateForm(prefix="tpl")
+    template_choices(form.template)
+    if form.validate_on_submit():
+        template = toolkit().templates[form.template.data]
+
+        def rebuild() -> None:
+            if form.take_length.data:
+                sets.change_meeting(get_db(), meeting, minutes=template.minutes)
+            sets.apply_template(get_db(), meeting, template)
+
+        save(rebuild, f"Agenda rebuilt from '{template.name}'.")
+    return _back(meeting, "agenda")
+
+
+@bp.post("/<slug>/sessions/<key>/blocks")
+def add_block(slug: str, key: str):
+    """Add a block at the end of the agenda."""
+    meeting = find_meeting(slug, key)
+    form = BlockForm(prefix="block")
+    form.kind.choices = [(k, k) for k in BLOCK_KINDS]
+    if not form.validate_on_submit():
+        return _session_page(meeting, 400, block_form=form)
+    save(
+        lambda: sets.add_block(
+            get_db(),
+            meeting,
+            form.title.data,
+            form.kind.data,
+            form.minutes.data,
+            form.notes.data or "",
+            form.handout.data,
+        ),
+        "Block added.",
+    )
+    return _back(meeting, "agenda")
+
+
+@bp.post("/<slug>/sessions/<key>/blocks/<int:block_id>")
+def edit_block(slug: str, key: str, block_id: int):
+    """Change a block's minutes or title, move it up or down, or remove it."""
+    meeting = find_meeting(slug, key)
+    if not csrf_ok():
+        return _back(meeting, "agenda")
+    do = request.form.get("do", "save")
+    db = get_db()
+    changes = {
+        "up": lambda: sets.move_block(db, meeting, block_id, -1),
+        "down": lambda: sets.move_block(db, meeting, block_id, +1),
+        "remove": lambda: sets.remove_block(db, meeting, block_id),
+        "save": lambda: sets.update_block(
+            db,
+            meeting,
+            block_id,
+            request.form.get("title", ""),
+            request.form.get("minutes", ""),
+        ),
+    }
+    if do in changes:
+        save(changes[do], "Agenda updated.")
+    return _back(meeting, "agenda")
+
+
+@bp.post("/<slug>/sessions/<key>/rota")
+def rota(slug: str, key: str):
+    """Override the proposed presenters, or go back to the proposal."""
+    meeting = find_meeting(slug, key)
+    if not csrf_ok():
+        return _back(meeting, "rota")
+    rounds = [b for b in meeting.blocks if b.kind == "presenter"]
+    if request.form.get("do") == "propose":
+        chosen = sets.proposed_presenters(meeting, len(rounds))
+    else:
+        chosen = [_int(request.form.get(f"presenter-{b.id}")) for b in rounds]
+    save(lambda: sets.set_presenters(get_db(), meeting, chosen), "Presenters saved.")
+    return _back(meeting, "rota")
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
+
+
+@bp.post("/<slug>/sessions/<key>/attach")
+def attach(slug: str, key: str):
+    """Attach or detach a case or prompt."""
+    meeting = find_meeting(slug, key)
+    if not csrf_ok():
+        return _back(meeting, "content")
+    case_id = request.form.get("case", "")
+    prompt_id = request.form.get("prompt", "")
+    db, bank = get_db(), toolkit().bank
+    if request.form.get("do") == "detach":
+        save(lambda: sets.detach(db, meeting, case_id, prompt_id), "Removed from the session.")
+    else:
+        save(lambda: sets.attach(db, meeting, bank, case_id, prompt_id), "Added to the session.")
+    return _back(meeting, "content")
+
+
+@bp.post("/<slug>/sessions/<key>/resources")
+def session_resource(slug: str, key: str):
+    """Set or remove pre-work and further reading."""
+    meeting = find_meeting(slug, key)
+    if not csrf_ok():
+        return _back(meeting, "resources")
+    resource_id = request.form.get("resource", "")
+    role = request.form.get("role", "")
+    db = get_db()
+    if request.form.get("do") == "detach":
+        change = lambda: resources.detach_resource(db, meeting, resource_id, role)  # noqa: E731
+        save(change, "Removed from the session.")
+    else:
+        library = resources.catalogue(db, toolkit().bank)
+        save(
+            lambda: resources.attach_resource(db, meeting, library, resource_id, role),
+            "Added to the session.",
+        )
+    return _back(meeting, "resources")
+
+
+@bp.post("/<slug>/sessions/<key>/attendance")
+def attendance(slug: str, key: str):
+    """Record who was present, sent apologies or was absent."""
+    meeting = find_meeting(slug, key)
+    if not csrf_ok():
+        return _back(meeting, "attendance")
+    statuses = {
+        m.id: request.form[f"member-{m.id}"]
+        for m in sets.active_members(meeting.learning_set)
+        if request.form.get(f"member-{m.id}")
+    }
+    save(lambda: sets.record_attendance(get_db(), meeting, statuses), "Attendance saved.")
+    return _back(meeting, "attendance")
+
+
+@bp.post("/<slug>/sessions/<key>/actions")
+def add_action(slug: str, key: str):
+    """Record an action a member committed to."""
+    meeting = find_meeting(slug, key)
+    form = ActionForm(prefix="action")
+    form.member.choices = [(m.id, m.name) for m in sets.active_members(meeting.learning_set)]
+    if not form.validate_on_submit():
+        return _session_page(meeting, 400, action_form=form)
+    save(
+        lambda: sets.add_action(
+            get_db(),
+            meeting,
+            form.member.data,
+            form.text.data,
+            form.due.data or "",
+            form.support.data or "",
+        ),
+        "Action recorded.",
+    )
+    return _back(meeting, "actions")
+
+
+def _pack(meeting: Meeting):
+    kit = toolkit()
+    return packs.build_pack(get_db(), meeting, kit.bank, kit.frameworks)
+
+
+@bp.route("/<slug>/sessions/<key>/print/<stem>.<ext>")
+def print_document(slug: str, key: str, stem: str, ext: str):
+    """A session document as PDF (download), HTML (preview), or every PDF in one zip."""
+    meeting = find_meeting(slug, key)
+    content, cache = _pack(meeting), toolkit().settings.pdf_cache_dir
+    base = f"{slug}-session-{sets.meeting_number(meeting)}"
+    if (stem, ext) == ("print", "css"):
+        return send_from_directory(packs.STATIC, "print.css", mimetype="text/css")
+    if (stem, ext) == ("all", "zip"):
+        chunks = stream_with_context(packs.zip_stream(content, base, cache))
+        return download(chunks, "application/zip", f"{base}.zip")
+    if stem not in packs.document_names(content) or ext not in ("pdf", "html"):
+        abort(404)
+    doc = packs.render_document(content, stem, cache)
+    if ext == "html":
+        return Response(doc.html, mimetype="text/html")
+    return download(doc.pdf, "application/pdf", f"{base}-{stem}.pdf")
