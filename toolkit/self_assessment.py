@@ -14,7 +14,7 @@ from toolkit.casebank import LEVELS
 from toolkit.frameworks import Frameworks
 from toolkit.mail import Letter
 from toolkit.models import LearningSet, Member, SelfRating
-from toolkit.sets import SetError, active_members
+from toolkit.sets import SetError
 
 PHASES = ("start", "end")
 MIN_ANSWERS = 4  # totals stay hidden until this many members have answered a phase
@@ -117,11 +117,6 @@ def link_letter(member: Member, learning_set: LearningSet, url: str) -> Letter:
         "Keep this link to yourself: anyone who has it can see and change your ratings.\n"
     )
     return Letter(f"Your leadership self-assessment: {learning_set.title}", body)
-
-
-def members_to_invite(learning_set: LearningSet) -> list[Member]:
-    """Active members, who each get their own link."""
-    return active_members(learning_set)
 
 
 def chart_svg(ratings: dict[str, dict[str, int]], frameworks: Frameworks) -> str:

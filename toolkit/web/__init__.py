@@ -84,6 +84,13 @@ class ValidEmail:
             raise ValidationError("Enter an e-mail address like name@example.nhs.uk") from None
 
 
+def safe_target(target: str | None, default: str) -> str:
+    """`target` if it is a path on this site, else `default`: never redirect off-site."""
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return default
+
+
 def toolkit(app: Flask | None = None) -> Toolkit:
     """The running app's Toolkit (settings, database, content)."""
     from flask import current_app

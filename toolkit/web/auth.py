@@ -33,7 +33,7 @@ from toolkit.accounts import (
     sign_out_everywhere,
 )
 from toolkit.models import User
-from toolkit.web import ValidEmail, get_db
+from toolkit.web import ValidEmail, get_db, safe_target
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
@@ -169,7 +169,7 @@ def login():
             clear_failures(db, user.email)
             db.commit()
             _start_session(user)
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(safe_target(request.args.get("next"), url_for("home.index")))
         record_failure(db, form.email.data, address)
         db.commit()
         form.password.errors.append("The e-mail address or password is not right")
@@ -203,9 +203,3 @@ def account():
         flash("You are signed out on every device.")
         return redirect(url_for("auth.login"))
     return render_template("auth/account.html", form=form)
-
-
-def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return url_for("home.index")

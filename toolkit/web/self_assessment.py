@@ -61,8 +61,7 @@ def _level(value: str | None) -> int:
 def delete(token: str):
     """Delete every rating the member made; the link stays theirs."""
     found = _member(token)
-    if FlaskForm().validate_on_submit():
-        count = service.delete_ratings(get_db(), found)
-        get_db().commit()
-        flash(f"Deleted {count} rating(s). Nothing of your self-assessment is kept.")
+    count = service.delete_ratings(get_db(), found)
+    get_db().commit()
+    flash(f"Deleted {count} rating(s). Nothing of your self-assessment is kept.")
     return redirect(url_for("self_assessment.member", token=token))

@@ -9,6 +9,7 @@ from toolkit import self_assessment as service
 from toolkit.calendar import Person
 from toolkit.casebank import LEVELS
 from toolkit.mail import MailError, compose_plain, send_with_retry, transport_for
+from toolkit.sets import active_members
 from toolkit.web import get_db, toolkit
 from toolkit.web.sets.routes import bp, find_set
 
@@ -33,11 +34,9 @@ def assessment(slug: str):
 def send_assessment_links(slug: str):
     """E-mail every active member their own private link."""
     learning_set = find_set(slug)
-    if not FlaskForm().validate_on_submit():
-        return redirect(url_for("sets.assessment", slug=slug))
     kit = toolkit()
     db = get_db()
-    members = service.members_to_invite(learning_set)
+    members = active_members(learning_set)
     links = {m.id: service.ensure_token(m) for m in members}
     db.commit()
     facilitator = min(learning_set.facilitators, key=lambda u: u.id)
