@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 
 from email_validator import EmailNotValidError, validate_email
@@ -11,6 +10,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from toolkit.models import LoginFailure, User
+from toolkit.text import one_line
 
 MIN_PASSWORD = 12
 # Checked against when the e-mail is unknown, so a wrong address costs as long as a wrong password.
@@ -33,11 +33,6 @@ def check_email(address: str) -> str:
     except EmailNotValidError as exc:
         raise ValueError(f"'{one_line(address)}' is not an e-mail address: {exc}") from None
     return normalise_email(found.normalized)
-
-
-def one_line(text: str) -> str:
-    """A value safe to show on one line (no line breaks or control characters)."""
-    return re.sub(r"[\x00-\x1f\x7f]+", " ", text).strip()
 
 
 def setup_needed(db: Session) -> bool:

@@ -15,8 +15,8 @@ from email.utils import format_datetime, make_msgid
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from toolkit.accounts import one_line
 from toolkit.calendar import Person
+from toolkit.text import one_line
 
 
 class MailError(RuntimeError):

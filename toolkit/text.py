@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import nh3
 from markdown_it import MarkdownIt
 
@@ -11,3 +13,8 @@ _md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table"
 def render_markdown(source: str) -> str:
     """Render Markdown and sanitise the result, so a data file can never inject script."""
     return nh3.clean(_md.render(source), link_rel="noopener noreferrer")
+
+
+def one_line(text: str) -> str:
+    """A value safe for one line: no line breaks or control characters, so no header injection."""
+    return re.sub(r"[\x00-\x1f\x7f]+", " ", text).strip()
