@@ -80,10 +80,6 @@ def _slug(value: str) -> str:
     return value
 
 
-def _email(value: str) -> str:
-    return check_email(value)
-
-
 def _url(value: str) -> str:
     if value and not re.fullmatch(r"https://\S+", value):
         raise ValueError("give a link starting https://")
@@ -136,7 +132,7 @@ def _member_email(value: str, info: ValidationInfo) -> str:
 
 
 Slug = Annotated[str, Field(max_length=80), AfterValidator(_slug)]
-Email = Annotated[str, Field(max_length=320), AfterValidator(_email)]
+Email = Annotated[str, Field(max_length=320), AfterValidator(check_email)]
 Url = Annotated[str, Field(max_length=500), AfterValidator(_url)]
 Rule = Annotated[str, Field(min_length=1), AfterValidator(_rule)]
 Zone = Annotated[str, AfterValidator(check_zone)]
