@@ -144,6 +144,11 @@ class Meeting(Base):
     venue: Mapped[str] = mapped_column(Text, default="")
     video_url: Mapped[str] = mapped_column(String(500), default="")
     status: Mapped[str] = mapped_column(String(20), default="scheduled")  # or "cancelled"
+    cancel_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # presenters chosen by the facilitator: the rota leaves them alone when earlier sessions change
+    presenters_by_hand: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # deleted by the facilitator; kept only until the members invited to it have their CANCEL
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     sequence: Mapped[int] = mapped_column(Integer, default=0)  # iCalendar SEQUENCE
     version: Mapped[int] = mapped_column(Integer, default=1)  # optimistic locking
     # members who were present and whose personal data was later deleted
@@ -276,6 +281,9 @@ class SentInvite(Base):
     transport: Mapped[str] = mapped_column(String(10))  # smtp or outbox
     result: Mapped[str] = mapped_column(Text, default="")
     delivered: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # held while a message is being sent (and kept once delivered), so two senders at once
+    # cannot both send it: "<meeting>:<member>:<method>:<sequence>:<resend number>"
+    claim: Mapped[str | None] = mapped_column(String(120), unique=True, nullable=True)
 
 
 class MeetingResource(Base):
