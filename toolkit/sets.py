@@ -5,10 +5,10 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from toolkit.accounts import check_email
@@ -149,6 +149,7 @@ def add_meeting(
     key: str = "",
 ) -> Meeting:
     """Add one meeting and build its agenda from `template` with a proposed presenter rota."""
+    check_free(learning_set, [start])
     meeting = Meeting(
         uid=uuid.uuid4().hex,
         key=key or new_meeting_key(learning_set),
@@ -173,7 +174,21 @@ def add_series(
 ) -> list[Meeting]:
     """Add `count` meetings every `every_weeks` weeks at the same local time."""
     starts = series_starts(first, every_weeks, count)
+    check_free(learning_set, starts)
     return [add_meeting(db, learning_set, start, template) for start in starts]
+
+
+def check_free(learning_set: LearningSet, starts: Sequence[datetime]) -> None:
+    """Refuse new sessions starting at the same instant as a session already in the set."""
+    wanted = set(starts)
+    clashes = [m for m in meetings_in_order(learning_set) if m.starts_at in wanted]
+    if not clashes:
+        return
+    named = [f"{describe_start(m)} (Session {meeting_number(m)}: {m.title})" for m in clashes]
+    if len(named) == 1:
+        raise SetError(f"There is already a session at {named[0]}; nothing was added.")
+    listed = ", ".join(named[:-1]) + " and " + named[-1]
+    raise SetError(f"There are already sessions at {listed}; nothing was added.")
 
 
 def meetings_in_order(learning_set: LearningSet) -> list[Meeting]:
@@ -182,8 +197,12 @@ def meetings_in_order(learning_set: LearningSet) -> list[Meeting]:
 
 
 def meeting_number(meeting: Meeting) -> int:
-    """1 for the set's first meeting, and so on (cancelled meetings keep their place)."""
-    return meetings_in_order(meeting.learning_set).index(meeting) + 1
+    """1 for the set's first meeting, and so on (cancelled meetings keep their place, and a
+    deleted one still owed cancellations is numbered where it stood)."""
+    in_order = meetings_in_order(meeting.learning_set)
+    if meeting.deleted_at is None:
+        return in_order.index(meeting) + 1
+    return sum(1 for m in in_order if m.starts_at < meeting.starts_at) + 1
 
 
 def local(meeting: Meeting, when: datetime | None = None) -> datetime:
@@ -228,10 +247,12 @@ def change_meeting(
     return changed
 
 
-def set_status(db: Session, meeting: Meeting, status: str) -> bool:
-    """Cancel (`cancelled`) or restore (`scheduled`) a meeting; records and bumps SEQUENCE."""
+def set_status(db: Session, meeting: Meeting, status: str, reason: str = "") -> bool:
+    """Cancel (`cancelled`, with an optional reason) or restore (`scheduled`) a meeting;
+    a change of status is recorded and bumps SEQUENCE."""
     if status not in ("scheduled", "cancelled"):
         raise SetError(f"unknown status '{status}'")
+    meeting.cancel_reason = reason.strip() if status == "cancelled" else ""
     if meeting.status == status:
         return False
     _record(db, meeting, "status", meeting.status, status)
@@ -518,10 +539,15 @@ def remove_block(db: Session, meeting: Meeting, block_id: int) -> None:
     db.flush()
 
 
+def describe_start(meeting: Meeting) -> str:
+    """The meeting's local date and start time, e.g. "Thu 14 Jan 2027, 14:00"."""
+    start = local(meeting)
+    return f"{start:%a} {start.day} {start:%b %Y}, {start:%H:%M}"
+
+
 def describe_when(meeting: Meeting) -> str:
     """The meeting's date and local clock times, e.g. "Thu 14 Jan 2027, 14:00 to 17:15"."""
-    start, end = local(meeting), local(meeting, end_time(meeting))
-    return f"{start:%a} {start.day} {start:%b %Y}, {start:%H:%M} to {end:%H:%M}"
+    return f"{describe_start(meeting)} to {local(meeting, end_time(meeting)):%H:%M}"
 
 
 class Conflict(SetError):
@@ -550,6 +576,36 @@ def delete_member(db: Session, member: Member) -> None:
         action.member_id = None
     member.learning_set.members.remove(member)
     db.flush()
+
+
+def invited_members(db: Session, meeting: Meeting) -> set[int]:
+    """Members whose calendar holds this session's invitation, or who are being sent one now."""
+    rows = db.scalars(
+        select(SentInvite)
+        .where(SentInvite.meeting_id == meeting.id, SentInvite.member_id.is_not(None))
+        .where(or_(SentInvite.delivered.is_(True), SentInvite.claim.is_not(None)))
+        .order_by(SentInvite.id)
+    )
+    last = {row.member_id: row.method for row in rows}
+    return {member_id for member_id, method in last.items() if method == "REQUEST"}
+
+
+def delete_meeting(db: Session, meeting: Meeting, now: datetime | None = None) -> bool:
+    """Delete a session; True when members hold its invitation, so it is only hidden until the
+    invites code has sent them the CANCEL and purges it (one that has ended goes at once)."""
+    now = now or datetime.now(UTC)
+    learning_set = meeting.learning_set
+    if end_time(meeting) <= now or not invited_members(db, meeting):
+        learning_set.meetings.remove(meeting)
+        db.flush()
+        return False
+    _record(db, meeting, "status", meeting.status, "deleted")
+    meeting.status, meeting.deleted_at = "cancelled", now
+    meeting.sequence += 1
+    meeting.key = f"deleted-{meeting.uid}"  # frees the key for new sessions; the UID stays
+    db.flush()
+    db.expire(learning_set, ["meetings"])
+    return True
 
 
 def delete_set(db: Session, learning_set: LearningSet) -> None:
