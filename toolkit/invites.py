@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from toolkit import calendar, sets
@@ -17,7 +18,7 @@ from toolkit.casebank import Resource
 from toolkit.config import Settings
 from toolkit.db import transaction
 from toolkit.mail import Letter, MailError, Outbox, Transport, compose, send_with_retry
-from toolkit.models import LearningSet, Meeting, Member, SentInvite
+from toolkit.models import LearningSet, Meeting, Member, SentInvite, utcnow
 from toolkit.resources import session_resources
 
 
@@ -46,7 +47,13 @@ class Pending:
     member: Member
     method: str  # REQUEST or CANCEL
     sequence: int
-    reason: str  # new, updated, restored, cancelled, removed
+    reason: str  # new, resent, updated, restored, cancelled, removed, deleted
+    copies: int = 0  # how many of this very message were delivered when it was found owed
+
+    @property
+    def claim(self) -> str:
+        """The key two sends of this message would both claim, so only one of them sends it."""
+        return f"{self.meeting.id}:{self.member.id}:{self.method}:{self.sequence}:{self.copies}"
 
     @property
     def is_update(self) -> bool:
@@ -61,6 +68,7 @@ class Outcome:
     pending: Pending
     delivered: bool
     detail: str
+    skipped: bool = False  # another send had claimed it, so this one did not send it
 
 
 def event_uid(meeting: Meeting, host: str) -> str:
@@ -115,18 +123,22 @@ def session_event(
     )
 
 
-def _last_delivered(db: Session, meeting: Meeting) -> dict[int, SentInvite]:
-    rows = db.scalars(
-        select(SentInvite)
-        .where(SentInvite.meeting_id == meeting.id, SentInvite.delivered.is_(True))
-        .order_by(SentInvite.id)
+def _delivered(db: Session, meeting: Meeting) -> list[SentInvite]:
+    """The session's delivered messages, oldest first (failed and in-flight ones do not count)."""
+    return list(
+        db.scalars(
+            select(SentInvite)
+            .where(SentInvite.meeting_id == meeting.id, SentInvite.delivered.is_(True))
+            .order_by(SentInvite.id)
+        )
     )
-    return {row.member_id: row for row in rows if row.member_id is not None}
 
 
 def _owed(meeting: Meeting, member: Member, last: SentInvite | None, resend: bool):
     """(method, sequence, reason) the member is owed for this session, or None."""
     had_request = last is not None and last.method == "REQUEST"
+    if meeting.deleted_at is not None:
+        return ("CANCEL", _superseding(meeting, last), "deleted") if had_request else None
     if not member.active:
         return ("CANCEL", last.sequence + 1, "removed") if had_request else None
     if meeting.status == "cancelled":
@@ -134,10 +146,15 @@ def _owed(meeting: Meeting, member: Member, last: SentInvite | None, resend: boo
     if last is None:
         return ("REQUEST", meeting.sequence, "new")
     if last.method == "CANCEL":
-        return ("REQUEST", max(meeting.sequence, last.sequence + 1), "restored")
+        return ("REQUEST", _superseding(meeting, last), "restored")
     if last.sequence != meeting.sequence:
         return ("REQUEST", meeting.sequence, "updated")
     return ("REQUEST", meeting.sequence, "resent") if resend else None
+
+
+def _superseding(meeting: Meeting, last: SentInvite) -> int:
+    """A SEQUENCE above the member's last message and no lower than the session's own."""
+    return max(meeting.sequence, last.sequence + 1)
 
 
 def pending_invites(
@@ -150,15 +167,29 @@ def pending_invites(
     """Every message owed, for sessions that have not yet ended, in session then member order."""
     now = now or datetime.now(UTC)
     owed = []
-    for meeting in sets.meetings_in_order(learning_set):
+    for meeting in with_deleted(learning_set):
         if (only is not None and meeting.id != only.id) or sets.end_time(meeting) <= now:
             continue
-        last = _last_delivered(db, meeting)
-        for member in learning_set.members:
-            found = _owed(meeting, member, last.get(member.id), resend)
-            if found:
-                owed.append(Pending(meeting, member, *found))
+        owed += _owed_for(db, meeting, resend)
     return owed
+
+
+def _owed_for(db: Session, meeting: Meeting, resend: bool) -> list[Pending]:
+    rows = _delivered(db, meeting)
+    last = {row.member_id: row for row in rows if row.member_id is not None}
+    owed = []
+    for member in meeting.learning_set.members:
+        found = _owed(meeting, member, last.get(member.id), resend)
+        if found:
+            key = (member.id, *found[:2])
+            copies = sum(1 for r in rows if (r.member_id, r.method, r.sequence) == key)
+            owed.append(Pending(meeting, member, *found, copies=copies))
+    return owed
+
+
+def with_deleted(learning_set: LearningSet) -> list[Meeting]:
+    """The set's sessions by start, with the deleted ones kept until their cancellations go."""
+    return sorted(learning_set.meetings + learning_set.deleted_meetings, key=lambda m: m.starts_at)
 
 
 def out_of_date_members(pending: list[Pending]) -> int:
@@ -173,6 +204,7 @@ SUBJECT_PREFIX = {
     "restored": "Back on",
     "cancelled": "Cancelled",
     "removed": "Cancelled",
+    "deleted": "Cancelled",
 }
 
 
@@ -192,6 +224,8 @@ def letter(p: Pending, library: dict[str, Resource] | None = None) -> Letter:
         "cancelled": "This meeting has been cancelled. Your calendar entry will be removed.",
         "removed": "You are no longer a member of this learning set, so this meeting has been "
         "removed from your calendar.",
+        "deleted": "This meeting has been taken off the programme. "
+        "Your calendar entry will be removed.",
     }[p.reason]
     body = [f"Dear {first},", opening, describe(meeting, library)]
     facilitator = _organizer(meeting)
@@ -238,27 +272,103 @@ def prepare(pending: list[Pending], config: InviteSettings) -> list[Prepared]:
     return [Prepared(p, message(p, config), file_stem(p)) for p in pending]
 
 
+ALREADY_SENDING = "skipped: another send, started at the same time, has sent it or is sending it"
+# A claim whose send never finished (the process died mid-send) is released after this long, far
+# longer than a send with all its retries and timeouts takes (about two minutes at worst), so the
+# message is owed again; it may then reach someone twice, which beats never reaching them.
+STALE_CLAIM = timedelta(minutes=15)
+
+
 def send_each(
     sessions: sessionmaker[Session],
     prepared: list[Prepared],
     transport: Transport,
     delays: tuple[float, ...] = (1, 4, 15),
 ) -> Iterator[Outcome]:
-    """Send each message, logging each result in its own transaction, and yield it at once
-    (so a page can show progress); a failure stops nothing."""
+    """Claim, send and log each message, yielding each outcome at once (so a page can show
+    progress); a message another send has claimed is skipped, and a failure stops nothing."""
     kind = "outbox" if isinstance(transport, Outbox) else "smtp"
     try:
         for item in prepared:
-            try:
-                detail = send_with_retry(transport, item.email, item.name, delays)
-                outcome = Outcome(item.pending, True, detail)
-            except MailError as exc:
-                state = "temporary" if exc.temporary else "permanent"
-                outcome = Outcome(item.pending, False, f"{state}: {exc}")
-            _log(sessions, outcome, kind)
+            row_id = _claim(sessions, item.pending, kind)
+            if row_id is None:
+                yield Outcome(item.pending, False, ALREADY_SENDING, skipped=True)
+                continue
+            outcome = _send(transport, item, delays)
+            _finish(sessions, row_id, outcome)
             yield outcome
     finally:
         transport.close()
+    _purge_after(sessions, prepared)
+
+
+def _send(transport: Transport, item: Prepared, delays: tuple[float, ...]) -> Outcome:
+    try:
+        detail = send_with_retry(transport, item.email, item.name, delays)
+    except MailError as exc:
+        state = "temporary" if exc.temporary else "permanent"
+        return Outcome(item.pending, False, f"{state}: {exc}")
+    return Outcome(item.pending, True, detail)
+
+
+def _claim(sessions: sessionmaker[Session], p: Pending, kind: str) -> int | None:
+    """Log the message as being sent, committed before it is sent; None if another send has
+    it (the unique claim), or if its session has just been purged."""
+    stale = update(SentInvite).where(
+        SentInvite.claim == p.claim,
+        SentInvite.delivered.is_(False),
+        SentInvite.sent_at < utcnow() - STALE_CLAIM,
+    )
+    row = SentInvite(
+        meeting_id=p.meeting.id,
+        member_id=p.member.id,
+        email=p.member.email,
+        method=p.method,
+        sequence=p.sequence,
+        transport=kind,
+        result="sending",
+        delivered=False,
+        claim=p.claim,
+    )
+    try:
+        with transaction(sessions) as db:
+            db.execute(stale.values(claim=None, result="abandoned: the send never finished"))
+            db.add(row)
+    except IntegrityError:
+        return None
+    return row.id
+
+
+def _finish(sessions: sessionmaker[Session], row_id: int, outcome: Outcome) -> None:
+    """Record the result; a failed message gives up its claim, so it is owed and sent again."""
+    done = {"delivered": outcome.delivered, "result": outcome.detail, "sent_at": utcnow()}
+    if not outcome.delivered:
+        done["claim"] = None
+    with transaction(sessions) as db:
+        db.execute(update(SentInvite).where(SentInvite.id == row_id).values(**done))
+
+
+def purge_deleted(db: Session, learning_set: LearningSet, now: datetime | None = None) -> int:
+    """Delete for good the set's deleted sessions that owe nobody a cancellation any more."""
+    now = now or datetime.now(UTC)
+    done = [
+        m
+        for m in learning_set.deleted_meetings
+        if sets.end_time(m) <= now or not _owed_for(db, m, resend=False)
+    ]
+    for meeting in done:
+        db.delete(meeting)
+    db.flush()
+    return len(done)
+
+
+def _purge_after(sessions: sessionmaker[Session], prepared: list[Prepared]) -> None:
+    set_ids = {i.pending.meeting.set_id for i in prepared if i.pending.reason == "deleted"}
+    for set_id in set_ids:
+        with transaction(sessions) as db:
+            learning_set = db.get(LearningSet, set_id)
+            if learning_set is not None:
+                purge_deleted(db, learning_set)
 
 
 def send_pending(
@@ -278,25 +388,11 @@ def send_pending(
     return outcomes
 
 
-def _log(sessions: sessionmaker[Session], outcome: Outcome, kind: str) -> None:
-    p = outcome.pending
-    with transaction(sessions) as db:
-        db.add(
-            SentInvite(
-                meeting_id=p.meeting.id,
-                member_id=p.member.id,
-                email=p.member.email,
-                method=p.method,
-                sequence=p.sequence,
-                transport=kind,
-                result=outcome.detail,
-                delivered=outcome.delivered,
-            )
-        )
-
-
 def feed(learning_set: LearningSet, config: InviteSettings) -> bytes:
     """The set's subscribable calendar: every session, cancelled ones marked, no attendees."""
+    # Deleted sessions are simply left out (as everywhere but the invites): a subscribed calendar
+    # drops an event that leaves its feed, which is what deleting means; a CANCELLED entry would
+    # linger in it as a session the facilitator wanted gone.
     events = [session_event(m, config) for m in sets.meetings_in_order(learning_set)]
     return calendar.feed(learning_set.title, f"set-{learning_set.slug}@{config.host}", events)
 
@@ -307,7 +403,7 @@ def single(meeting: Meeting, config: InviteSettings) -> bytes:
 
 
 def send_log(db: Session, learning_set: LearningSet) -> list[SentInvite]:
-    """Every message sent for the set, newest first."""
-    ids = [m.id for m in learning_set.meetings]
+    """Every message sent for the set, newest first (with deleted sessions' cancellations)."""
+    ids = [m.id for m in with_deleted(learning_set)]
     query = select(SentInvite).where(SentInvite.meeting_id.in_(ids)).order_by(SentInvite.id.desc())
     return list(db.scalars(query))

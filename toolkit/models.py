@@ -84,7 +84,11 @@ class SetFacilitator(Base):
 
 
 class LearningSet(Base):
-    """A learning set: a small group meeting several times with a facilitator."""
+    """A learning set: a small group meeting several times with a facilitator.
+
+    `meetings` leaves out deleted sessions, so nothing a user sees needs to filter them; only the
+    invites code reads `deleted_meetings`, to send their cancellations before they are purged.
+    """
 
     __tablename__ = "learning_sets"
 
@@ -106,7 +110,15 @@ class LearningSet(Base):
         back_populates="learning_set", cascade="all, delete-orphan", order_by="Member.id"
     )
     meetings: Mapped[list[Meeting]] = relationship(
-        back_populates="learning_set", cascade="all, delete-orphan", order_by="Meeting.starts_at"
+        back_populates="learning_set",
+        cascade="all, delete-orphan",
+        order_by="Meeting.starts_at",
+        primaryjoin="and_(LearningSet.id == Meeting.set_id, Meeting.deleted_at.is_(None))",
+    )
+    deleted_meetings: Mapped[list[Meeting]] = relationship(
+        viewonly=True,
+        order_by="Meeting.starts_at",
+        primaryjoin="and_(LearningSet.id == Meeting.set_id, Meeting.deleted_at.is_not(None))",
     )
 
 
