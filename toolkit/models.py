@@ -18,6 +18,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from toolkit import limits
+
 
 class UTCDateTime(TypeDecorator):
     """Aware datetimes stored as UTC, so SQLite and PostgreSQL give back the same instant."""
@@ -61,8 +63,8 @@ class User(Base):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(String(320), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(limits.EMAIL), unique=True)
+    name: Mapped[str] = mapped_column(String(limits.NAME))
     password_hash: Mapped[str] = mapped_column(String(300))
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -93,12 +95,12 @@ class LearningSet(Base):
     __tablename__ = "learning_sets"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    slug: Mapped[str] = mapped_column(String(80), unique=True)
-    title: Mapped[str] = mapped_column(String(200))
-    programme: Mapped[str] = mapped_column(String(200), default="")
+    slug: Mapped[str] = mapped_column(String(limits.SLUG), unique=True)
+    title: Mapped[str] = mapped_column(String(limits.TITLE))
+    programme: Mapped[str] = mapped_column(String(limits.PROGRAMME), default="")
     venue: Mapped[str] = mapped_column(Text, default="")
-    video_url: Mapped[str] = mapped_column(String(500), default="")
-    time_zone: Mapped[str] = mapped_column(String(64), default="Europe/London")
+    video_url: Mapped[str] = mapped_column(String(limits.URL), default="")
+    time_zone: Mapped[str] = mapped_column(String(limits.TIME_ZONE), default="Europe/London")
     ground_rules: Mapped[str] = mapped_column(Text, default="")  # one rule per line
     feed_token: Mapped[str] = mapped_column(String(64), unique=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -129,9 +131,9 @@ class Member(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     set_id: Mapped[int] = mapped_column(ForeignKey("learning_sets.id", ondelete="CASCADE"))
-    name: Mapped[str] = mapped_column(String(200))
-    email: Mapped[str] = mapped_column(String(320))
-    grade: Mapped[str] = mapped_column(String(40), default="")
+    name: Mapped[str] = mapped_column(String(limits.NAME))
+    email: Mapped[str] = mapped_column(String(limits.EMAIL))
+    grade: Mapped[str] = mapped_column(String(limits.GRADE), default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     # the member's private self-assessment link; only the member holds it
     assessment_token: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
@@ -148,14 +150,18 @@ class Meeting(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     uid: Mapped[str] = mapped_column(String(64), unique=True)
     set_id: Mapped[int] = mapped_column(ForeignKey("learning_sets.id", ondelete="CASCADE"))
-    key: Mapped[str] = mapped_column(String(80))  # stable id within the set (learning-set file)
-    title: Mapped[str] = mapped_column(String(200))
-    template_id: Mapped[str] = mapped_column(String(80), default="")
+    key: Mapped[str] = mapped_column(
+        String(limits.KEY)
+    )  # stable id within the set (learning-set file)
+    title: Mapped[str] = mapped_column(String(limits.TITLE))
+    template_id: Mapped[str] = mapped_column(String(limits.TEMPLATE_ID), default="")
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
     minutes: Mapped[int] = mapped_column(Integer)
     venue: Mapped[str] = mapped_column(Text, default="")
-    video_url: Mapped[str] = mapped_column(String(500), default="")
-    status: Mapped[str] = mapped_column(String(20), default="scheduled")  # or "cancelled"
+    video_url: Mapped[str] = mapped_column(String(limits.URL), default="")
+    status: Mapped[str] = mapped_column(
+        String(limits.STATUS), default="scheduled"
+    )  # or "cancelled"
     cancel_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
     # presenters chosen by the facilitator: the rota leaves them alone when earlier sessions change
     presenters_by_hand: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
@@ -208,7 +214,7 @@ class AgendaBlock(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"))
     position: Mapped[int] = mapped_column(Integer)
-    title: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(limits.TITLE))
     kind: Mapped[str] = mapped_column(String(40))
     minutes: Mapped[int] = mapped_column(Integer)
     notes: Mapped[str] = mapped_column(Text, default="")  # facilitator only
@@ -226,7 +232,7 @@ class MeetingCase(Base):
     meeting_id: Mapped[int] = mapped_column(
         ForeignKey("meetings.id", ondelete="CASCADE"), primary_key=True
     )
-    case_id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    case_id: Mapped[str] = mapped_column(String(limits.BANK_ID), primary_key=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
 
 
@@ -238,7 +244,7 @@ class MeetingPrompt(Base):
     meeting_id: Mapped[int] = mapped_column(
         ForeignKey("meetings.id", ondelete="CASCADE"), primary_key=True
     )
-    prompt_id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    prompt_id: Mapped[str] = mapped_column(String(limits.BANK_ID), primary_key=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
 
 
@@ -270,9 +276,11 @@ class Action(Base):
         ForeignKey("meetings.id", ondelete="SET NULL"), nullable=True
     )
     text: Mapped[str] = mapped_column(Text)
-    due: Mapped[str] = mapped_column(String(40), default="")
+    due: Mapped[str] = mapped_column(String(limits.DUE), default="")
     support: Mapped[str] = mapped_column(Text, default="")
-    status: Mapped[str] = mapped_column(String(20), default="open")  # open, done, dropped
+    status: Mapped[str] = mapped_column(
+        String(limits.STATUS), default="open"
+    )  # open, done, dropped
     outcome: Mapped[str] = mapped_column(Text, default="")
 
 
@@ -286,7 +294,7 @@ class SentInvite(Base):
     member_id: Mapped[int | None] = mapped_column(
         ForeignKey("members.id", ondelete="SET NULL"), nullable=True
     )
-    email: Mapped[str] = mapped_column(String(320))
+    email: Mapped[str] = mapped_column(String(limits.EMAIL))
     method: Mapped[str] = mapped_column(String(10))  # REQUEST or CANCEL
     sequence: Mapped[int] = mapped_column(Integer)
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -306,7 +314,7 @@ class MeetingResource(Base):
     meeting_id: Mapped[int] = mapped_column(
         ForeignKey("meetings.id", ondelete="CASCADE"), primary_key=True
     )
-    resource_id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    resource_id: Mapped[str] = mapped_column(String(limits.BANK_ID), primary_key=True)
     role: Mapped[str] = mapped_column(String(10), primary_key=True)  # prework or reading
     position: Mapped[int] = mapped_column(Integer, default=0)
 
@@ -317,9 +325,9 @@ class CustomResource(Base):
     __tablename__ = "custom_resources"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    slug: Mapped[str] = mapped_column(String(120), unique=True)
-    title: Mapped[str] = mapped_column(String(300))
-    url: Mapped[str] = mapped_column(String(1000))
+    slug: Mapped[str] = mapped_column(String(limits.BANK_ID), unique=True)
+    title: Mapped[str] = mapped_column(String(limits.RESOURCE_TITLE))
+    url: Mapped[str] = mapped_column(String(limits.RESOURCE_URL))
     kind: Mapped[str] = mapped_column(String(20))
     minutes: Mapped[int] = mapped_column(Integer)
     description: Mapped[str] = mapped_column(Text, default="")
