@@ -15,6 +15,10 @@ def render_markdown(source: str) -> str:
     return nh3.clean(_md.render(source), link_rel="noopener noreferrer")
 
 
+# control characters (C0, DEL, C1 such as NEL U+0085) and the Unicode line and paragraph separators
+_BREAKS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
 def one_line(text: str) -> str:
     """A value safe for one line: no line breaks or control characters, so no header injection."""
-    return re.sub(r"[\x00-\x1f\x7f]+", " ", text).strip()
+    return _BREAKS.sub(" ", text).strip()
