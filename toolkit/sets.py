@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import uuid
 from collections.abc import Sequence
@@ -10,9 +11,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import flag_modified
 
+from toolkit import limits
 from toolkit.accounts import check_email
-from toolkit.casebank import Bank
+from toolkit.casebank import Bank, Case
 from toolkit.models import (
     Action,
     AgendaBlock,
@@ -37,6 +40,7 @@ from toolkit.planning import (
     timed_agenda,
 )
 from toolkit.session_templates import SessionTemplate
+from toolkit.text import one_line
 
 DEFAULT_GROUND_RULES = (
     "What is said in the set stays in the set, unless someone's safety is at risk.",
@@ -87,7 +91,7 @@ def create_set(
         raise SetError(f"a set with the id '{slug}' already exists")
     learning_set = LearningSet(
         slug=slug,
-        title=title,
+        title=line(title, limits.TITLE, "title"),
         time_zone=check_zone(time_zone),
         ground_rules="\n".join(DEFAULT_GROUND_RULES),
         feed_token=secrets.token_urlsafe(24),
@@ -124,9 +128,12 @@ def add_member(
         raise SetError(str(exc)) from None
     if any(m.email == email for m in learning_set.members):
         raise SetError(f"{email} is already a member of this set")
-    member = Member(name=name.strip(), email=email, grade=grade.strip())
+    name, grade = line(name, limits.NAME, "name"), line(grade or "", limits.GRADE, "grade")
+    member = Member(name=name, email=email, grade=grade)
     learning_set.members.append(member)
+    touch(learning_set)
     db.flush()
+    refresh_rota(db, learning_set)
     return member
 
 
@@ -226,6 +233,7 @@ def change_meeting(
 ) -> bool:
     """Move or re-place a meeting; a change of time or place is recorded and bumps SEQUENCE."""
     before = len(meeting.changes)
+    moved_from = min(meeting.starts_at, start) if start is not None else None
     if start is not None:
         _record(db, meeting, "start", meeting.starts_at.isoformat(), start.isoformat())
         meeting.starts_at = start
@@ -239,11 +247,13 @@ def change_meeting(
         _record(db, meeting, "video_url", meeting.video_url, video_url)
         meeting.video_url = video_url
     if title is not None:
-        meeting.title = title
+        meeting.title = line(title, limits.TITLE, "title")
     changed = len(meeting.changes) > before
     if changed:
         meeting.sequence += 1
     db.flush()
+    if moved_from is not None:
+        refresh_rota(db, meeting.learning_set, moved_from)
     return changed
 
 
@@ -259,17 +269,36 @@ def set_status(db: Session, meeting: Meeting, status: str, reason: str = "") -> 
     meeting.status = status
     meeting.sequence += 1
     db.flush()
+    refresh_rota(db, meeting.learning_set, meeting.starts_at)
     return True
 
 
+def presenter_rounds(meeting: Meeting) -> list[AgendaBlock]:
+    """The agenda's presenter rounds, in agenda order."""
+    return [b for b in sorted(meeting.blocks, key=lambda b: b.position) if b.kind == "presenter"]
+
+
+def in_rota(meeting: Meeting) -> bool:
+    """Whether a session counts in the rota: not cancelled and not deleted."""
+    return meeting.status != "cancelled" and meeting.deleted_at is None
+
+
+def presented(meeting: Meeting) -> list[int]:
+    """Who presents at a session: its presenters less any who sent apologies or were absent."""
+    away = {a.member_id for a in meeting.attendance if a.status != "present"}
+    return [
+        b.presenter_id for b in presenter_rounds(meeting) if b.presenter_id not in away | {None}
+    ]
+
+
 def past_presenters(meeting: Meeting) -> list[list[int]]:
-    """Presenters of the set's earlier, not cancelled meetings, oldest first."""
+    """Who presented at the set's earlier sessions that count, oldest first."""
     earlier = [
         m
         for m in meetings_in_order(meeting.learning_set)
-        if m.starts_at < meeting.starts_at and m.status != "cancelled"
+        if m.starts_at < meeting.starts_at and in_rota(m)
     ]
-    return [[b.presenter_id for b in m.blocks if b.presenter_id] for m in earlier]
+    return [presented(m) for m in earlier]
 
 
 def apologies(meeting: Meeting) -> set[int]:
@@ -283,13 +312,73 @@ def proposed_presenters(meeting: Meeting, count: int) -> list[int]:
     return propose_rota(members, past_presenters(meeting), apologies(meeting), count)
 
 
+def follows_rota(meeting: Meeting, now: datetime | None = None) -> bool:
+    """Whether the rota still chooses this session's presenters: not set by hand, not started."""
+    now = now or datetime.now(UTC)
+    return in_rota(meeting) and not meeting.presenters_by_hand and meeting.starts_at > now
+
+
+def refresh_rota(
+    db: Session,
+    learning_set: LearningSet,
+    since: datetime | None = None,
+    now: datetime | None = None,
+) -> list[Meeting]:
+    """Re-propose presenters for the sessions from `since` on (all when None) that follow the rota.
+
+    Sessions go in start order, so each sees the presenters just chosen for the ones before it;
+    call this after any change to the rota's inputs. Returns the sessions whose presenters changed.
+    """
+    now = now or datetime.now(UTC)
+    members = [m.id for m in active_members(learning_set)]
+    history: list[list[int]] = []
+    changed: list[Meeting] = []
+    for meeting in filter(in_rota, meetings_in_order(learning_set)):
+        due = (since is None or meeting.starts_at >= since) and follows_rota(meeting, now)
+        if due and _assign(meeting, _proposal(meeting, members, history)):
+            changed.append(meeting)
+        history.append(presented(meeting))
+    db.flush()
+    return changed
+
+
+def _proposal(meeting: Meeting, members: list[int], history: list[list[int]]) -> list[int]:
+    count = len(presenter_rounds(meeting))
+    return propose_rota(members, history, apologies(meeting), count)
+
+
+def _assign(meeting: Meeting, chosen: Sequence[int | None]) -> bool:
+    """Give the presenter rounds `chosen` in order (the rest nobody); True if anything changed."""
+    rounds = presenter_rounds(meeting)
+    wanted = [*chosen, *[None] * len(rounds)][: len(rounds)]
+    if [b.presenter_id for b in rounds] == wanted:
+        return False
+    for block, member_id in zip(rounds, wanted, strict=True):
+        block.presenter_id = member_id
+    return True
+
+
+def use_rota(db: Session, meeting: Meeting) -> None:
+    """Let the rota choose this session's presenters again, as it does for later sessions."""
+    meeting.presenters_by_hand = False
+    _assign(meeting, proposed_presenters(meeting, len(presenter_rounds(meeting))))
+    db.flush()
+    refresh_rota(db, meeting.learning_set, meeting.starts_at)
+
+
 def apply_template(
     db: Session,
     meeting: Meeting,
     template: SessionTemplate,
     presenters: Sequence[int | None] | None = None,
+    bank: Bank | None = None,
 ) -> None:
-    """Replace the agenda with the template's blocks; presenter rounds follow the rota."""
+    """Replace the agenda with the template's blocks; presenter rounds follow the rota.
+
+    With `bank`, attached cases get their case blocks back (see `attach`).
+    """
+    touch(meeting)
+    meeting.presenters_by_hand = presenters is not None
     if presenters is None:
         chosen = proposed_presenters(meeting, template.presenters)
         presenters = chosen + [None] * (template.presenters - len(chosen))
@@ -298,7 +387,10 @@ def apply_template(
     db.flush()
     for position, block in enumerate(expand_template(template, presenters)):
         meeting.blocks.append(_row(block, position))
+    if bank is not None:
+        _restore_case_blocks(db, meeting, bank)
     db.flush()
+    refresh_rota(db, meeting.learning_set, meeting.starts_at)
 
 
 def _row(block: PlannedBlock, position: int) -> AgendaBlock:
@@ -354,29 +446,39 @@ def move_block(db: Session, meeting: Meeting, block_id: int, step: int) -> None:
             blocks[target].position,
             blocks[index].position,
         )
+    touch(meeting)
     db.flush()
 
 
 def set_presenters(db: Session, meeting: Meeting, presenters: Sequence[int | None]) -> None:
-    """Override the rota: assign presenters to the presenter rounds in order."""
+    """Override the rota: assign presenters to the rounds in order; later sessions follow suit."""
     members = {m.id for m in active_members(meeting.learning_set)}
-    rounds = [b for b in sorted(meeting.blocks, key=lambda b: b.position) if b.kind == "presenter"]
-    for block, member_id in zip(rounds, presenters, strict=False):
+    for block, member_id in zip(presenter_rounds(meeting), presenters, strict=False):
         if member_id is not None and member_id not in members:
             raise SetError("presenters must be members of this set")
         block.presenter_id = member_id
+    meeting.presenters_by_hand = True
+    touch(meeting)
     db.flush()
+    refresh_rota(db, meeting.learning_set, meeting.starts_at)
 
 
 def attach(
-    db: Session, meeting: Meeting, bank: Bank, case_id: str = "", prompt_id: str = ""
-) -> None:
-    """Attach a case or prompt from the bank (attaching twice is harmless)."""
-    if case_id:
-        if case_id not in bank.cases:
-            raise SetError(f"no case '{case_id}' in the bank")
-        if all(c.case_id != case_id for c in meeting.cases):
-            meeting.cases.append(MeetingCase(case_id=case_id, position=len(meeting.cases)))
+    db: Session,
+    meeting: Meeting,
+    bank: Bank,
+    case_id: str = "",
+    prompt_id: str = "",
+    with_block: bool = True,
+) -> AgendaBlock | None:
+    """Attach a case or prompt from the bank (attaching twice is harmless).
+
+    A case also gets a block of its own minutes just before process review, and that block is
+    returned; but the first case fills the agenda's own case blocks (e.g. the case-discussion
+    template's) when it has them, and `with_block=False` adds no block (for an importer that
+    restores an exact agenda).
+    """
+    block = _attach_case(db, meeting, bank, case_id, with_block) if case_id else None
     if prompt_id:
         if prompt_id not in bank.prompts:
             raise SetError(f"no prompt '{prompt_id}' in the bank")
@@ -384,18 +486,127 @@ def attach(
             meeting.prompts.append(
                 MeetingPrompt(prompt_id=prompt_id, position=len(meeting.prompts))
             )
+    touch(meeting)
     db.flush()
+    return block
 
 
-def detach(db: Session, meeting: Meeting, case_id: str = "", prompt_id: str = "") -> None:
-    """Remove an attached case or prompt."""
+def _attach_case(
+    db: Session, meeting: Meeting, bank: Bank, case_id: str, with_block: bool
+) -> AgendaBlock | None:
+    if case_id not in bank.cases:
+        raise SetError(f"no case '{case_id}' in the bank")
+    if any(c.case_id == case_id for c in meeting.cases):
+        return None
+    needs_block = with_block and not _fills_slot(meeting, case_id)
+    meeting.cases.append(MeetingCase(case_id=case_id, position=len(meeting.cases)))
+    return add_case_block(db, meeting, bank.cases[case_id]) if needs_block else None
+
+
+def detach(
+    db: Session, meeting: Meeting, case_id: str = "", prompt_id: str = "", with_block: bool = True
+) -> None:
+    """Remove an attached case (and, `with_block`, the block `attach` added for it) or prompt."""
+    if case_id and with_block:
+        remove_case_block(db, meeting, case_id)
     meeting.cases[:] = [c for c in meeting.cases if c.case_id != case_id]
     meeting.prompts[:] = [p for p in meeting.prompts if p.prompt_id != prompt_id]
+    touch(meeting)
     db.flush()
 
 
-def record_attendance(db: Session, meeting: Meeting, statuses: dict[int, str]) -> None:
-    """Record present / apologies / absent for members of the meeting's set."""
+# A case's block names the case in its notes as "(case bank: <id>)"; that is the link
+# `detach` follows, so the block may be renamed, moved or re-timed and still goes with its case.
+CASE_LINK = re.compile(r"\(case bank: ([^()\s]+)\)")
+
+
+def case_block_notes(case: Case) -> str:
+    """Facilitator notes for a case's agenda block, naming the case so the block stays linked."""
+    return (
+        f"Work through '{case.title}' (case bank: {case.id}): the scenario and questions are in "
+        "the handout, the facilitator notes in the facilitator pack."
+    )
+
+
+def linked_case(block: AgendaBlock) -> str | None:
+    """The id of the case a block was added for, if it is such a block."""
+    found = CASE_LINK.search(block.notes or "") if block.kind == "case" else None
+    return found.group(1) if found else None
+
+
+def case_block(meeting: Meeting, case_id: str) -> AgendaBlock | None:
+    """The block added to the agenda for an attached case, if it has one."""
+    return next((b for b in meeting.blocks if linked_case(b) == case_id), None)
+
+
+def _fills_slot(meeting: Meeting, case_id: str) -> bool:
+    """Whether the agenda has case blocks of its own that no other attached case uses yet."""
+    slot = any(b.kind == "case" and linked_case(b) is None for b in meeting.blocks)
+    others = [c.case_id for c in meeting.cases if c.case_id != case_id]
+    return slot and all(case_block(meeting, other) is not None for other in others)
+
+
+def _case_position(meeting: Meeting) -> int:
+    """Where a case block goes: before process review, else before the close, else last."""
+    for kind in ("process-review", "close"):
+        found = [b.position for b in meeting.blocks if b.kind == kind]
+        if found:
+            return min(found)
+    return len(meeting.blocks)
+
+
+def add_case_block(db: Session, meeting: Meeting, case: Case) -> AgendaBlock:
+    """Put a block for `case`, timed by the case's own minutes, just before process review."""
+    renumber(meeting)
+    position = _case_position(meeting)
+    for b in meeting.blocks:
+        b.position += b.position >= position
+    title = f"Case: {case.title}"[:200]
+    block = _row(PlannedBlock(title, "case", case.minutes, case_block_notes(case)), position)
+    meeting.blocks.append(block)
+    meeting.blocks.sort(key=lambda b: b.position)
+    db.flush()
+    return block
+
+
+def remove_case_block(db: Session, meeting: Meeting, case_id: str) -> None:
+    """Take the block added for an attached case off the agenda (none: nothing to do)."""
+    block = case_block(meeting, case_id)
+    if block is not None:
+        meeting.blocks.remove(block)
+        renumber(meeting)
+        db.flush()
+
+
+def _restore_case_blocks(db: Session, meeting: Meeting, bank: Bank) -> None:
+    """After a rebuild: the first attached case fills the agenda's case blocks, if any."""
+    slot_free = any(b.kind == "case" for b in meeting.blocks)
+    for row in sorted(meeting.cases, key=lambda c: c.position):
+        case = bank.cases.get(row.case_id)
+        if case is not None and not slot_free:
+            add_case_block(db, meeting, case)
+        slot_free = False
+
+
+def has_started(meeting: Meeting, now: datetime | None = None) -> bool:
+    """Whether the session's start has passed: attendance and certificates wait for it."""
+    return meeting.starts_at <= (now or datetime.now(UTC))
+
+
+def check_started(meeting: Meeting, now: datetime | None = None) -> None:
+    """Refuse attendance for a session that has not started yet, saying when it can be recorded."""
+    if not has_started(meeting, now):
+        raise SetError(
+            "You can record attendance once the session has started "
+            f"({describe_start(meeting)}); until then, only apologies."
+        )
+
+
+def record_attendance(
+    db: Session, meeting: Meeting, statuses: dict[int, str], now: datetime | None = None
+) -> None:
+    """Record present / apologies / absent for members of the meeting's set, once it has started."""
+    check_started(meeting, now)
     members = {m.id for m in meeting.learning_set.members}
     current = {a.member_id: a for a in meeting.attendance}
     for member_id, status in statuses.items():
@@ -405,7 +616,28 @@ def record_attendance(db: Session, meeting: Meeting, statuses: dict[int, str]) -
             current[member_id].status = status
         else:
             meeting.attendance.append(Attendance(member_id=member_id, status=status))
+    touch(meeting)
     db.flush()
+    refresh_rota(db, meeting.learning_set, meeting.starts_at)
+
+
+def record_apologies(
+    db: Session, meeting: Meeting, member_ids: set[int], now: datetime | None = None
+) -> None:
+    """Before a session: exactly these members have sent apologies (the rota skips them)."""
+    if has_started(meeting, now):
+        raise SetError("The session has started: record attendance instead")
+    if not member_ids <= {m.id for m in active_members(meeting.learning_set)}:
+        raise SetError("apologies must come from members of this set")
+    meeting.attendance[:] = [a for a in meeting.attendance if a.member_id in member_ids]
+    have = {a.member_id for a in meeting.attendance}
+    for member_id in sorted(member_ids - have):
+        meeting.attendance.append(Attendance(member_id=member_id, status="apologies"))
+    for row in meeting.attendance:
+        row.status = "apologies"
+    touch(meeting)
+    db.flush()
+    refresh_rota(db, meeting.learning_set, meeting.starts_at)
 
 
 def actions_for(db: Session, learning_set: LearningSet) -> list[Action]:
@@ -432,11 +664,12 @@ def add_action(
         set_id=meeting.set_id,
         meeting_id=meeting.id,
         member_id=member_id,
-        text=text.strip(),
-        due=due.strip(),
-        support=support.strip(),
+        text=text_field(text, limits.ACTION, "action"),
+        due=line(due, limits.DUE, "'by when'"),
+        support=text_field(support, limits.SUPPORT, "support"),
     )
     db.add(action)
+    touch(meeting)
     db.flush()
     return action
 
@@ -446,7 +679,8 @@ def update_action(db: Session, action: Action, status: str, outcome: str = "") -
     if status not in ACTION_STATUSES:
         raise SetError(f"status must be one of {', '.join(ACTION_STATUSES)}")
     action.status = status
-    action.outcome = outcome.strip()
+    action.outcome = text_field(outcome, limits.OUTCOME, "outcome")
+    touch(db.get(LearningSet, action.set_id))
     db.flush()
 
 
@@ -514,10 +748,14 @@ def add_block(
     """Append a block to the agenda."""
     if minutes < 1:
         raise SetError("a block needs at least 1 minute")
-    block = _row(PlannedBlock(title.strip(), kind, minutes, notes.strip(), handout), 0)
+    title, notes = line(title, limits.TITLE, "title"), text_field(notes, limits.NOTES, "notes")
+    block = _row(PlannedBlock(title, kind, minutes, notes, handout), 0)
     block.position = max((b.position for b in meeting.blocks), default=-1) + 1
     meeting.blocks.append(block)
+    touch(meeting)
     db.flush()
+    if kind == "presenter":
+        refresh_rota(db, meeting.learning_set, meeting.starts_at)
     return block
 
 
@@ -526,17 +764,22 @@ def update_block(db: Session, meeting: Meeting, block_id: int, title: str, minut
     block = _block(meeting, block_id)
     if not minutes.strip().isdigit() or not 1 <= int(minutes) <= 600:
         raise SetError("minutes must be a whole number from 1 to 600")
-    if not title.strip():
+    if not one_line(title):
         raise SetError("a block needs a title")
-    block.title, block.minutes = title.strip(), int(minutes)
+    block.title, block.minutes = line(title, limits.TITLE, "title"), int(minutes)
+    touch(meeting)
     db.flush()
 
 
 def remove_block(db: Session, meeting: Meeting, block_id: int) -> None:
-    """Take a block off the agenda."""
-    meeting.blocks.remove(_block(meeting, block_id))
+    """Take a block off the agenda; removing a presenter round re-proposes the rota from here."""
+    block = _block(meeting, block_id)
+    meeting.blocks.remove(block)
     renumber(meeting)
+    touch(meeting)
     db.flush()
+    if block.kind == "presenter":
+        refresh_rota(db, meeting.learning_set, meeting.starts_at)
 
 
 def describe_start(meeting: Meeting) -> str:
@@ -565,6 +808,29 @@ def check_version(row: LearningSet | Meeting, seen: str | int | None) -> None:
         )
 
 
+def touch(row: LearningSet | Meeting) -> None:
+    """Count a change to the row's children (blocks, attendance, members…) as a change to the
+    row, so its version rises and forms opened before it are refused (see `check_version`)."""
+    row.title = row.title  # loads it if expired: flag_modified needs the value
+    flag_modified(row, "title")
+
+
+def line(value: str, limit: int, what: str) -> str:
+    """A one-line value (line breaks become spaces), refused when longer than its column."""
+    value = one_line(value or "")
+    if len(value) > limit:
+        raise SetError(f"the {what} is {len(value)} characters long; the limit is {limit}")
+    return value
+
+
+def text_field(value: str, limit: int, what: str) -> str:
+    """A free-text value, trimmed, refused when longer than its limit."""
+    value = (value or "").strip()
+    if len(value) > limit:
+        raise SetError(f"the {what} is {len(value)} characters long; the limit is {limit}")
+    return value
+
+
 def delete_member(db: Session, member: Member) -> None:
     """Remove a member and their personal data everywhere; presence stays as anonymous counts."""
     for meeting in member.learning_set.meetings:
@@ -574,7 +840,36 @@ def delete_member(db: Session, member: Member) -> None:
         row.email, row.member_id = "", None
     for action in db.scalars(select(Action).where(Action.member_id == member.id)):
         action.member_id = None
-    member.learning_set.members.remove(member)
+    learning_set = member.learning_set
+    learning_set.members.remove(member)
+    db.flush()
+    refresh_rota(db, learning_set)
+
+
+def remove_member(db: Session, member: Member) -> None:
+    """Take a member off the set, keeping their history; later sessions' rota closes the gap."""
+    member.active = False
+    touch(member.learning_set)
+    db.flush()
+    refresh_rota(db, member.learning_set)
+
+
+def update_member(db: Session, member: Member, name: str, grade: str) -> None:
+    """Correct a member's name or grade (their e-mail is how invites reach them: remove and add
+    them again to change it)."""
+    if not one_line(name or ""):
+        raise SetError("enter the member's name")
+    member.name = line(name, limits.NAME, "name")
+    member.grade = line(grade or "", limits.GRADE, "grade")
+    touch(member.learning_set)
+    db.flush()
+
+
+def set_ground_rules(db: Session, learning_set: LearningSet, text: str) -> None:
+    """Replace the set's ground rules: one per line, blank lines dropped."""
+    rules = [one_line(rule) for rule in (text or "").splitlines() if one_line(rule)]
+    learning_set.ground_rules = text_field("\n".join(rules), limits.GROUND_RULES, "ground rules")
+    touch(learning_set)
     db.flush()
 
 
@@ -590,12 +885,18 @@ def invited_members(db: Session, meeting: Meeting) -> set[int]:
     return {member_id for member_id, method in last.items() if method == "REQUEST"}
 
 
+def cancellations_on_delete(db: Session, meeting: Meeting, now: datetime | None = None) -> int:
+    """How many members deleting this session would owe a CANCEL (none once it has ended)."""
+    now = now or datetime.now(UTC)
+    return 0 if end_time(meeting) <= now else len(invited_members(db, meeting))
+
+
 def delete_meeting(db: Session, meeting: Meeting, now: datetime | None = None) -> bool:
     """Delete a session; True when members hold its invitation, so it is only hidden until the
     invites code has sent them the CANCEL and purges it (one that has ended goes at once)."""
     now = now or datetime.now(UTC)
     learning_set = meeting.learning_set
-    if end_time(meeting) <= now or not invited_members(db, meeting):
+    if not cancellations_on_delete(db, meeting, now):
         learning_set.meetings.remove(meeting)
         db.flush()
         return False
