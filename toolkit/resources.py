@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from toolkit import limits
 from toolkit.casebank import RESOURCE_KINDS, SLUG, Bank, Resource, Tags
 from toolkit.frameworks import Frameworks, mlcf_covers
 from toolkit.models import CustomResource, Meeting, MeetingResource, User
-from toolkit.sets import SetError
+from toolkit.sets import SetError, line, touch
 
 ROLES = ("prework", "reading")
 
@@ -55,14 +56,14 @@ def add_resource(
         unknown = [t for t in getattr(new, key) if frameworks.by_key(key).get(t) is None]
         if unknown:
             raise SetError(f"unknown {key.upper()} id {unknown[0]}")
-    slug = _free_slug(db, bank, new.title)
+    title = line(new.title, limits.RESOURCE_TITLE, "title")
     row = CustomResource(
-        slug=slug,
-        title=new.title.strip(),
-        url=new.url.strip(),
+        slug=_free_slug(db, bank, title),
+        title=title,
+        url=line(new.url, limits.RESOURCE_URL, "address"),
         kind=new.kind,
         minutes=new.minutes,
-        description=new.description.strip(),
+        description=line(new.description, limits.DESCRIPTION, "description"),
         hlm=" ".join(new.hlm),
         mlcf=" ".join(new.mlcf),
         gpc=" ".join(new.gpc),
@@ -126,6 +127,7 @@ def attach_resource(
         return
     position = sum(1 for r in meeting.resources if r.role == role)
     meeting.resources.append(MeetingResource(resource_id=resource_id, role=role, position=position))
+    touch(meeting)
     db.flush()
 
 
@@ -134,6 +136,7 @@ def detach_resource(db: Session, meeting: Meeting, resource_id: str, role: str) 
     meeting.resources[:] = [
         r for r in meeting.resources if not (r.resource_id == resource_id and r.role == role)
     ]
+    touch(meeting)
     db.flush()
 
 
