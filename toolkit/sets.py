@@ -64,9 +64,12 @@ class SetError(ValueError):
 def check_zone(name: str) -> str:
     """Return `name` if it is a known IANA time zone, else raise SetError."""
     try:
+        if len(name) > limits.TIME_ZONE:
+            raise ValueError(name)
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise SetError(f"unknown time zone '{name}' (use a name such as Europe/London)") from None
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a name too long for a file
+        shown = one_line(name)[: limits.TIME_ZONE]
+        raise SetError(f"unknown time zone '{shown}' (use a name such as Europe/London)") from None
     return name
 
 
@@ -91,16 +94,32 @@ def create_set(
         raise SetError(f"a set with the id '{slug}' already exists")
     learning_set = LearningSet(
         slug=slug,
-        title=line(title, limits.TITLE, "title"),
-        time_zone=check_zone(time_zone),
         ground_rules="\n".join(DEFAULT_GROUND_RULES),
         feed_token=secrets.token_urlsafe(24),
-        **fields,
     )
+    change_set(db, learning_set, title, time_zone=time_zone, **fields)
     learning_set.facilitators.append(owner)
     db.add(learning_set)
     db.flush()
     return learning_set
+
+
+def change_set(
+    db: Session,
+    learning_set: LearningSet,
+    title: str,
+    programme: str = "",
+    venue: str = "",
+    video_url: str = "",
+    time_zone: str = "Europe/London",
+) -> None:
+    """Set the set's details: one-line values lose line breaks, and each keeps to its limit."""
+    learning_set.title = line(title, limits.TITLE, "title")
+    learning_set.programme = line(programme, limits.PROGRAMME, "programme")
+    learning_set.venue = text_field(venue, limits.VENUE, "venue")
+    learning_set.video_url = line(video_url, limits.URL, "video link")
+    learning_set.time_zone = check_zone(time_zone)
+    db.flush()
 
 
 def size_warning(learning_set: LearningSet) -> str | None:
