@@ -105,8 +105,8 @@ def test_example_creates_the_set_with_clock_times_kept_across_the_change(factory
         assert [m.key for m in meetings] == [f"session-{n}" for n in range(1, 7)]
         assert {local(m).strftime("%H:%M") for m in meetings} == {"14:00"}
         offsets = [local(m).utcoffset() for m in meetings]
-        assert offsets == [timedelta(0)] * 2 + [timedelta(hours=1)] * 4
-        assert [m.starts_at.hour for m in meetings[1:3]] == [14, 13]  # UTC
+        assert offsets == [timedelta(0)] * 3 + [timedelta(hours=1)] * 3
+        assert [m.starts_at.hour for m in meetings[2:4]] == [14, 13]  # UTC
         assert [m.template_id for m in meetings] == [
             "first-meeting",
             "action-learning-set",
@@ -152,7 +152,7 @@ def test_export_import_export_is_byte_identical(factory, load, tmp_path):
     load(EXAMPLE)
     first = exported(factory)
     assert "name: Zoë Marsh" in first and "\\u" not in first
-    assert "status:" not in first and "schedule:" not in first
+    assert "status: cancelled" not in first and "schedule:" not in first
     path = tmp_path / "exported.yaml"
     path.write_text(first, "utf-8")
     load(path)
@@ -172,12 +172,12 @@ def test_reimporting_an_unchanged_file_bumps_no_sequence(factory, load):
 def test_moving_one_session_bumps_only_that_session(factory, load, tmp_path):
     load(EXAMPLE)
     notes = load(edited(tmp_path, ("start: 2027-04-08 14:00", "start: 2027-04-15 15:30")))
-    assert any(n.startswith("session-3: time or place changed") for n in notes)
-    assert sequences(factory) == {f"session-{n}": int(n == 3) for n in range(1, 7)}
-    _seq, _status, start = sessions(factory)["session-3"]
+    assert any(n.startswith("session-4: time or place changed") for n in notes)
+    assert sequences(factory) == {f"session-{n}": int(n == 4) for n in range(1, 7)}
+    _seq, _status, start = sessions(factory)["session-4"]
     assert start.strftime("%Y-%m-%d %H:%M %z") == "2027-04-15 15:30 +0100"
     load(edited(tmp_path, ("start: 2027-04-08 14:00", "start: 2027-04-15 15:30")))
-    assert sequences(factory)["session-3"] == 1  # the same move again is no change
+    assert sequences(factory)["session-4"] == 1  # the same move again is no change
 
 
 def test_cancelling_a_session_bumps_it_and_sets_its_status(factory, load, tmp_path):
@@ -215,6 +215,8 @@ def test_members_are_added_updated_and_deactivated(factory, load, tmp_path):
         tmp_path,
         (rhodri, ines),
         ("grade: FY2}\n  - {name: Łukasz", "grade: ST1}\n  - {name: Łukasz"),
+        ("      rhodri.apsion@example.nhs.uk: present\n", ""),
+        ("    owner: rhodri.apsion@example.nhs.uk\n", ""),
     )
     load(path)
     with factory() as db:

@@ -73,13 +73,22 @@ def read_text(path: Path, limit: int = MAX_BYTES) -> str:
         raise DataFileError([Problem(path, 1, f"cannot read the file ({exc.strerror})")]) from None
 
 
-def _aliases(text: str, path: Path, first_line: int) -> list[Problem]:
-    """Anchors and aliases are refused: data files never need them, and they can explode."""
-    problems = []
+MAX_DEPTH = 16  # the deepest data file nests 5 levels; thousands would exhaust the stack
+_OPEN = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+_CLOSE = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+
+
+def _refused(text: str, path: Path, first_line: int) -> list[Problem]:
+    """Anchors, aliases and deep nesting are refused: data files never need them, and they can
+    explode (billions of laughs) or exhaust the stack; events stream, so this stops early."""
+    problems, depth = [], 0
     for event in yaml.parse(text, Loader=yaml.SafeLoader):
-        anchored = isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None)
-        if anchored:
-            line = first_line + event.start_mark.line
+        line = first_line + event.start_mark.line
+        depth += isinstance(event, _OPEN) - isinstance(event, _CLOSE)
+        if depth > MAX_DEPTH:
+            message = f"nested more than {MAX_DEPTH} levels deep; data files never need that"
+            return [*problems, Problem(path, line, message)]
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
             problems.append(
                 Problem(path, line, "YAML anchors and aliases (& and *) are not allowed")
             )
@@ -89,7 +98,7 @@ def _aliases(text: str, path: Path, first_line: int) -> list[Problem]:
 def parse_yaml(text: str, path: Path, first_line: int = 1) -> YamlDoc:
     """Parse YAML safely; syntax errors and duplicate keys become problems, never exceptions."""
     try:
-        refused = _aliases(text, path, first_line)
+        refused = _refused(text, path, first_line)
         if refused:
             return YamlDoc(path, None, {}, refused)
         node = yaml.compose(text, Loader=yaml.SafeLoader)

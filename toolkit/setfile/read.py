@@ -65,7 +65,7 @@ def parse_set_file(
     _check_unique(doc, members, "email", "is already a member")
     items = _session_items(doc, raw, context)
     _check_attendance(doc, items, context["zone"], now or datetime.now(UTC))
-    context["sessions"] = {item.key for item in items}
+    context["sessions"] = _session_keys(raw)
     actions = _entries(doc, ActionEntry, raw, "actions", context)
     if doc.problems or header is None:
         raise DataFileError(dict.fromkeys(doc.problems))
@@ -157,6 +157,16 @@ def _key(raw: Any, index: int) -> str:
     """A session's id: as given, else session-N by its place in the list."""
     given = raw.get("id") if isinstance(raw, dict) else None
     return given if isinstance(given, str) and given else f"session-{index + 1}"
+
+
+def _session_keys(raw: dict) -> set[str]:
+    """Every session id the file gives, even for sessions with other problems."""
+    if "sessions" in raw:
+        sessions = raw["sessions"] if isinstance(raw["sessions"], list) else []
+        return {_key(item, i) for i, item in enumerate(sessions)}
+    schedule = raw.get("schedule")
+    count = schedule.get("count") if isinstance(schedule, dict) else None
+    return {f"session-{n + 1}" for n in range(count if isinstance(count, int) else 0)}
 
 
 def _check_session_ids(doc: YamlDoc, sessions: Any) -> None:
