@@ -17,6 +17,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
+from toolkit import limits
 from toolkit.casebank import SLUG
 from toolkit.sets import check_zone
 from toolkit.web import ValidEmail
@@ -29,50 +30,74 @@ def _zone(_form, field) -> None:
         raise ValidationError(str(exc)) from None
 
 
-class SetForm(FlaskForm):
-    title = StringField("Title", validators=[DataRequired("Enter a title"), Length(max=200)])
+def _https(label: str) -> StringField:
+    return StringField(
+        label,
+        validators=[
+            Optional(),
+            Length(max=limits.URL),
+            Regexp(r"^https://\S+$", message="Enter a link starting https://"),
+        ],
+    )
+
+
+class VersionedForm(FlaskForm):
+    """A form that edits one set or session, carrying the version it was opened at."""
+
+    version = HiddenField()  # optimistic locking: see sets.check_version
+
+
+class SetForm(VersionedForm):
+    title = StringField(
+        "Title", validators=[DataRequired("Enter a title"), Length(max=limits.TITLE)]
+    )
     slug = StringField(
         "Short id",
         description="Lower-case letters, digits and hyphens, e.g. kss-fy-2027-a. Used in links.",
         validators=[
             DataRequired("Enter a short id"),
+            Length(max=limits.SLUG),
             Regexp(SLUG, message="Use lower-case letters, digits and single hyphens only"),
-            Length(max=80),
         ],
     )
-    programme = StringField("Programme or cohort (optional)", validators=[Length(max=200)])
-    venue = TextAreaField("Venue (optional)", validators=[Length(max=500)])
-    video_url = StringField(
-        "Video link (optional)",
-        validators=[Optional(), Regexp(r"^https://\S+$", message="Enter a link starting https://")],
+    programme = StringField(
+        "Programme or cohort (optional)", validators=[Length(max=limits.PROGRAMME)]
     )
+    venue = TextAreaField("Venue (optional)", validators=[Length(max=limits.VENUE)])
+    video_url = _https("Video link (optional)")
     time_zone = StringField(
         "Time zone",
         default="Europe/London",
-        validators=[DataRequired("Enter a time zone, for example Europe/London"), _zone],
+        validators=[
+            DataRequired("Enter a time zone, for example Europe/London"),
+            Length(max=limits.TIME_ZONE),
+            _zone,
+        ],
     )
-    version = HiddenField()  # optimistic locking: the version the form was opened at
 
 
-class GroundRulesForm(FlaskForm):
+class GroundRulesForm(VersionedForm):
     ground_rules = TextAreaField(
-        "Ground rules", description="One rule per line.", validators=[Length(max=5000)]
+        "Ground rules",
+        description="One rule per line.",
+        validators=[Length(max=limits.GROUND_RULES)],
     )
 
 
-class MemberForm(FlaskForm):
+class MemberForm(VersionedForm):
     name = StringField(
-        "Name", validators=[DataRequired("Enter the member's name"), Length(max=200)]
+        "Name", validators=[DataRequired("Enter the member's name"), Length(max=limits.NAME)]
     )
     email = EmailField(
         "E-mail address",
         validators=[
             DataRequired("Enter the member's e-mail address"),
+            Length(max=limits.EMAIL),
             ValidEmail(),
         ],
     )
     grade = StringField(
-        "Grade", description="For example FY1, CT2, ST4.", validators=[Length(max=40)]
+        "Grade", description="For example FY1, CT2, ST4.", validators=[Length(max=limits.GRADE)]
     )
 
 
@@ -102,43 +127,43 @@ class SessionForm(FlaskForm):
     template = _template_field()
 
 
-class SessionDetailsForm(FlaskForm):
-    version = HiddenField()  # optimistic locking: the version the form was opened at
-    title = StringField("Title", validators=[DataRequired("Enter a title"), Length(max=200)])
+class SessionDetailsForm(VersionedForm):
+    title = StringField(
+        "Title", validators=[DataRequired("Enter a title"), Length(max=limits.TITLE)]
+    )
     date = DateField("Date", validators=[DataRequired("Enter a date")])
     start_time = TimeField("Start time", validators=[DataRequired("Enter a start time")])
     minutes = IntegerField(
         "Length in minutes", validators=[DataRequired("Enter the length"), NumberRange(15, 600)]
     )
-    venue = TextAreaField("Venue", validators=[Length(max=500)])
-    video_url = StringField(
-        "Video link",
-        validators=[Optional(), Regexp(r"^https://\S+$", message="Enter a link starting https://")],
-    )
+    venue = TextAreaField("Venue", validators=[Length(max=limits.VENUE)])
+    video_url = _https("Video link")
 
 
-class TemplateForm(FlaskForm):
+class TemplateForm(VersionedForm):
     template = _template_field("Rebuild the agenda from")
     take_length = BooleanField("Also make the session as long as the template's slot", default=True)
 
 
-class BlockForm(FlaskForm):
-    title = StringField("Block title", validators=[DataRequired("Enter a title"), Length(max=200)])
+class BlockForm(VersionedForm):
+    title = StringField(
+        "Block title", validators=[DataRequired("Enter a title"), Length(max=limits.TITLE)]
+    )
     kind = SelectField("Kind")
     minutes = IntegerField(
         "Minutes", validators=[DataRequired("Enter the minutes"), NumberRange(1, 300)]
     )
-    notes = TextAreaField("Facilitator notes", validators=[Length(max=5000)])
+    notes = TextAreaField("Facilitator notes", validators=[Length(max=limits.NOTES)])
     handout = BooleanField("Show on the participant handout", default=True)
 
 
-class ActionForm(FlaskForm):
+class ActionForm(VersionedForm):
     member = SelectField("Member", coerce=int)
     text = TextAreaField(
-        "Action", validators=[DataRequired("Describe the action"), Length(max=2000)]
+        "Action", validators=[DataRequired("Describe the action"), Length(max=limits.ACTION)]
     )
-    due = StringField("By when", validators=[Length(max=40)])
-    support = StringField("Support needed", validators=[Length(max=500)])
+    due = StringField("By when", validators=[Length(max=limits.DUE)])
+    support = StringField("Support needed", validators=[Length(max=limits.SUPPORT)])
 
 
 class ImportForm(FlaskForm):
