@@ -24,9 +24,9 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.utils import secure_filename
 
-from toolkit import invites, setfile, sets
+from toolkit import invites, packs, setfile, sets
 from toolkit.datafiles import DataFileError
-from toolkit.models import Action, LearningSet, Meeting
+from toolkit.models import LearningSet, Meeting, Member
 from toolkit.programme_map import coverage, coverage_svg
 from toolkit.web import get_db, safe_target, toolkit
 from toolkit.web.sets.forms import (
@@ -66,8 +66,9 @@ def find_meeting(slug: str, key: str) -> Meeting:
     return meeting
 
 
-def save(change: Callable[[], object], done: str) -> bool:
-    """Run one change as one transaction; a SetError becomes a message and changes nothing."""
+def attempt(change: Callable[[], object], done: str) -> int | None:
+    """Run one change as one transaction: None once saved; otherwise the reason is flashed,
+    nothing is changed, and the status to answer comes back (409 if someone saved first)."""
     db = get_db()
     try:
         change()
@@ -75,13 +76,39 @@ def save(change: Callable[[], object], done: str) -> bool:
     except sets.SetError as exc:
         db.rollback()
         flash(str(exc), "error")
-        return False
+        return 409 if isinstance(exc, sets.Conflict) else 400
     except StaleDataError:  # another save landed between our read and our write
         db.rollback()
         flash("Someone else saved a change at the same moment; yours was not saved.", "error")
-        return False
+        return 409
     flash(done)
-    return True
+    return None
+
+
+def save(change: Callable[[], object], done: str) -> bool:
+    """Run one change as one transaction; a SetError becomes a message and changes nothing."""
+    return attempt(change, done) is None
+
+
+def save_checked(
+    row: LearningSet | Meeting, seen: str | None, change: Callable[[], object], done: str
+) -> int | None:
+    """`attempt` a change made in a form opened at version `seen` of `row` (the set or session)."""
+
+    def checked() -> None:
+        sets.check_version(row, seen)
+        change()
+
+    return attempt(checked, done)
+
+
+def keep_typed(row: LearningSet | Meeting, status: int, forms: dict[str, FlaskForm]) -> None:
+    """After a conflict, forms kept as typed carry the current version, so saving again works."""
+    if status != 409:
+        return
+    for form in forms.values():
+        if "version" in form:
+            form.version.data = str(row.version)
 
 
 def template_choices(form_field) -> None:
@@ -156,7 +183,7 @@ def new():
         else:
             flash("Set created. Add members, then schedule the sessions.")
             return redirect(url_for("sets.show", slug=created.slug))
-    return render_template("sets/new.html", form=form)
+    return render_template("sets/new.html", form=form), 400 if form.errors else 200
 
 
 @bp.route("/<slug>")
@@ -171,6 +198,8 @@ def _overview(learning_set: LearningSet, status: int = 200, **forms):
     single = forms.get("session_form") or SessionForm(prefix="one")
     template_choices(schedule.template)
     template_choices(single.template)
+    keep_typed(learning_set, status, forms)
+    version = str(learning_set.version)
     owed = invites.pending_invites(get_db(), learning_set)
     page = render_template(
         "sets/show.html",
@@ -180,10 +209,11 @@ def _overview(learning_set: LearningSet, status: int = 200, **forms):
         members=sets.active_members(learning_set),
         meetings=sets.meetings_in_order(learning_set),
         warning=sets.size_warning(learning_set),
-        member_form=forms.get("member_form") or MemberForm(prefix="member"),
+        member_form=forms.get("member_form") or MemberForm(prefix="member", version=version),
         schedule_form=schedule,
         session_form=single,
-        rules_form=GroundRulesForm(ground_rules=learning_set.ground_rules),
+        rules_form=forms.get("rules_form")
+        or GroundRulesForm(ground_rules=learning_set.ground_rules, version=version),
         local=sets.local,
         end_time=sets.end_time,
         form=next(iter(forms.values()), None),
@@ -197,18 +227,16 @@ def edit(slug: str):
     learning_set = find_set(slug)
     form = SetForm(obj=learning_set)
     del form.slug
-    if form.validate_on_submit():
-
-        def change() -> None:
-            sets.check_version(learning_set, form.version.data)
-            for name in ("title", "programme", "venue", "video_url", "time_zone"):
-                setattr(learning_set, name, (form[name].data or "").strip())
-
-        if save(change, "Set details saved."):
-            return redirect(url_for("sets.show", slug=slug))
-        form.version.data = str(learning_set.version)  # the next save is against the current one
-        return render_template("sets/edit.html", form=form, s=learning_set), 409
-    return render_template("sets/edit.html", form=form, s=learning_set)
+    if not form.validate_on_submit():
+        page = render_template("sets/edit.html", form=form, s=learning_set)
+        return page, 400 if form.errors else 200
+    fields = {k: form[k].data or "" for k in ("programme", "venue", "video_url", "time_zone")}
+    change = lambda: sets.change_set(get_db(), learning_set, form.title.data, **fields)  # noqa: E731
+    status = save_checked(learning_set, form.version.data, change, "Set details saved.")
+    if status is None:
+        return redirect(url_for("sets.show", slug=slug))
+    keep_typed(learning_set, status, {"form": form})
+    return render_template("sets/edit.html", form=form, s=learning_set), status
 
 
 @bp.route("/<slug>/delete", methods=["GET", "POST"])
@@ -217,10 +245,11 @@ def delete_set(slug: str):
     learning_set = find_set(slug)
     form = FlaskForm()
     if form.validate_on_submit():
-        title = learning_set.title
+        title, set_id = learning_set.title, learning_set.id
         sets.delete_set(get_db(), learning_set)
         get_db().commit()
         flash(f"“{title}” and everything in it has been deleted.")
+        _forget_printouts(set_id)
         return redirect(url_for("sets.index"))
     counts = {
         "members": len(learning_set.members),
@@ -238,9 +267,20 @@ def delete_member(slug: str, member_id: int):
         abort(404)
     if FlaskForm().validate_on_submit():
         name = member.name
-        save(lambda: sets.delete_member(get_db(), member), f"{name}'s data has been deleted.")
+        if save(lambda: sets.delete_member(get_db(), member), f"{name}'s data has been deleted."):
+            _forget_printouts(learning_set.id)
         return redirect(url_for("sets.show", slug=slug, _anchor="members"))
     return render_template("sets/delete.html", s=learning_set, member=member, counts={})
+
+
+def _forget_printouts(set_id: int) -> None:
+    """Remove every cached PDF of the set (any could name a deleted member); say if some remain."""
+    if not packs.forget_set(toolkit().settings.pdf_cache_dir, set_id):
+        flash(
+            "Some printed documents kept by the server could not be removed: "
+            "ask the administrator to check the server log.",
+            "error",
+        )
 
 
 @bp.post("/<slug>/ground-rules")
@@ -248,11 +288,12 @@ def ground_rules(slug: str):
     """Save the set's ground rules (one per line)."""
     learning_set = find_set(slug)
     form = GroundRulesForm()
-    if form.validate_on_submit():
-        rules = [line.strip() for line in form.ground_rules.data.splitlines() if line.strip()]
-        learning_set.ground_rules = "\n".join(rules)
-        get_db().commit()
-        flash("Ground rules saved.")
+    if not form.validate_on_submit():
+        return _overview(learning_set, 400, rules_form=form)
+    change = lambda: sets.set_ground_rules(get_db(), learning_set, form.ground_rules.data)  # noqa: E731
+    status = save_checked(learning_set, form.version.data, change, "Ground rules saved.")
+    if status:
+        return _overview(learning_set, status, rules_form=form)
     return redirect(url_for("sets.show", slug=slug, _anchor="ground-rules"))
 
 
@@ -263,26 +304,56 @@ def add_member(slug: str):
     form = MemberForm(prefix="member")
     if not form.validate_on_submit():
         return _overview(learning_set, 400, member_form=form)
-    save(
+    status = save_checked(
+        learning_set,
+        form.version.data,
         lambda: sets.add_member(
             get_db(), learning_set, form.name.data, form.email.data, form.grade.data
         ),
         f"{form.name.data} added.",
     )
+    if status:
+        return _overview(learning_set, status, member_form=form)
     return redirect(url_for("sets.show", slug=slug, _anchor="members"))
+
+
+def _member(learning_set: LearningSet, member_id: int) -> Member:
+    member = next((m for m in learning_set.members if m.id == member_id), None)
+    if member is None:
+        abort(404)
+    return member
 
 
 @bp.post("/<slug>/members/<int:member_id>/remove")
 def remove_member(slug: str, member_id: int):
     """Take a member off the set (their attendance history stays)."""
     learning_set = find_set(slug)
-    member = next((m for m in learning_set.members if m.id == member_id), None)
-    if member is None:
-        abort(404)
-    member.active = False
-    get_db().commit()
-    flash(f"{member.name} removed from the set.")
+    member = _member(learning_set, member_id)
+    change = lambda: sets.remove_member(get_db(), member)  # noqa: E731
+    done = f"{member.name} removed from the set."
+    status = save_checked(learning_set, request.form.get("version"), change, done)
+    if status:
+        return _overview(learning_set, status)
     return redirect(url_for("sets.show", slug=slug, _anchor="members"))
+
+
+@bp.route("/<slug>/members/<int:member_id>/edit", methods=["GET", "POST"])
+def edit_member(slug: str, member_id: int):
+    """Correct a member's name or grade."""
+    learning_set = find_set(slug)
+    member = _member(learning_set, member_id)
+    form = MemberForm(obj=member, version=str(learning_set.version))
+    del form.email
+    if not form.validate_on_submit():
+        page = render_template("sets/member.html", form=form, s=learning_set, member=member)
+        return page, 400 if form.errors else 200
+    change = lambda: sets.update_member(get_db(), member, form.name.data, form.grade.data)  # noqa: E731
+    status = save_checked(learning_set, form.version.data, change, "Member details saved.")
+    if status is None:
+        return redirect(url_for("sets.show", slug=slug, _anchor="members"))
+    keep_typed(learning_set, status, {"form": form})
+    page = render_template("sets/member.html", form=form, s=learning_set, member=member)
+    return page, status
 
 
 @bp.post("/<slug>/schedule")
@@ -322,25 +393,34 @@ def add_session(slug: str):
 def update_action(slug: str, action_id: int):
     """Close, drop or reopen an action, with its outcome."""
     learning_set = find_set(slug)
-    action = get_db().get(Action, action_id)
-    if action is None or action.set_id != learning_set.id:
+    found = sets.actions_for(get_db(), learning_set)
+    action = next((a for a in found if a.id == action_id), None)
+    if action is None:
         abort(404)
-    save(
-        lambda: sets.update_action(
-            get_db(), action, request.form.get("status", ""), request.form.get("outcome", "")
-        ),
+    chosen, outcome = request.form.get("status", ""), request.form.get("outcome", "")
+    status = save_checked(
+        learning_set,
+        request.form.get("version"),
+        lambda: sets.update_action(get_db(), action, chosen, outcome),
         "Action updated.",
     )
+    if status:  # the action log shows the action as typed, with the reason at the top
+        typed = {"id": action_id, "status": chosen, "outcome": outcome}
+        return _action_log(learning_set, status, typed)
     return redirect(safe_target(request.form.get("back"), url_for("sets.actions", slug=slug)))
 
 
 @bp.route("/<slug>/actions")
 def actions(slug: str):
     """The action log: every member's actions, open ones first."""
-    learning_set = find_set(slug)
+    return _action_log(find_set(slug))
+
+
+def _action_log(learning_set: LearningSet, status: int = 200, typed: dict | None = None):
+    """The action log page; `typed` keeps one action's status and outcome as the user typed them."""
     found = sets.actions_for(get_db(), learning_set)
     found.sort(key=lambda a: (a.status != "open", a.id))
-    return render_template(
+    page = render_template(
         "sets/actions.html",
         s=learning_set,
         actions=found,
@@ -348,7 +428,9 @@ def actions(slug: str):
         meetings={m.id: m for m in learning_set.meetings},
         local=sets.local,
         csrf_form=FlaskForm(),
+        typed=typed or {},
     )
+    return page, status
 
 
 @bp.route("/<slug>/map")
