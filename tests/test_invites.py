@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from datetime import UTC, date, datetime, time, timedelta
 from email import message_from_bytes
 from email.policy import default
@@ -10,13 +11,14 @@ from email.policy import default
 import pytest
 import recurring_ical_events
 from icalendar import Calendar
+from sqlalchemy import select
 
 from toolkit import db as database
 from toolkit import invites, sets
 from toolkit.accounts import create_user
 from toolkit.config import REPO_ROOT, Settings
 from toolkit.mail import Outbox, Smtp
-from toolkit.models import LearningSet, Meeting
+from toolkit.models import LearningSet, Meeting, SentInvite
 from toolkit.planning import local_start
 from toolkit.session_templates import load_session_templates
 
@@ -343,7 +345,8 @@ def test_cli_writes_and_sends(runner, env, tmp_path, monkeypatch):
     from toolkit.cli import main
 
     example = (REPO_ROOT / "examples" / "learning-set.yaml").read_text()
-    future = tmp_path / "future.yaml"  # the example's sessions, ten years on, so still ahead
+    # the example's sessions to come, ten years on, so still ahead (session 1 has been held)
+    future = tmp_path / "future.yaml"
     future.write_text(example.replace(" 2027-", " 2037-").replace("2026-27", "2036-37"))
     assert runner.invoke(main, ["sets", "import", str(future)]).exit_code == 0
     out = tmp_path / "eml"
@@ -358,13 +361,237 @@ def test_cli_writes_and_sends(runner, env, tmp_path, monkeypatch):
         monkeypatch.setenv("TOOLKIT_SMTP_URL", server.url)
         result = runner.invoke(main, ["invites", "kss-fy-2027-set-a", "--send"])
         assert result.exit_code == 0, result.output
-        assert "36 delivered, 0 failed" in result.output
+        assert "30 delivered, 0 failed" in result.output  # 5 sessions to come x 6 members
         again = runner.invoke(main, ["invites", "kss-fy-2027-set-a", "--send"])
         assert "sending 0 message(s)" in again.output
         resend = runner.invoke(
-            main, ["invites", "kss-fy-2027-set-a", "--session", "1", "--send", "--all"]
+            main, ["invites", "kss-fy-2027-set-a", "--session", "2", "--send", "--all"]
         )
         assert "6 delivered" in resend.output
-    assert len(server.recorder.messages) == 42
+    assert len(server.recorder.messages) == 36
     neither = runner.invoke(main, ["invites", "kss-fy-2027-set-a"])
     assert neither.exit_code == 1 and "choose one of --out DIR or --send" in neither.output
+
+
+def _send_at_once(factory, set_id, config, url: str, senders: int = 2) -> list:
+    """Several sends of the same set, each working out what is owed before any of them sends."""
+    barrier = threading.Barrier(senders)
+    results: list = [None] * senders
+
+    def run(i: int) -> None:
+        pending = owed(factory, set_id)
+        barrier.wait(timeout=30)
+        results[i] = invites.send_pending(factory, pending, config, Smtp(url), delays=FAST)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(senders)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    return results
+
+
+def test_two_sends_at_once_deliver_each_message_once(factory, set_id, config):
+    with SmtpServer() as server:
+        first, second = _send_at_once(factory, set_id, config, server.url)
+    assert len(first) == len(second) == 12  # both found the same 12 owed
+    received = [(str(m["To"]), m["Subject"]) for m in server.recorder.messages]
+    assert len(received) == 12 and len(set(received)) == 12  # 12 delivered, not 24
+    outcomes = first + second
+    assert sum(o.delivered for o in outcomes) == 12 and sum(o.skipped for o in outcomes) == 12
+    assert all(o.detail == invites.ALREADY_SENDING for o in outcomes if o.skipped)
+    assert owed(factory, set_id) == []
+    rows = factory().scalars(select(SentInvite)).all()
+    assert len(rows) == 12 and all(r.delivered and r.claim for r in rows)
+
+
+def test_four_resends_at_once_with_all_send_one_fresh_copy_each(factory, set_id, config):
+    with SmtpServer() as server:
+        send(factory, set_id, config, Smtp(server.url))
+        barrier = threading.Barrier(4)
+        results = []
+
+        def run() -> None:
+            pending = owed(factory, set_id, resend=True)
+            barrier.wait(timeout=30)
+            results.append(
+                invites.send_pending(factory, pending, config, Smtp(server.url), delays=FAST)
+            )
+
+        threads = [threading.Thread(target=run) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    assert len(server.recorder.messages) == 24  # 12 first, then 12 resent once, not 48
+    assert sum(o.delivered for r in results for o in r) == 12
+
+
+def test_failed_send_gives_up_its_claim_and_is_owed_again(factory, set_id, config):
+    with SmtpServer() as server:
+        server.recorder.reject = {"lukasz@example.nhs.uk"}
+        outcomes = send(factory, set_id, config, Smtp(server.url))
+        assert sum(not o.delivered for o in outcomes) == 3
+        failed = factory().scalars(select(SentInvite).where(SentInvite.delivered.is_(False)))
+        assert [(r.email, r.claim) for r in failed] == [("lukasz@example.nhs.uk", None)] * 3
+        assert {p.member.email for p in owed(factory, set_id)} == {"lukasz@example.nhs.uk"}
+        server.recorder.reject = set()
+        again = send(factory, set_id, config, Smtp(server.url))
+    assert [o.delivered for o in again] == [True] * 3
+    assert len(server.recorder.messages) == 12 and owed(factory, set_id) == []
+
+
+def test_a_claim_left_by_a_send_that_died_is_released_after_fifteen_minutes(
+    factory, set_id, config
+):
+    first, second = owed(factory, set_id)[:2]
+    with database.transaction(factory) as db:
+        for p, minutes in ((first, 16), (second, 2)):  # died 16 min ago; still sending
+            db.add(
+                SentInvite(
+                    meeting_id=p.meeting.id,
+                    member_id=p.member.id,
+                    email=p.member.email,
+                    method=p.method,
+                    sequence=p.sequence,
+                    transport="smtp",
+                    result="sending",
+                    claim=p.claim,
+                    sent_at=datetime.now(UTC) - timedelta(minutes=minutes),
+                )
+            )
+    assert invites.STALE_CLAIM == timedelta(minutes=15)
+    with SmtpServer() as server:
+        outcomes = send(factory, set_id, config, Smtp(server.url))
+    assert outcomes[0].delivered and outcomes[1].skipped
+    assert sum(o.delivered for o in outcomes) == 11 and len(server.recorder.messages) == 11
+    abandoned = factory().scalars(select(SentInvite).where(SentInvite.result.like("abandoned%")))
+    assert [r.email for r in abandoned] == [first.member.email]
+
+
+def test_two_web_sends_at_once_deliver_each_message_once(env, monkeypatch):
+    from toolkit.web import create_app
+
+    from .conftest import add_user, sign_in
+    from .test_sets_web import make_set, text
+
+    with SmtpServer() as server:
+        monkeypatch.setenv("TOOLKIT_SMTP_URL", server.url)
+        app = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False})
+        email = add_user(app)
+        clients = [app.test_client(), app.test_client()]
+        for client in clients:
+            sign_in(client, email)
+        make_set(clients[0], first="2037-02-12")  # 6 members x 6 sessions: 36 owed
+        barrier = threading.Barrier(2)
+        prepare = invites.prepare
+
+        def prepare_then_wait(*args):  # both requests have worked out the 36 before either sends
+            prepared = prepare(*args)
+            barrier.wait(timeout=30)
+            return prepared
+
+        monkeypatch.setattr(invites, "prepare", prepare_then_wait)
+        pages: list[str] = ["", ""]
+
+        def post(i: int) -> None:
+            pages[i] = re.sub(
+                r"<[^>]+>|\s+", " ", text(clients[i].post("/sets/set-a/invites/send"))
+            )
+
+        threads = [threading.Thread(target=post, args=(i,)) for i in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    assert len(server.recorder.messages) == 36  # not 72
+    delivered = [int(re.search(r"(\d+) of 36 message\(s\) delivered", p)[1]) for p in pages]
+    assert sum(delivered) == 36
+    left = [
+        re.search(r"(\d+) (?:were|was) left to another send started at the same time", p)
+        for p in pages
+    ]
+    assert sorted(int(m[1]) if m else 0 for m in left) == sorted(36 - d for d in delivered)
+    assert "Already being sent" in pages[0] + pages[1]
+    assert "could not be delivered" not in pages[0] + pages[1]
+
+
+def _delete(factory, set_id: int, index: int, now: datetime = NOW) -> tuple[int, bool]:
+    with database.transaction(factory) as db:
+        meeting = sets.meetings_in_order(db.get(LearningSet, set_id))[index]
+        return meeting.id, sets.delete_meeting(db, meeting, now=now)
+
+
+def test_deleted_session_is_cancelled_with_the_same_uid_then_purged(factory, set_id, config):
+    with SmtpServer() as server:
+        send(factory, set_id, config, Smtp(server.url))
+        deleted_id, kept = _delete(factory, set_id, 1)
+        assert kept  # 4 members hold its invitation
+        db = factory()
+        s = db.get(LearningSet, set_id)
+        assert [m.id for m in s.deleted_meetings] == [deleted_id] and len(s.meetings) == 2
+        assert [sets.meeting_number(m) for m in sets.meetings_in_order(s)] == [1, 2]
+        feed = Calendar.from_ical(invites.feed(s, config))
+        assert len(feed.walk("VEVENT")) == 2  # subscribed calendars drop it
+        pending = owed(factory, set_id)
+        assert len(pending) == 4
+        assert {(p.method, p.sequence, p.reason) for p in pending} == {("CANCEL", 1, "deleted")}
+        send(factory, set_id, config, Smtp(server.url))
+        assert owed(factory, set_id) == []
+    request, cancel = server.recorder.messages[4], server.recorder.messages[12]
+    assert len(server.recorder.messages) == 16
+    assert cancel["Subject"].startswith("Cancelled: Set A, session 2, Thu 25 Mar 2027, 14:00")
+    part = calendar_part(cancel)
+    assert part.get_param("method") == "CANCEL"
+    old = Calendar.from_ical(calendar_part(request).get_payload(decode=True)).walk("VEVENT")[0]
+    new = Calendar.from_ical(part.get_payload(decode=True)).walk("VEVENT")[0]
+    assert new["UID"] == old["UID"] and new["SEQUENCE"] == old["SEQUENCE"] + 1 == 1
+    assert new["STATUS"] == "CANCELLED"
+    db = factory()
+    assert db.get(Meeting, deleted_id) is None  # purged once every cancellation was delivered
+    assert db.scalars(select(SentInvite).where(SentInvite.meeting_id == deleted_id)).all() == []
+    assert len(db.get(LearningSet, set_id).meetings) == 2
+
+
+def test_deleted_session_stays_until_every_invited_member_has_the_cancel(factory, set_id, config):
+    with SmtpServer() as server:
+        send(factory, set_id, config, Smtp(server.url))
+        deleted_id, _kept = _delete(factory, set_id, 2)
+        server.recorder.reject = {"amara@example.nhs.uk"}
+        send(factory, set_id, config, Smtp(server.url))
+        assert factory().get(Meeting, deleted_id) is not None  # Amara is still owed hers
+        assert [p.member.email for p in owed(factory, set_id)] == ["amara@example.nhs.uk"]
+        server.recorder.reject = set()
+        send(factory, set_id, config, Smtp(server.url))
+    assert factory().get(Meeting, deleted_id) is None
+    assert len(server.recorder.messages) == 16
+
+
+def test_deleting_a_session_nobody_holds_deletes_it_outright(factory, set_id, config, tmp_path):
+    first_id, kept = _delete(factory, set_id, 0)  # nothing sent yet
+    assert not kept and factory().get(Meeting, first_id) is None
+    send(factory, set_id, config, Outbox(tmp_path))
+    ended_id, kept = _delete(factory, set_id, 0, now=datetime(2027, 4, 1, tzinfo=UTC))
+    assert not kept and factory().get(Meeting, ended_id) is None  # over: no cancellation owed
+    with database.transaction(factory) as db:
+        last = sets.meetings_in_order(db.get(LearningSet, set_id))[0]
+        sets.set_status(db, last, "cancelled")
+    send(factory, set_id, config, Outbox(tmp_path))  # its cancellations go out
+    last_id, kept = _delete(factory, set_id, 0)
+    assert not kept and factory().get(Meeting, last_id) is None
+    assert owed(factory, set_id) == []
+
+
+def test_a_deleted_session_frees_its_time_and_key(factory, set_id, config, tmp_path):
+    send(factory, set_id, config, Outbox(tmp_path))
+    with database.transaction(factory) as db:
+        s = db.get(LearningSet, set_id)
+        second = sets.meetings_in_order(s)[1]
+        start, key = second.starts_at, second.key
+        sets.delete_meeting(db, second, now=NOW)
+        template = load_session_templates(REPO_ROOT / "session_templates")["action-learning-set"]
+        again = sets.add_meeting(db, s, start, template, key=key)
+        assert again.uid != second.uid and second.key != key
+    pending = owed(factory, set_id)
+    assert len(pending) == 8  # cancel the old session, invite to the new one at the same time
+    assert {(p.reason, p.method) for p in pending} == {("deleted", "CANCEL"), ("new", "REQUEST")}

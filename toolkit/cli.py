@@ -430,15 +430,18 @@ def invites(set_id: str, number: int | None, out: Path | None, send: bool, resen
         transport = transport_for(settings.smtp_url, settings.outbox_dir)
         click.echo(f"sending {len(owed)} message(s) through {transport.describe()}")
         outcomes = service.send_pending(factory, owed, config, transport, _print_outcome)
-    failed = [o for o in outcomes if not o.delivered]
-    click.echo(f"{len(outcomes) - len(failed)} delivered, {len(failed)} failed")
+    failed = [o for o in outcomes if not o.delivered and not o.skipped]
+    skipped = [o for o in outcomes if o.skipped]
+    delivered = len(outcomes) - len(failed) - len(skipped)
+    also = f", {len(skipped)} left to another send already sending them" if skipped else ""
+    click.echo(f"{delivered} delivered, {len(failed)} failed{also}")
     if failed:
         sys.exit(1)
 
 
 def _print_outcome(outcome) -> None:
     p = outcome.pending
-    mark = "ok  " if outcome.delivered else "FAIL"
+    mark = "ok  " if outcome.delivered else "skip" if outcome.skipped else "FAIL"
     click.echo(f"{mark} {p.method:7} seq {p.sequence}  {p.member.email:32} {outcome.detail}")
 
 

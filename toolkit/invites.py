@@ -238,8 +238,10 @@ def _slug(text: str) -> str:
 
 
 def file_stem(p: Pending) -> str:
-    """`session-<N>-<member>`, for .eml file names."""
-    return f"session-{sets.meeting_number(p.meeting)}-{_slug(p.member.email)}"
+    """`session-<N>-<member>`, for .eml file names (`session-<N>-deleted-<member>` for a deleted
+    session, whose number the session after it now has)."""
+    deleted = "deleted-" if p.meeting.deleted_at else ""
+    return f"session-{sets.meeting_number(p.meeting)}-{deleted}{_slug(p.member.email)}"
 
 
 def message(p: Pending, config: InviteSettings):

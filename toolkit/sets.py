@@ -374,6 +374,7 @@ def _assign(meeting: Meeting, chosen: Sequence[int | None]) -> bool:
         return False
     for block, member_id in zip(rounds, wanted, strict=True):
         block.presenter_id = member_id
+    touch(meeting)
     return True
 
 

@@ -32,6 +32,14 @@ def _config() -> invites.InviteSettings:
     return invites.InviteSettings.from_settings(kit.settings, catalogue(get_db(), kit.bank))
 
 
+def _session_numbers(learning_set: LearningSet) -> dict[int, str]:
+    """Each session's number as the send pages show it, deleted ones marked as such."""
+    return {
+        m.id: f"{sets.meeting_number(m)}{' (deleted)' if m.deleted_at else ''}"
+        for m in invites.with_deleted(learning_set)
+    }
+
+
 def _calendar_response(body: bytes, filename: str, download: bool) -> Response:
     headers = {"Content-Disposition": f'attachment; filename="{filename}"'} if download else {}
     return Response(body, mimetype="text/calendar", headers=headers)
@@ -53,7 +61,7 @@ def review_invites(slug: str):
         out_of_date=invites.out_of_date_members(owed),
         log=invites.send_log(db, learning_set),
         members={m.id: m for m in learning_set.members},
-        number_of_meeting={m.id: i for i, m in enumerate(learning_set.meetings, 1)},
+        number_of_meeting=_session_numbers(learning_set),
         transport=transport_for(toolkit().settings.smtp_url, toolkit().settings.outbox_dir),
         sender=config.sender,
         feed_url=feed_url,
@@ -76,7 +84,7 @@ def send_invites(slug: str):
         where=transport.describe(),
         outbox=isinstance(transport, Outbox),
         outcomes=invites.send_each(kit.sessions, invites.prepare(owed, _config()), transport),
-        number_of_meeting={m.id: i for i, m in enumerate(sets.meetings_in_order(learning_set), 1)},
+        number_of_meeting=_session_numbers(learning_set),
     )
 
 

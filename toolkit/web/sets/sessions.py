@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from flask import (
     Response,
     abort,
@@ -161,6 +163,27 @@ def session_status(slug: str, key: str):
     return _back(meeting)
 
 
+@bp.route("/<slug>/sessions/<key>/delete", methods=["GET", "POST"])
+def delete_session(slug: str, key: str):
+    """Ask, then delete a session; members invited to it are owed a cancellation."""
+    meeting = find_meeting(slug, key)
+    label = f"Session {sets.meeting_number(meeting)} ({meeting.title})"
+    owed = sets.cancellations_on_delete(get_db(), meeting)
+    if not FlaskForm().validate_on_submit():
+        ended = sets.end_time(meeting) <= datetime.now(UTC)
+        return render_template(
+            "sets/delete_session.html", meeting=meeting, label=label, owed=owed, ended=ended
+        )
+    done = f"{label} deleted."
+    if owed:
+        done += (
+            f" {owed} member{'s were' if owed != 1 else ' was'} invited to it: they will be sent "
+            "a cancellation next time you send invites."
+        )
+    save(lambda: sets.delete_meeting(get_db(), meeting), done)
+    return redirect(url_for("sets.show", slug=slug, _anchor="sessions"))
+
+
 @bp.post("/<slug>/sessions/<key>/template")
 def session_template(slug: str, key: str):
     """Rebuild the agenda from a template (replaces the blocks, proposes a fresh rota)."""
@@ -173,7 +196,7 @@ def session_template(slug: str, key: str):
         def rebuild() -> None:
             if form.take_length.data:
                 sets.change_meeting(get_db(), meeting, minutes=template.minutes)
-            sets.apply_template(get_db(), meeting, template)
+            sets.apply_template(get_db(), meeting, template, bank=toolkit().bank)
 
         save(rebuild, f"Agenda rebuilt from '{template.name}'.")
     return _back(meeting, "agenda")
@@ -227,14 +250,15 @@ def edit_block(slug: str, key: str, block_id: int):
 
 @bp.post("/<slug>/sessions/<key>/rota")
 def rota(slug: str, key: str):
-    """Override the proposed presenters, or go back to the proposal."""
+    """Choose the presenters by hand, or let the rota choose them (and keep choosing) again."""
     meeting = find_meeting(slug, key)
-    rounds = [b for b in meeting.blocks if b.kind == "presenter"]
+    db = get_db()
     if request.form.get("do") == "propose":
-        chosen = sets.proposed_presenters(meeting, len(rounds))
-    else:
-        chosen = [_int(request.form.get(f"presenter-{b.id}")) for b in rounds]
-    save(lambda: sets.set_presenters(get_db(), meeting, chosen), "Presenters saved.")
+        save(lambda: sets.use_rota(db, meeting), "Presenters saved: the rota chooses them.")
+        return _back(meeting, "rota")
+    rounds = sets.presenter_rounds(meeting)
+    chosen = [_int(request.form.get(f"presenter-{b.id}")) for b in rounds]
+    save(lambda: sets.set_presenters(db, meeting, chosen), "Presenters saved: chosen by hand.")
     return _back(meeting, "rota")
 
 

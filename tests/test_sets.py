@@ -1,0 +1,82 @@
+"""The sets service: scheduling refuses sessions that repeat ones already there."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+
+import pytest
+
+from toolkit import db as database
+from toolkit import sets
+from toolkit.accounts import create_user
+from toolkit.config import REPO_ROOT, Settings
+from toolkit.models import LearningSet
+from toolkit.planning import local_start
+from toolkit.session_templates import load_session_templates
+
+TEMPLATE = load_session_templates(REPO_ROOT / "session_templates")["action-learning-set"]
+TITLE = TEMPLATE.name
+
+
+@pytest.fixture
+def factory(env: Settings):
+    return database.session_factory(database.make_engine(env.database_url))
+
+
+@pytest.fixture
+def set_id(factory) -> int:
+    """A set with 3 sessions every 6 weeks from Thu 11 Feb 2027, 14:00 London (the third in BST)."""
+    with database.transaction(factory) as db:
+        owner = create_user(db, "fac@example.org", None, "Dr Facilitator")
+        s = sets.create_set(db, owner, "set-a", "Set A")
+        start = local_start(date(2027, 2, 11), time(14, 0), "Europe/London")
+        sets.add_series(db, s, start, 6, 3, TEMPLATE)
+        return s.id
+
+
+def _refused(factory, set_id: int, add) -> str:
+    with pytest.raises(sets.SetError) as refused, database.transaction(factory) as db:
+        add(db, db.get(LearningSet, set_id))
+    with factory() as db:
+        assert len(db.get(LearningSet, set_id).meetings) == 3  # nothing added
+    return str(refused.value)
+
+
+def test_a_series_repeating_sessions_is_refused_naming_each_clash(factory, set_id):
+    first = local_start(date(2027, 1, 28), time(14, 0), "Europe/London")
+    message = _refused(factory, set_id, lambda db, s: sets.add_series(db, s, first, 2, 3, TEMPLATE))
+    assert message == (
+        f"There is already a session at Thu 11 Feb 2027, 14:00 (Session 1: {TITLE}); "
+        "nothing was added."
+    )
+    first = local_start(date(2027, 3, 25), time(14, 0), "Europe/London")
+    message = _refused(factory, set_id, lambda db, s: sets.add_series(db, s, first, 6, 4, TEMPLATE))
+    assert message == (
+        f"There are already sessions at Thu 25 Mar 2027, 14:00 (Session 2: {TITLE}) and "
+        f"Thu 6 May 2027, 14:00 (Session 3: {TITLE}); nothing was added."
+    )
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        datetime(2027, 2, 11, 14, 0, tzinfo=UTC),  # the same instant, given in UTC (GMT)
+        datetime(2027, 5, 6, 13, 0, tzinfo=UTC),  # 14:00 BST
+    ],
+)
+def test_a_single_session_at_an_existing_instant_is_refused(factory, set_id, start):
+    message = _refused(factory, set_id, lambda db, s: sets.add_meeting(db, s, start, TEMPLATE))
+    assert message.startswith("There is already a session at Thu ")
+    assert message.endswith("nothing was added.")
+
+
+def test_a_session_at_another_time_or_in_a_deleted_sessions_place_is_added(factory, set_id):
+    with database.transaction(factory) as db:
+        s = db.get(LearningSet, set_id)
+        first = sets.meetings_in_order(s)[0]
+        sets.add_meeting(db, s, first.starts_at.replace(hour=9), TEMPLATE)
+        start = first.starts_at
+        assert sets.delete_meeting(db, first) is False  # nobody invited: gone at once
+        sets.add_meeting(db, s, start, TEMPLATE)
+    with factory() as db:
+        assert len(db.get(LearningSet, set_id).meetings) == 4
