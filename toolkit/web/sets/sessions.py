@@ -64,9 +64,8 @@ def _session_page(meeting: Meeting, status: int = 200, **forms):
         "members": sets.active_members(learning_set),
         "member_names": {m.id: m.name for m in learning_set.members},
         "attendance": {a.member_id: a.status for a in meeting.attendance},
-        "proposed": sets.proposed_presenters(
-            meeting, sum(1 for b in meeting.blocks if b.kind == "presenter")
-        ),
+        "proposed": sets.proposed_presenters(meeting, len(sets.presenter_rounds(meeting))),
+        "follows_rota": sets.follows_rota(meeting),
         "bank": kit.bank,
         "query": query,
         "found_cases": filter_cases(kit.bank, CaseFilter(search=query))[:10] if query else [],
