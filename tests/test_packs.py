@@ -189,7 +189,7 @@ def test_cache_returns_the_same_pdf_and_changes_with_the_html(tmp_path, pack, mo
     from toolkit.packs import render as render_module
 
     first = render_document(pack, "sign-in", tmp_path)
-    assert (tmp_path / f"{cache_key(first.html)}.pdf").exists()
+    assert (tmp_path / f"set-{pack.set_id}" / f"{cache_key(first.html)}.pdf").exists()
 
     def no_weasyprint(*_args, **_kwargs):
         raise AssertionError("rendered again instead of using the cache")

@@ -1,5 +1,6 @@
 """Printable session documents: facilitator pack, handouts, register, reflection, certificates."""
 
+from toolkit.packs.cache import forget_set
 from toolkit.packs.content import Pack, Person, build_pack
 from toolkit.packs.files import (
     NAMED_HANDOUTS,
@@ -22,6 +23,7 @@ __all__ = [
     "STATIC",
     "build_pack",
     "document_names",
+    "forget_set",
     "render_all",
     "render_document",
     "render_html",

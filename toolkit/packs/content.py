@@ -126,6 +126,7 @@ class Pack:
     reading: tuple[ResourceRow, ...] = ()
     statements: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (dimension, statement per level)
     participant: bool = False
+    set_id: int = 0  # where the set's PDFs are cached, so deleting its data can remove them
 
     @property
     def prework_minutes(self) -> int:
@@ -221,6 +222,7 @@ def build_pack(db: Session, meeting: Meeting, bank: Bank, frameworks: Frameworks
             for a in frameworks.hlm.areas
             if a.id in bank.statements
         ),
+        set_id=learning_set.id,
     )
 
 

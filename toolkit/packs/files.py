@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from toolkit.packs.cache import set_folder
 from toolkit.packs.content import Pack
 from toolkit.packs.render import DOCUMENTS, render_html, render_pdf
 
@@ -37,14 +38,18 @@ def available(anyone_present: bool, self_assessment: bool, has_members: bool) ->
 
 
 def render_document(pack: Pack, stem: str, cache_dir: Path | None = None) -> Rendered:
-    """Render one document; `handouts-named` is the handout with one named copy per member."""
+    """Render one document; `handouts-named` is the handout with one named copy per member.
+
+    PDFs are cached in the set's own folder under `cache_dir`, so deleting it forgets them all.
+    """
     if stem == NAMED_HANDOUTS:
         html = render_html("handout", pack, personalise=pack.members)
     elif stem in DOCUMENTS:
         html = render_html(stem, pack)
     else:
         raise KeyError(stem)
-    return Rendered(stem, html, render_pdf(html, cache_dir))
+    folder = set_folder(cache_dir, pack.set_id) if cache_dir else None
+    return Rendered(stem, html, render_pdf(html, folder))
 
 
 def render_all(pack: Pack, cache_dir: Path | None = None) -> list[Rendered]:

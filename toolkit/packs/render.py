@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from toolkit.casebank import LEVELS
+from toolkit.packs.cache import read_cached, store
 from toolkit.packs.content import PROCESS_REVIEW_QUESTIONS, Pack, Person
 from toolkit.text import render_markdown
 
@@ -103,14 +103,11 @@ def cache_key(html: str) -> str:
 def render_pdf(html: str, cache_dir: Path | None = None) -> bytes:
     """A tagged A4 PDF of `html`, from the cache when the same HTML was rendered before."""
     cached = cache_dir / f"{cache_key(html)}.pdf" if cache_dir else None
-    if cached and cached.exists():
-        return cached.read_bytes()
-    pdf = bare_pdf(html, StaticOnlyFetcher())
-    if cached:
-        cache_dir.mkdir(parents=True, exist_ok=True)
-        partial = cached.with_suffix(f".{os.getpid()}.tmp")
-        partial.write_bytes(pdf)
-        partial.replace(cached)  # atomic: a reader never sees half a file
+    pdf = read_cached(cached) if cached else None
+    if pdf is None:
+        pdf = bare_pdf(html, StaticOnlyFetcher())
+        if cached:
+            store(cached, pdf)
     return pdf
 
 
