@@ -105,13 +105,19 @@ def parse_yaml(text: str, path: Path, first_line: int = 1) -> YamlDoc:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        line = first_line + (mark.line if mark else 0)
+        line = first_line + (mark.line if mark else _line_at(text, exc))
         reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         return YamlDoc(path, None, {}, [Problem(path, line, f"bad YAML: {reason}")])
     doc = YamlDoc(path, data, {(): first_line}, [])
     if node is not None:
         _index(node, (), doc, first_line)
     return doc
+
+
+def _line_at(text: str, exc: yaml.YAMLError) -> int:
+    """Lines before the character a reader error points at (e.g. a NUL byte), from 0."""
+    position = getattr(exc, "position", None)
+    return text.count("\n", 0, position) if isinstance(position, int) else 0
 
 
 def _index(node: yaml.Node, loc: Loc, doc: YamlDoc, first_line: int) -> None:

@@ -65,7 +65,8 @@ def import_set(
     _sync_members(db, learning_set, set_file.members, notes)
     _sync_sessions(db, learning_set, set_file.sessions, bank, templates, notes)
     _sync_actions(db, learning_set, set_file.actions, notes)
-    db.flush()
+    for meeting in sets.refresh_rota(db, learning_set):
+        notes.append(f"{meeting.key}: presenters follow the rota")
     return learning_set, notes + _warnings(learning_set)
 
 

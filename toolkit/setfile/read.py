@@ -195,15 +195,16 @@ def _schedule_items(doc: YamlDoc, value: Any, context: dict) -> list[_Item]:
 
 
 def _check_attendance(doc: YamlDoc, items: list[_Item], zone: ZoneInfo | None, now: datetime):
-    """Attendance belongs only to sessions that have started."""
+    """Presence and absence belong only to sessions that have started; apologies come before."""
     for item in items:
         entry = item.entry
-        if zone is None or not (entry.attendance or entry.present_anonymously):
+        if zone is None or entry.start.replace(tzinfo=zone) <= now:
             continue
-        if entry.start.replace(tzinfo=zone) > now:
+        early = [e for e, status in entry.attendance.items() if status != "apologies"]
+        if early or entry.present_anonymously:
             message = (
                 f"attendance: session '{item.key}' starts {entry.start:{START_FORMAT}}; "
-                "record attendance only once a session has started"
+                "only apologies can be recorded before a session starts"
             )
             doc.problems.append(doc.problem(item.loc + ("attendance",), message))
 
