@@ -1,0 +1,48 @@
+"""Migrations keep every row: rebuilding a table on SQLite must not cascade-delete rows."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from toolkit import db as database
+
+ROWS = [
+    "INSERT INTO users (id, email, name, password_hash, is_admin, created_at) "
+    "VALUES (1, 'a@example.org', 'A', '', false, '2026-01-01 00:00:00')",
+    "INSERT INTO learning_sets (id, slug, title, programme, venue, video_url, time_zone, "
+    "ground_rules, feed_token, version, created_at) VALUES (1, 's', 'S', '', '', '', "
+    "'Europe/London', '', 'token', 1, '2026-01-01 00:00:00')",
+    "INSERT INTO meetings (id, uid, set_id, key, title, template_id, starts_at, minutes, venue, "
+    "video_url, status, sequence, version) VALUES (1, 'u1', 1, 'session-1', 'One', '', "
+    "'2027-01-01 14:00:00', 120, '', '', 'scheduled', 0, 1)",
+    "INSERT INTO members (id, set_id, name, email, grade, active) "
+    "VALUES (1, 1, 'Z', 'z@example.org', 'FY1', true)",
+    "INSERT INTO attendance (meeting_id, member_id, status) VALUES (1, 1, 'present')",
+    "INSERT INTO agenda_blocks (id, meeting_id, position, title, kind, minutes, notes, handout) "
+    "VALUES (1, 1, 0, 'Check-in', 'check-in', 15, '', true)",
+    "INSERT INTO actions (id, set_id, member_id, meeting_id, text, due, support, status, "
+    "outcome) VALUES (1, 1, 1, 1, 'Do it', '', '', 'open', '')",
+    "INSERT INTO sent_invites (id, meeting_id, member_id, email, method, sequence, sent_at, "
+    "transport, result, delivered) VALUES (1, 1, 1, 'z@example.org', 'REQUEST', 0, "
+    "'2026-01-01 00:00:00', 'smtp', 'ok', true)",
+]
+TABLES = ("meetings", "attendance", "agenda_blocks", "actions", "sent_invites")
+
+
+def _counts(engine) -> dict[str, int]:
+    with engine.connect() as connection:
+        return {t: connection.scalar(text(f"SELECT count(*) FROM {t}")) for t in TABLES}
+
+
+def test_upgrading_from_0004_keeps_every_row_that_points_at_a_session(new_database):
+    engine = database.make_engine(new_database())
+    database.upgrade(engine, "0004")
+    with engine.begin() as connection:
+        for row in ROWS:
+            connection.execute(text(row))
+    database.upgrade(engine)
+    database.check_schema(engine)
+    assert _counts(engine) == dict.fromkeys(TABLES, 1)
+    with engine.connect() as connection:
+        assert connection.scalar(text("SELECT delivered FROM sent_invites")) in (True, 1)
+        assert connection.scalar(text("SELECT cancel_reason FROM meetings")) == ""
