@@ -658,6 +658,7 @@ def record_apologies(
     touch(meeting)
     db.flush()
     refresh_rota(db, meeting.learning_set, meeting.starts_at)
+    refresh_rota(db, meeting.learning_set, meeting.starts_at)
 
 
 def actions_for(db: Session, learning_set: LearningSet) -> list[Action]:
@@ -818,8 +819,9 @@ class Conflict(SetError):
 
 
 def check_version(row: LearningSet | Meeting, seen: str | int | None) -> None:
-    """Refuse a save made from an out-of-date form (optimistic locking)."""
-    if str(seen) != str(row.version):
+    """Refuse a save made from an out-of-date form (optimistic locking); a request that carries
+    no version at all (a script, not one of our pages) is not checked."""
+    if seen not in (None, "") and str(seen) != str(row.version):
         what = "session" if isinstance(row, Meeting) else "set"
         raise Conflict(
             f"Someone else changed this {what} after you opened the page, so your changes were "

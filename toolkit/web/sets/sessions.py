@@ -27,21 +27,26 @@ from toolkit.web.sets.routes import (
     bp,
     download,
     find_meeting,
+    keep_typed,
     local_time,
     save,
+    save_checked,
     template_choices,
 )
 
 
-def _session_page(meeting: Meeting, status: int = 200, **forms):
-    """The session builder page."""
+def _session_page(meeting: Meeting, status: int = 200, typed: dict | None = None, **forms):
+    """The session builder page; forms passed in, and `typed` values of the plain forms (per
+    block, rota, attendance), are shown as the user typed them."""
     kit = toolkit()
     learning_set = meeting.learning_set
     library = resources.catalogue(get_db(), kit.bank)
     query = request.args.get("q", "").strip()
+    keep_typed(meeting, status, forms)
+    version = str(meeting.version)
     details = forms.get("details_form") or SessionDetailsForm(
         prefix="details",
-        version=str(meeting.version),
+        version=version,
         title=meeting.title,
         date=sets.local(meeting).date(),
         start_time=sets.local(meeting).time(),
@@ -49,11 +54,13 @@ def _session_page(meeting: Meeting, status: int = 200, **forms):
         venue=meeting.venue,
         video_url=meeting.video_url,
     )
-    template_form = TemplateForm(prefix="tpl", template=meeting.template_id)
+    template_form = forms.get("template_form") or TemplateForm(
+        prefix="tpl", template=meeting.template_id, version=version
+    )
     template_choices(template_form.template)
-    block_form = forms.get("block_form") or BlockForm(prefix="block")
+    block_form = forms.get("block_form") or BlockForm(prefix="block", version=version)
     block_form.kind.choices = [(k, k) for k in BLOCK_KINDS]
-    action_form = forms.get("action_form") or ActionForm(prefix="action")
+    action_form = forms.get("action_form") or ActionForm(prefix="action", version=version)
     action_form.member.choices = [(m.id, m.name) for m in sets.active_members(learning_set)]
     context = {
         "meeting": meeting,
@@ -64,6 +71,9 @@ def _session_page(meeting: Meeting, status: int = 200, **forms):
         "members": sets.active_members(learning_set),
         "member_names": {m.id: m.name for m in learning_set.members},
         "attendance": {a.member_id: a.status for a in meeting.attendance},
+        "started": sets.has_started(meeting),
+        "starts": sets.describe_start(meeting),
+        "typed": typed or {},
         "proposed": sets.proposed_presenters(meeting, len(sets.presenter_rounds(meeting))),
         "follows_rota": sets.follows_rota(meeting),
         "bank": kit.bank,
@@ -106,7 +116,7 @@ def _documents(meeting: Meeting) -> list[str]:
     """The session's printable documents, decided without rendering anything."""
     number, count = sets.meeting_number(meeting), len(meeting.learning_set.meetings)
     return packs.files.available(
-        any(a.status == "present" for a in meeting.attendance),
+        sets.has_started(meeting) and any(a.status == "present" for a in meeting.attendance),
         bool(toolkit().bank.statements) and number in (1, count),
         bool(sets.active_members(meeting.learning_set)),
     )
@@ -132,23 +142,22 @@ def session_details(slug: str, key: str):
     if not form.validate_on_submit():
         return _session_page(meeting, 400, details_form=form)
     start = local_time(meeting.learning_set, form.date.data, form.start_time.data)
-
-    def change() -> None:
-        sets.check_version(meeting, form.version.data)
-        sets.change_meeting(
+    status = save_checked(
+        meeting,
+        form.version.data,
+        lambda: sets.change_meeting(
             get_db(),
             meeting,
             start=start,
             minutes=form.minutes.data,
             venue=(form.venue.data or "").strip(),
             video_url=(form.video_url.data or "").strip(),
-            title=form.title.data.strip(),
-        )
-
-    if not save(change, "Session details saved."):
-        form.version.data = str(meeting.version)
-        form.version.errors = []
-        return _session_page(meeting, 409, details_form=form)
+            title=form.title.data,
+        ),
+        "Session details saved.",
+    )
+    if status:
+        return _session_page(meeting, status, details_form=form)
     return _back(meeting)
 
 
@@ -156,9 +165,11 @@ def session_details(slug: str, key: str):
 def session_status(slug: str, key: str):
     """Cancel or restore a session."""
     meeting = find_meeting(slug, key)
-    status = request.form.get("status", "")
-    word = "cancelled" if status == "cancelled" else "restored"
-    save(lambda: sets.set_status(get_db(), meeting, status), f"Session {word}.")
+    wanted = request.form.get("status", "")
+    word = "cancelled" if wanted == "cancelled" else "restored"
+    change = lambda: sets.set_status(get_db(), meeting, wanted)  # noqa: E731
+    if save_checked(meeting, request.form.get("version"), change, f"Session {word}.") == 409:
+        return _session_page(meeting, 409)
     return _back(meeting)
 
 
@@ -189,15 +200,20 @@ def session_template(slug: str, key: str):
     meeting = find_meeting(slug, key)
     form = TemplateForm(prefix="tpl")
     template_choices(form.template)
-    if form.validate_on_submit():
-        template = toolkit().templates[form.template.data]
+    if not form.validate_on_submit():
+        return _session_page(meeting, 400, template_form=form)
+    template = toolkit().templates[form.template.data]
 
-        def rebuild() -> None:
-            if form.take_length.data:
-                sets.change_meeting(get_db(), meeting, minutes=template.minutes)
-            sets.apply_template(get_db(), meeting, template, bank=toolkit().bank)
+    def rebuild() -> None:
+        if form.take_length.data:
+            sets.change_meeting(get_db(), meeting, minutes=template.minutes)
+        sets.apply_template(get_db(), meeting, template, bank=toolkit().bank)
 
-        save(rebuild, f"Agenda rebuilt from '{template.name}'.")
+    status = save_checked(
+        meeting, form.version.data, rebuild, f"Agenda rebuilt from '{template.name}'."
+    )
+    if status:
+        return _session_page(meeting, status, template_form=form)
     return _back(meeting, "agenda")
 
 
@@ -209,7 +225,9 @@ def add_block(slug: str, key: str):
     form.kind.choices = [(k, k) for k in BLOCK_KINDS]
     if not form.validate_on_submit():
         return _session_page(meeting, 400, block_form=form)
-    save(
+    status = save_checked(
+        meeting,
+        form.version.data,
         lambda: sets.add_block(
             get_db(),
             meeting,
@@ -221,6 +239,8 @@ def add_block(slug: str, key: str):
         ),
         "Block added.",
     )
+    if status:
+        return _session_page(meeting, status, block_form=form)
     return _back(meeting, "agenda")
 
 
@@ -242,8 +262,11 @@ def edit_block(slug: str, key: str, block_id: int):
             request.form.get("minutes", ""),
         ),
     }
-    if do in changes:
-        save(changes[do], "Agenda updated.")
+    if do not in changes:
+        return _back(meeting, "agenda")
+    status = save_checked(meeting, request.form.get("version"), changes[do], "Agenda updated.")
+    if status == 409:
+        return _session_page(meeting, 409, typed=request.form.to_dict() | {"block": block_id})
     return _back(meeting, "agenda")
 
 
@@ -253,11 +276,15 @@ def rota(slug: str, key: str):
     meeting = find_meeting(slug, key)
     db = get_db()
     if request.form.get("do") == "propose":
-        save(lambda: sets.use_rota(db, meeting), "Presenters saved: the rota chooses them.")
-        return _back(meeting, "rota")
-    rounds = sets.presenter_rounds(meeting)
-    chosen = [_int(request.form.get(f"presenter-{b.id}")) for b in rounds]
-    save(lambda: sets.set_presenters(db, meeting, chosen), "Presenters saved: chosen by hand.")
+        change = lambda: sets.use_rota(db, meeting)  # noqa: E731
+        done = "Presenters saved: the rota chooses them."
+    else:
+        rounds = sets.presenter_rounds(meeting)
+        chosen = [_int(request.form.get(f"presenter-{b.id}")) for b in rounds]
+        change = lambda: sets.set_presenters(db, meeting, chosen)  # noqa: E731
+        done = "Presenters saved: chosen by hand."
+    if save_checked(meeting, request.form.get("version"), change, done) == 409:
+        return _session_page(meeting, 409, typed=request.form.to_dict())
     return _back(meeting, "rota")
 
 
@@ -300,14 +327,28 @@ def session_resource(slug: str, key: str):
 
 @bp.post("/<slug>/sessions/<key>/attendance")
 def attendance(slug: str, key: str):
-    """Record who was present, sent apologies or was absent."""
+    """Record who was present, sent apologies or was absent (once the session has started)."""
     meeting = find_meeting(slug, key)
     statuses = {
         m.id: request.form[f"member-{m.id}"]
         for m in sets.active_members(meeting.learning_set)
         if request.form.get(f"member-{m.id}")
     }
-    save(lambda: sets.record_attendance(get_db(), meeting, statuses), "Attendance saved.")
+    change = lambda: sets.record_attendance(get_db(), meeting, statuses)  # noqa: E731
+    if save_checked(meeting, request.form.get("version"), change, "Attendance saved.") == 409:
+        return _session_page(meeting, 409, typed=request.form.to_dict())
+    return _back(meeting, "attendance")
+
+
+@bp.post("/<slug>/sessions/<key>/apologies")
+def apologies(slug: str, key: str):
+    """Before a session: note who has sent apologies (the rota skips them)."""
+    meeting = find_meeting(slug, key)
+    ids = {int(v) for v in request.form.getlist("apologies") if v.isdigit() and len(v) < 12}
+    change = lambda: sets.record_apologies(get_db(), meeting, ids)  # noqa: E731
+    if save_checked(meeting, request.form.get("version"), change, "Apologies saved.") == 409:
+        typed = {f"apologies-{i}": "y" for i in ids} | {"apologies": "typed"}
+        return _session_page(meeting, 409, typed=typed)
     return _back(meeting, "attendance")
 
 
@@ -319,7 +360,9 @@ def add_action(slug: str, key: str):
     form.member.choices = [(m.id, m.name) for m in sets.active_members(meeting.learning_set)]
     if not form.validate_on_submit():
         return _session_page(meeting, 400, action_form=form)
-    save(
+    status = save_checked(
+        meeting,
+        form.version.data,
         lambda: sets.add_action(
             get_db(),
             meeting,
@@ -330,6 +373,8 @@ def add_action(slug: str, key: str):
         ),
         "Action recorded.",
     )
+    if status:
+        return _session_page(meeting, status, action_form=form)
     return _back(meeting, "actions")
 
 
