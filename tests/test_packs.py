@@ -3,7 +3,7 @@
 import io
 import logging
 import re
-from datetime import date, time
+from datetime import date, time, timedelta
 
 import pytest
 from pypdf import PdfReader
@@ -69,8 +69,9 @@ def pack(env):
                 sets.attach(db, second, bank, prompt_id=prompt.id)
         sets.add_action(db, first, s.members[0].id, "Shadow the bed manager for a shift")
         present = {m.id: "present" for m in s.members[:5]}
-        sets.record_attendance(db, second, present | {s.members[5].id: "apologies"})
-        built = build_pack(db, second, bank, load_frameworks())
+        after = second.starts_at + timedelta(hours=1)  # attendance waits for the start
+        sets.record_attendance(db, second, present | {s.members[5].id: "apologies"}, now=after)
+        built = build_pack(db, second, bank, load_frameworks(), now=after)
     return built
 
 

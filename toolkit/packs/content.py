@@ -170,8 +170,11 @@ def _clock(when: datetime) -> str:
     return when.strftime("%H:%M")
 
 
-def build_pack(db: Session, meeting: Meeting, bank: Bank, frameworks: Frameworks) -> Pack:
-    """Gather a session's printable content from the database and the bank."""
+def build_pack(
+    db: Session, meeting: Meeting, bank: Bank, frameworks: Frameworks, now: datetime | None = None
+) -> Pack:
+    """Gather a session's printable content from the database and the bank; nobody counts as
+    present (so there are no certificates) until the session has started."""
     learning_set = meeting.learning_set
     names = {m.id: m.name for m in learning_set.members}
     start = sets.local(meeting)
@@ -181,6 +184,8 @@ def build_pack(db: Session, meeting: Meeting, bank: Bank, frameworks: Frameworks
         bank.prompts[p.prompt_id] for p in meeting.prompts if p.prompt_id in bank.prompts
     )
     present_ids = {a.member_id for a in meeting.attendance if a.status == "present"}
+    if not sets.has_started(meeting, now):
+        present_ids = set()
     library = catalogue(db, bank)
     return Pack(
         set_title=learning_set.title,
