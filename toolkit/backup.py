@@ -8,16 +8,23 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Boolean, Engine, Integer, Table, func, insert, select, text
+from sqlalchemy.exc import SQLAlchemyError
 
+from toolkit.backup_check import check_tables
 from toolkit.db import schema_revisions
 from toolkit.models import Base, UTCDateTime
 
 FORMAT = "learning-set-toolkit backup"
 SKIPPED = {"login_failures"}  # transient; nothing to restore
+MAX_PROBLEMS = 20  # listed in full; the rest are counted
 
 
 class BackupError(ValueError):
-    """A backup file that cannot be restored here, and why."""
+    """A backup file that cannot be restored here, and why (with one line per problem found)."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
 
 
 def _tables() -> list[Table]:
@@ -73,7 +80,7 @@ def read_backup(path: Path, engine: Engine) -> dict:
     """Load and check a backup file against this database's schema."""
     try:
         data = json.loads(path.read_text("utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise BackupError(f"{path}: not a readable backup ({exc})") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise BackupError(f"{path}: not a learning-set toolkit backup")
@@ -83,9 +90,11 @@ def read_backup(path: Path, engine: Engine) -> dict:
             f"{path}: the backup is from schema revision {data.get('revision')}, the database is "
             f"at {current}: restore into a database at the backup's revision, then upgrade"
         )
-    unknown = set(data["tables"]) - {t.name for t in _tables()}
-    if unknown:
-        raise BackupError(f"{path}: unknown tables {sorted(unknown)}")
+    problems = [f"{path}: {problem}" for problem in check_tables(_tables(), data.get("tables"))]
+    if problems:
+        more = len(problems) - MAX_PROBLEMS
+        listed = problems[:MAX_PROBLEMS] + ([f"... and {more} more"] if more > 0 else [])
+        raise BackupError(f"{len(problems)} problem(s) in {path}", listed)
     return data
 
 
@@ -105,11 +114,21 @@ def restore_backup(engine: Engine, data: dict) -> dict[str, int]:
                 for row in data["tables"].get(table.name, [])
             ]
             if rows:
-                connection.execute(insert(table), rows)
+                _insert(connection, table, rows)
             counts[table.name] = len(rows)
         if connection.dialect.name == "postgresql":
             _reset_sequences(connection)
     return counts
+
+
+def _insert(connection, table: Table, rows: list[dict]) -> None:
+    """Insert the rows; a refusal names the table and the database's reason, never the rows
+    (which may hold password hashes), and rolls the whole restore back."""
+    try:
+        connection.execute(insert(table), rows)
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or type(exc).__name__).splitlines()[0]
+        raise BackupError(f"the database refused a row of '{table.name}': {reason}") from None
 
 
 def _reset_sequences(connection) -> None:

@@ -115,6 +115,8 @@ def restore(file: Path) -> None:
     try:
         counts = restore_backup(engine, read_backup(file, engine))
     except BackupError as exc:
+        for problem in exc.problems:
+            click.echo(problem, err=True)
         _fail(f"{exc}; nothing was changed")
     click.echo(f"restored {sum(counts.values())} rows from {file}")
 
