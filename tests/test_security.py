@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
-from toolkit import models
+from toolkit import models, sets
 from toolkit.web import create_app
 
 from .conftest import PASSWORD, add_user, sign_in
@@ -27,9 +28,9 @@ def owned(app, db, signed_in):
     make_set(signed_in, first="2037-02-12")
     first = meetings(db)[0]
     member = first.learning_set.members[0]
-    signed_in.post(
-        f"/sets/set-a/sessions/{first.key}/attendance", data={f"member-{member.id}": "present"}
-    )
+    after = first.starts_at + timedelta(hours=1)  # attendance waits for the session to start
+    sets.record_attendance(db, first, {member.id: "present"}, now=after)
+    db.commit()
     signed_in.post(
         f"/sets/set-a/sessions/{first.key}/actions",
         data={"action-member": str(member.id), "action-text": "Private action"},
