@@ -195,7 +195,8 @@ def test_private_link_flow_totals_and_deletion(app, session_set):
     mine = html.unescape(anonymous.get(f"/self-assessment/{tokens[0]}").text)
     assert "Your picture so far" in mine and "<svg" in mine
     incomplete = anonymous.post(f"/self-assessment/{tokens[1]}", data={"phase": "start"})
-    assert "rate every dimension (9 still to do)" in html.unescape(incomplete.text)
+    assert incomplete.status_code == 400
+    assert "Choose a level for Inspiring shared purpose" in html.unescape(incomplete.text)
     for token in tokens[1:3]:
         _rate(anonymous, token, "start", 1)
     # the facilitator (signed in as the set's owner) sees no totals below four answers
@@ -225,6 +226,33 @@ def test_private_link_flow_totals_and_deletion(app, session_set):
     # another member's token never shows someone else's ratings
     other = html.unescape(anonymous.get(f"/self-assessment/{tokens[4]}").text)
     assert "Your picture so far" not in other
+
+
+def test_an_unanswered_dimension_keeps_every_answer_and_points_to_the_gap(app, session_set):
+    factory, _bank, set_id = session_set
+    token = _token(factory, set_id, 0)
+    client = app.test_client()
+    dims = [a.id for a in load_frameworks().hlm.areas]
+    answers = {d: str(n % 4 + 1) for n, d in enumerate(dims) if d != "leading-with-care"}
+    response = client.post(f"/self-assessment/{token}", data=answers | {"phase": "end"})
+    assert response.status_code == 400
+    page = response.text
+    summary = page.split('class="nhsuk-error-summary"')[1].split("</div>")[0]
+    assert (
+        'href="#leading-with-care"' in summary and "Choose a level for Leading with care" in summary
+    )
+    assert summary.count("<li>") == 1  # only the one left out
+    assert '<fieldset class="nhsuk-fieldset" id="leading-with-care"' in page
+    assert 'id="leading-with-care-error"' in page  # the message on the fieldset itself
+    for n, d in enumerate(dims):  # every answer given is still chosen
+        if d != "leading-with-care":
+            assert re.search(
+                rf'id="{d}-{n % 4 + 1}" name="{d}" type="radio" value="\d" checked', page
+            )
+    assert " checked" not in page.split('id="leading-with-care"')[1].split("</fieldset>")[0]
+    assert 'name="phase" value="end"' in page  # still the end of the programme
+    with factory() as db:
+        assert db.query(SelfRating).count() == 0  # nothing half-saved
 
 
 def test_links_are_emailed_one_per_member(app, session_set, env):

@@ -37,11 +37,16 @@ def member_by_token(db: Session, token: str) -> Member | None:
     return member
 
 
+def unanswered(ratings: dict[str, int], dims) -> list[str]:
+    """The dimensions without a level from 1 to 4, in the form's order."""
+    return [d for d in dims if ratings.get(d) not in (1, 2, 3, 4)]
+
+
 def save_ratings(db: Session, member: Member, phase: str, ratings: dict[str, int], dims) -> None:
     """Replace the member's ratings for a phase; every dimension needs a level from 1 to 4."""
     if phase not in PHASES:
         raise SetError("choose the start or the end of the programme")
-    missing = [d for d in dims if ratings.get(d) not in (1, 2, 3, 4)]
+    missing = unanswered(ratings, dims)
     if missing:
         raise SetError(f"rate every dimension ({len(missing)} still to do)")
     existing = {r.dimension: r for r in _rows(db, member) if r.phase == phase}

@@ -24,22 +24,32 @@ def _member(token: str):
 def member(token: str):
     """Rate yourself at the start or end of the programme, and see your before/after chart."""
     found = _member(token)
-    kit = toolkit()
-    dims = [a.id for a in kit.frameworks.hlm.areas]
-    form = FlaskForm()
+    areas = toolkit().frameworks.hlm.areas
+    dims = [a.id for a in areas]
     phase = request.values.get("phase", "start")
-    if form.validate_on_submit():
-        ratings = {d: _level(request.form.get(d)) for d in dims}
-        db = get_db()
-        try:
-            service.save_ratings(db, found, phase, ratings, dims)
-            db.commit()
-        except SetError as exc:
-            db.rollback()
-            flash(str(exc), "error")
-        else:
-            flash("Your ratings are saved. Only you can see them.")
-            return redirect(url_for("self_assessment.member", token=token))
+    if not FlaskForm().validate_on_submit():
+        return _page(found, token, phase)
+    ratings = {d: _level(request.form.get(d)) for d in dims}
+    missing = service.unanswered(ratings, dims)
+    if missing:  # every answer given stays; the summary links to each one still to do
+        names = {a.id: a.name for a in areas}
+        errors = {d: f"Choose a level for {names[d]}" for d in missing}
+        return _page(found, token, phase, ratings, errors), 400
+    db = get_db()
+    try:
+        service.save_ratings(db, found, phase, ratings, dims)
+        db.commit()
+    except SetError as exc:
+        db.rollback()
+        flash(str(exc), "error")
+        return _page(found, token, phase, ratings), 400
+    flash("Your ratings are saved. Only you can see them.")
+    return redirect(url_for("self_assessment.member", token=token))
+
+
+def _page(found, token: str, phase: str, typed: dict | None = None, errors: dict | None = None):
+    """The member's page; `typed` are the levels just sent, `errors` the dimensions missing."""
+    kit = toolkit()
     mine = service.ratings_of(get_db(), found)
     return render_template(
         "self_assessment/member.html",
@@ -47,6 +57,9 @@ def member(token: str):
         token=token,
         phase=phase,
         mine=mine,
+        chosen=typed if typed is not None else mine.get(phase, {}),
+        errors=errors or {},
+        error_list=[{"text": text, "href": f"#{d}"} for d, text in (errors or {}).items()],
         levels=LEVELS,
         statements=kit.bank.statements,
         chart=service.chart_svg(mine, kit.frameworks) if mine else "",
@@ -54,7 +67,7 @@ def member(token: str):
 
 
 def _level(value: str | None) -> int:
-    return int(value) if value and value.isdigit() else 0
+    return int(value) if value and value.isdigit() and len(value) == 1 else 0
 
 
 @bp.post("/<token>/delete")
