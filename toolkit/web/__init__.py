@@ -9,7 +9,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Response, g, render_template, send_from_directory
+from flask import Flask, Response, abort, g, render_template, request, send_from_directory
 from flask_wtf.csrf import CSRFProtect
 from jinja2 import ChainableUndefined, ChoiceLoader, PackageLoader
 from sqlalchemy import Engine
@@ -152,7 +152,20 @@ def _nonce() -> str:
     return g.csp_nonce
 
 
+def _refuse_nul() -> None:
+    """Refuse a NUL character anywhere in the address or a form: no field needs one, and
+    PostgreSQL cannot store it, so one check here keeps it from every view."""
+    values = [request.path, *(part for item in request.values.items(multi=True) for part in item)]
+    if any("\x00" in value for value in values):
+        abort(
+            400,
+            "Something sent contains a NUL character (\\0), which no field accepts. "
+            "Remove it and try again.",
+        )
+
+
 def _setup_requests(app: Flask) -> None:
+    app.before_request(_refuse_nul)  # before CSRF and sign-in, so every route gets the same answer
     csrf.init_app(app)
     app.teardown_appcontext(_close_db)
 

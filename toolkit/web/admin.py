@@ -6,23 +6,25 @@ from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import BooleanField, EmailField, PasswordField, StringField
+from wtforms import BooleanField, StringField
 from wtforms.validators import DataRequired, Length
 
+from toolkit import limits
 from toolkit.accounts import MIN_PASSWORD, AccountError, create_user
 from toolkit.models import User
 from toolkit.web import get_db
+from toolkit.web.auth import email_field, new_password_field
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
 class UserForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired("Enter their name"), Length(max=200)])
-    email = EmailField("E-mail address", validators=[DataRequired("Enter their e-mail address")])
-    password = PasswordField(
-        "Password",
-        description=f"At least {MIN_PASSWORD} characters. Give it to them in person or by phone.",
-        validators=[DataRequired("Enter a password")],
+    name = StringField(
+        "Name", validators=[DataRequired("Enter their name"), Length(max=limits.NAME)]
+    )
+    email = email_field("Enter their e-mail address")
+    password = new_password_field(
+        f"At least {MIN_PASSWORD} characters. Give it to them in person or by phone."
     )
     admin = BooleanField("Admin (sees every set and can add accounts)")
 

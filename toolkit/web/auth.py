@@ -21,6 +21,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
+from toolkit import limits
 from toolkit.accounts import (
     MIN_PASSWORD,
     AccountError,
@@ -67,28 +68,39 @@ class LoginUser:
         return str(self.id)
 
 
-class LoginForm(FlaskForm):
-    email = EmailField("E-mail address", validators=[DataRequired("Enter your e-mail address")])
-    password = PasswordField("Password", validators=[DataRequired("Enter your password")])
+def email_field(missing: str, check: bool = True) -> EmailField:
+    """An e-mail address field within the column's limit (`check`: also a real address)."""
+    validators = [DataRequired(missing), Length(max=limits.EMAIL)]
+    return EmailField("E-mail address", validators=validators + ([ValidEmail()] if check else []))
 
 
-class SetupForm(FlaskForm):
-    name = StringField("Your name", validators=[DataRequired("Enter your name")])
-    email = EmailField(
-        "E-mail address",
-        validators=[
-            DataRequired("Enter your e-mail address"),
-            ValidEmail(),
-        ],
-    )
-    password = PasswordField(
+def new_password_field(description: str) -> PasswordField:
+    """A password to set: long enough, and not absurdly long."""
+    return PasswordField(
         "Password",
-        description=f"At least {MIN_PASSWORD} characters.",
+        description=description,
         validators=[
             DataRequired("Enter a password"),
             Length(min=MIN_PASSWORD, message=f"Use at least {MIN_PASSWORD} characters"),
+            Length(max=limits.PASSWORD),
         ],
     )
+
+
+class LoginForm(FlaskForm):
+    email = email_field("Enter your e-mail address", check=False)
+    password = PasswordField(
+        "Password",
+        validators=[DataRequired("Enter your password"), Length(max=limits.PASSWORD)],
+    )
+
+
+class SetupForm(FlaskForm):
+    name = StringField(
+        "Your name", validators=[DataRequired("Enter your name"), Length(max=limits.NAME)]
+    )
+    email = email_field("Enter your e-mail address")
+    password = new_password_field(f"At least {MIN_PASSWORD} characters.")
     confirm = PasswordField(
         "Password again",
         validators=[
@@ -150,7 +162,8 @@ def setup():
             _start_session(user)
             flash("Your admin account is ready.")
             return redirect(url_for("home.index"))
-    return render_template("auth/setup.html", form=form, token=request.values.get("token", ""))
+    page = render_template("auth/setup.html", form=form, token=request.values.get("token", ""))
+    return page, 400 if form.errors else 200
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -159,20 +172,21 @@ def login():
     if current_user.is_authenticated:
         return redirect(url_for("home.index"))
     form = LoginForm()
-    if form.validate_on_submit():
-        db, address = get_db(), request.remote_addr or "unknown"
-        if sign_in_blocked(db, form.email.data, address):
-            form.password.errors.append("Too many failed attempts: wait 15 minutes, then try again")
-            return render_template("auth/login.html", form=form), 429
-        user = authenticate(db, form.email.data, form.password.data)
-        if user:
-            clear_failures(db, user.email)
-            db.commit()
-            _start_session(user)
-            return redirect(safe_target(request.args.get("next"), url_for("home.index")))
-        record_failure(db, form.email.data, address)
+    if not form.validate_on_submit():
+        return render_template("auth/login.html", form=form), 400 if form.errors else 200
+    db, address = get_db(), request.remote_addr or "unknown"
+    if sign_in_blocked(db, form.email.data, address):
+        form.password.errors.append("Too many failed attempts: wait 15 minutes, then try again")
+        return render_template("auth/login.html", form=form), 429
+    user = authenticate(db, form.email.data, form.password.data)
+    if user:
+        clear_failures(db, user.email)
         db.commit()
-        form.password.errors.append("The e-mail address or password is not right")
+        _start_session(user)
+        return redirect(safe_target(request.args.get("next"), url_for("home.index")))
+    record_failure(db, form.email.data, address)
+    db.commit()
+    form.password.errors.append("The e-mail address or password is not right")
     return render_template("auth/login.html", form=form)
 
 

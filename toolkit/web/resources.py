@@ -8,6 +8,7 @@ from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Regexp
 
+from toolkit import limits
 from toolkit.casebank import RESOURCE_KINDS
 from toolkit.resources import NewResource, add_resource, catalogue, filter_resources
 from toolkit.sets import SetError
@@ -18,11 +19,14 @@ FILTERS = ("kind", "hlm", "mlcf", "gpc", "search")
 
 
 class ResourceForm(FlaskForm):
-    title = StringField("Title", validators=[DataRequired("Enter a title"), Length(max=300)])
+    title = StringField(
+        "Title", validators=[DataRequired("Enter a title"), Length(max=limits.RESOURCE_TITLE)]
+    )
     url = StringField(
         "Address",
         validators=[
             DataRequired("Enter the address"),
+            Length(max=limits.RESOURCE_URL),
             Regexp(r"^https://\S+$", message="Enter an address starting https://"),
         ],
     )
@@ -32,7 +36,8 @@ class ResourceForm(FlaskForm):
         validators=[DataRequired("Enter the minutes"), NumberRange(1, 600)],
     )
     description = TextAreaField(
-        "What it is, in a line", validators=[DataRequired("Describe it in a line"), Length(max=300)]
+        "What it is, in a line",
+        validators=[DataRequired("Describe it in a line"), Length(max=limits.DESCRIPTION)],
     )
     hlm = SelectField("Healthcare Leadership Model dimension (optional)")
 

@@ -155,7 +155,7 @@ def import_file():
         form.file.errors.append(f"The file has {len(problems)} problem(s); nothing was changed")
     return render_template(
         "sets/import.html", form=form, problems=problems
-    ), 400 if problems else 200
+    ), 400 if problems or form.errors else 200
 
 
 @bp.route("/<slug>/export")
