@@ -19,7 +19,14 @@ from .test_sets_web import make_set, meetings
 LONG = "x" * 6000
 NUL = "bad\x00value"
 # posted last, in this order: they sign out, or delete what the other routes need
-LAST = ("sets.delete_member", "self_assessment.delete", "sets.delete_set", "auth.account")
+LAST = (
+    "sets.delete_session",
+    "sets.delete_member",
+    "self_assessment.delete",
+    "sets.delete_set",
+    "auth.account",
+)
+FUTURE = {"sets.apologies"}  # routes for a session that has not started yet
 SKIP = {"auth.logout"}  # signing out takes no input
 
 
@@ -39,17 +46,14 @@ class Forms(HTMLParser):
         a = {k: v or "" for k, v in attrs}
         if tag == "form":
             self.current = {"action": a.get("action", ""), "method": a.get("method", "get")}
-            self.current["fields"] = []
+            self.current["fields"], self.current["choices"] = [], {}
             self.forms.append(self.current)
             if a.get("id"):
                 self.by_id[a["id"]] = self.current
-        elif tag == "input" and a.get("name"):
-            if a.get("type") == "radio" and "checked" not in a and self.current is not None:
-                self.current.setdefault("radios", {}).setdefault(a["name"], a.get("value", ""))
-                return
+        elif tag == "input" and a.get("name") and a.get("type") != "submit":
             if a.get("type") in ("radio", "checkbox") and "checked" not in a:
-                return
-            if a.get("type") == "submit":
+                if self.current is not None:  # a group left unanswered: choose its first
+                    self.current["choices"].setdefault(a["name"], a.get("value", ""))
                 return
             self._add(a, a["name"], a.get("value", ""))
         elif tag == "button" and a.get("name") and self.current and not self._has(a["name"]):
@@ -69,7 +73,7 @@ class Forms(HTMLParser):
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "form" and self.current is not None:
-            for name, value in self.current.pop("radios", {}).items():
+            for name, value in self.current.pop("choices").items():
                 if not self._has(name):
                     self.current["fields"].append((name, value))
             self.current = None
@@ -118,7 +122,7 @@ def world(app, signed_in):
     make_set(signed_in, first=past)
     factory = app.extensions["toolkit"].sessions
     with factory() as db:
-        first = meetings(db)[0]
+        first, future = meetings(db)[0], meetings(db)[-1]
         member = first.learning_set.members[0]
         sets.add_action(db, first, member.id, "An action to update")
         token = ensure_token(first.learning_set.members[1])
@@ -126,6 +130,7 @@ def world(app, signed_in):
         return {
             "slug": "set-a",
             "key": first.key,
+            "future": future.key,
             "member_id": member.id,
             "block_id": first.blocks[0].id,
             "action_id": db.scalars(select(models.Action.id)).first(),
@@ -141,6 +146,9 @@ def _pages(world: dict) -> list[str]:
         base,
         base + "/edit",
         base + f"/sessions/{world['key']}",
+        base + f"/sessions/{world['future']}",
+        base + f"/sessions/{world['key']}/delete",
+        base + f"/members/{world['member_id']}/edit",
         base + "/actions",
         base + "/invites",
         base + "/self-assessment",
@@ -159,6 +167,8 @@ def _post_routes(app, world: dict) -> dict[str, str]:
         if "POST" not in rule.methods or rule.endpoint in SKIP:
             continue
         values = {k: world[k] for k in rule.arguments}
+        if rule.endpoint in FUTURE:
+            values["key"] = world["future"]
         found[rule.endpoint] = rule.build(values)[1]
     return found
 
