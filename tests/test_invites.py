@@ -595,3 +595,38 @@ def test_a_deleted_session_frees_its_time_and_key(factory, set_id, config, tmp_p
     pending = owed(factory, set_id)
     assert len(pending) == 8  # cancel the old session, invite to the new one at the same time
     assert {(p.reason, p.method) for p in pending} == {("deleted", "CANCEL"), ("new", "REQUEST")}
+
+
+def test_cli_reports_a_message_another_send_has_and_does_not_fail(
+    runner, factory, config, monkeypatch
+):
+    from toolkit.cli import main
+
+    templates = load_session_templates(REPO_ROOT / "session_templates")
+    with database.transaction(factory) as db:
+        owner = create_user(db, "fac@example.org", None, "Dr Siobhán O'Neil")
+        s = sets.create_set(db, owner, "set-b", "Set B")
+        for name, email in MEMBERS:
+            sets.add_member(db, s, name, email, "FY2")
+        start = local_start(date(2037, 2, 12), time(14, 0), "Europe/London")
+        sets.add_series(db, s, start, 6, 2, templates["action-learning-set"])
+        first = invites.pending_invites(db, s)[0]
+        db.add(  # another send claimed it a moment ago and is sending it now
+            SentInvite(
+                meeting_id=first.meeting.id,
+                member_id=first.member.id,
+                email=first.member.email,
+                method=first.method,
+                sequence=first.sequence,
+                transport="smtp",
+                result="sending",
+                claim=first.claim,
+            )
+        )
+    with SmtpServer() as server:
+        monkeypatch.setenv("TOOLKIT_SMTP_URL", server.url)
+        result = runner.invoke(main, ["invites", "set-b", "--send"])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"^skip REQUEST seq 0 +zoe@example.nhs.uk .*another send", result.output, re.M)
+    assert "7 delivered, 0 failed, 1 left to another send already sending them" in result.output
+    assert len(server.recorder.messages) == 7
