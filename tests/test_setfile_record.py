@@ -263,3 +263,26 @@ def test_import_file_checks_against_the_importers_library(factory, env, tmp_path
     without = text[0] + "members:\n" + text[1].split("members:\n", 1)[1]  # drop `resources`
     slug, notes = import_file(factory, write(tmp_path, without), BANK, TEMPLATES)
     assert slug == SLUG and notes == [n for n in notes if n.startswith("warning")]
+
+
+def test_a_cancellation_keeps_its_reason_from_the_web_to_the_file(app, client, factory):
+    """Before: the reason had nowhere to go, so the file could not carry it."""
+    sign_in(client, add_user(app, "s.oneil@example.nhs.uk"))
+    load(factory, EXAMPLE)
+    page = client.get(f"/sets/{SLUG}/sessions/session-3")
+    assert 'name="reason"' in page.text
+    with factory() as db:
+        version = db.scalar(select(LearningSet).where(LearningSet.slug == SLUG)).meetings[2].version
+    form = {"status": "cancelled", "reason": "Venue flooded", "version": version}
+    assert client.post(f"/sets/{SLUG}/sessions/session-3/status", data=form).status_code == 302
+    assert (
+        "Reason for cancelling: Venue flooded"
+        in client.get(f"/sets/{SLUG}/sessions/session-3").text
+    )
+    three = yaml.safe_load(exported(factory))["sessions"][2]
+    assert (three["status"], three["cancel_reason"]) == ("cancelled", "Venue flooded")
+    with factory() as db:
+        version = db.scalar(select(LearningSet).where(LearningSet.slug == SLUG)).meetings[2].version
+    restore = {"status": "scheduled", "version": version}
+    assert client.post(f"/sets/{SLUG}/sessions/session-3/status", data=restore).status_code == 302
+    assert "cancel_reason" not in yaml.safe_load(exported(factory))["sessions"][2]

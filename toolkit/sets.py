@@ -281,7 +281,8 @@ def set_status(db: Session, meeting: Meeting, status: str, reason: str = "") -> 
     a change of status is recorded and bumps SEQUENCE."""
     if status not in ("scheduled", "cancelled"):
         raise SetError(f"unknown status '{status}'")
-    meeting.cancel_reason = reason.strip() if status == "cancelled" else ""
+    reason = text_field(reason, limits.CANCEL_REASON, "reason for cancelling")
+    meeting.cancel_reason = reason if status == "cancelled" else ""
     if meeting.status == status:
         return False
     _record(db, meeting, "status", meeting.status, status)

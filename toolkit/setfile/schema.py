@@ -18,6 +18,7 @@ from pydantic import (
     ValidationInfo,
 )
 
+from toolkit import limits
 from toolkit.accounts import check_email
 from toolkit.casebank import RESOURCE_KINDS, SLUG, _Tagged
 from toolkit.session_templates import BLOCK_KINDS
@@ -118,12 +119,21 @@ def _facilitator_email(value: str, info: ValidationInfo) -> str:
     return value
 
 
+def _rules_fit(rules: list[str] | None) -> list[str] | None:
+    size = len("\n".join(rules or []))
+    if size > limits.GROUND_RULES:
+        raise ValueError(
+            f"the rules are {size} characters long; the limit is {limits.GROUND_RULES}"
+        )
+    return rules
+
+
 Text = Annotated[str, AfterValidator(_no_nul)]
 Line = Annotated[Text, AfterValidator(_one_line)]
-Slug = Annotated[str, Field(max_length=80), AfterValidator(_slug)]
-Email = Annotated[str, Field(max_length=320), AfterValidator(check_email)]
-Url = Annotated[str, Field(max_length=500), AfterValidator(_url)]
-Rule = Annotated[Line, Field(min_length=1, max_length=500)]
+Slug = Annotated[str, Field(max_length=limits.SLUG), AfterValidator(_slug)]
+Email = Annotated[str, Field(max_length=limits.EMAIL), AfterValidator(check_email)]
+Url = Annotated[str, Field(max_length=limits.URL), AfterValidator(_url)]
+Rule = Annotated[Line, Field(min_length=1, max_length=limits.VENUE)]
 Zone = Annotated[str, AfterValidator(check_zone)]
 LocalTime = Annotated[datetime, PlainValidator(_local_time)]
 TemplateId = Annotated[str, AfterValidator(_template_id)]
@@ -149,26 +159,26 @@ class _Strict(BaseModel):
 class FacilitatorEntry(_Strict):
     """The facilitator in a learning-set file."""
 
-    name: Line = Field(min_length=1, max_length=200)
+    name: Line = Field(min_length=1, max_length=limits.NAME)
     email: Annotated[Email, AfterValidator(_facilitator_email)]
 
 
 class MemberEntry(_Strict):
     """One member in a learning-set file."""
 
-    name: Line = Field(min_length=1, max_length=200)
+    name: Line = Field(min_length=1, max_length=limits.NAME)
     email: Email
-    grade: Line = Field(default="", max_length=40)
+    grade: Line = Field(default="", max_length=limits.GRADE)
     active: bool = True
 
 
 class BlockEntry(_Strict):
     """One block of a session's agenda, as the facilitator left it."""
 
-    title: Line = Field(min_length=1, max_length=200)
+    title: Line = Field(min_length=1, max_length=limits.TITLE)
     kind: Kind
     minutes: int = Field(ge=1, le=600)
-    notes: Text = Field(default="", max_length=5000)
+    notes: Text = Field(default="", max_length=limits.NOTES)
     handout: bool = True
 
 
@@ -178,9 +188,9 @@ class SessionEntry(_Strict):
     id: Slug | None = None
     start: LocalTime
     template: TemplateId
-    title: Line = Field(default="", max_length=200)
+    title: Line = Field(default="", max_length=limits.TITLE)
     minutes: int | None = Field(default=None, ge=15, le=600)
-    venue: Text = Field(default="", max_length=500)
+    venue: Text = Field(default="", max_length=limits.VENUE)
     video_url: Url = ""
     agenda: list[BlockEntry] | None = Field(default=None, max_length=MAX_BLOCKS)
     cases: list[CaseId] = Field(default=[], max_length=20)
@@ -190,7 +200,7 @@ class SessionEntry(_Strict):
     presenters: list[MemberEmail | None] = Field(default=[], max_length=MAX_MEMBERS)
     presenters_from: Literal["hand", "rota"] = "hand"
     status: Literal["scheduled", "cancelled"] = "scheduled"
-    cancel_reason: Text = Field(default="", max_length=2000)
+    cancel_reason: Text = Field(default="", max_length=limits.CANCEL_REASON)
     attendance: dict[MemberEmail, Status] = Field(default={}, max_length=MAX_MEMBERS)
     present_anonymously: int = Field(default=0, ge=0, le=MAX_MEMBERS)
 
@@ -209,35 +219,35 @@ class ActionEntry(_Strict):
 
     session: SessionKey | None = None
     owner: MemberEmail | None = None
-    text: Text = Field(min_length=1, max_length=2000)
-    due: Line = Field(default="", max_length=40)
-    support: Text = Field(default="", max_length=500)
+    text: Text = Field(min_length=1, max_length=limits.ACTION)
+    due: Line = Field(default="", max_length=limits.DUE)
+    support: Text = Field(default="", max_length=limits.SUPPORT)
     status: ActionStatus = "open"
-    outcome: Text = Field(default="", max_length=2000)
+    outcome: Text = Field(default="", max_length=limits.OUTCOME)
 
 
 class ResourceEntry(_Tagged):
     """A resource a facilitator added to the library, carried so the file imports anywhere."""
 
     id: Slug
-    title: Line = Field(min_length=1, max_length=300)
-    url: Annotated[str, Field(max_length=1000), AfterValidator(_url)]
+    title: Line = Field(min_length=1, max_length=limits.RESOURCE_TITLE)
+    url: Annotated[str, Field(max_length=limits.RESOURCE_URL), AfterValidator(_url)]
     kind: ResourceKind
     minutes: int = Field(ge=1, le=600)
-    description: Text = Field(default="", max_length=2000)
+    description: Line = Field(default="", max_length=limits.DESCRIPTION)
 
 
 class SetHeader(_Strict):
     """The top level of a learning-set file (lists are checked item by item)."""
 
     id: Slug
-    title: Line = Field(min_length=1, max_length=200)
-    programme: Line = Field(default="", max_length=200)
+    title: Line = Field(min_length=1, max_length=limits.TITLE)
+    programme: Line = Field(default="", max_length=limits.PROGRAMME)
     timezone: Zone = DEFAULT_ZONE
     facilitator: FacilitatorEntry
-    venue: Text = Field(default="", max_length=500)
+    venue: Text = Field(default="", max_length=limits.VENUE)
     video_url: Url = ""
-    ground_rules: list[Rule] | None = Field(default=None, max_length=50)
+    ground_rules: Annotated[list[Rule] | None, AfterValidator(_rules_fit)] = None
     resources: list[Any] = Field(default=[], max_length=MAX_RESOURCES)
     members: list[Any] = Field(default=[], max_length=MAX_MEMBERS)
     sessions: list[Any] | None = Field(default=None, max_length=MAX_SESSIONS)

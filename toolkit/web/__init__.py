@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from toolkit import db as database
+from toolkit import limits
 from toolkit.accounts import check_email, setup_needed
 from toolkit.casebank import Bank, load_bank
 from toolkit.config import Settings
@@ -119,6 +120,7 @@ def _setup_jinja(app: Flask) -> None:
     )
 
     app.jinja_env.globals["items_for"] = _select_items  # used inside imported macros
+    app.jinja_env.globals["limits"] = limits  # maxlength attributes match the columns
 
     @app.context_processor
     def _globals() -> dict[str, Any]:

@@ -167,9 +167,11 @@ def session_status(slug: str, key: str):
     meeting = find_meeting(slug, key)
     wanted = request.form.get("status", "")
     word = "cancelled" if wanted == "cancelled" else "restored"
-    change = lambda: sets.set_status(get_db(), meeting, wanted)  # noqa: E731
-    if save_checked(meeting, request.form.get("version"), change, f"Session {word}.") == 409:
-        return _session_page(meeting, 409)
+    reason = request.form.get("reason", "")
+    change = lambda: sets.set_status(get_db(), meeting, wanted, reason)  # noqa: E731
+    status = save_checked(meeting, request.form.get("version"), change, f"Session {word}.")
+    if status:
+        return _session_page(meeting, status)
     return _back(meeting)
 
 
@@ -265,8 +267,8 @@ def edit_block(slug: str, key: str, block_id: int):
     if do not in changes:
         return _back(meeting, "agenda")
     status = save_checked(meeting, request.form.get("version"), changes[do], "Agenda updated.")
-    if status == 409:
-        return _session_page(meeting, 409, typed=request.form.to_dict() | {"block": block_id})
+    if status:
+        return _session_page(meeting, status, typed=request.form.to_dict() | {"block": block_id})
     return _back(meeting, "agenda")
 
 
@@ -283,8 +285,9 @@ def rota(slug: str, key: str):
         chosen = [_int(request.form.get(f"presenter-{b.id}")) for b in rounds]
         change = lambda: sets.set_presenters(db, meeting, chosen)  # noqa: E731
         done = "Presenters saved: chosen by hand."
-    if save_checked(meeting, request.form.get("version"), change, done) == 409:
-        return _session_page(meeting, 409, typed=request.form.to_dict())
+    status = save_checked(meeting, request.form.get("version"), change, done)
+    if status:
+        return _session_page(meeting, status, typed=request.form.to_dict())
     return _back(meeting, "rota")
 
 
@@ -335,8 +338,9 @@ def attendance(slug: str, key: str):
         if request.form.get(f"member-{m.id}")
     }
     change = lambda: sets.record_attendance(get_db(), meeting, statuses)  # noqa: E731
-    if save_checked(meeting, request.form.get("version"), change, "Attendance saved.") == 409:
-        return _session_page(meeting, 409, typed=request.form.to_dict())
+    status = save_checked(meeting, request.form.get("version"), change, "Attendance saved.")
+    if status:
+        return _session_page(meeting, status, typed=request.form.to_dict())
     return _back(meeting, "attendance")
 
 
@@ -346,9 +350,10 @@ def apologies(slug: str, key: str):
     meeting = find_meeting(slug, key)
     ids = {int(v) for v in request.form.getlist("apologies") if v.isdigit() and len(v) < 12}
     change = lambda: sets.record_apologies(get_db(), meeting, ids)  # noqa: E731
-    if save_checked(meeting, request.form.get("version"), change, "Apologies saved.") == 409:
+    status = save_checked(meeting, request.form.get("version"), change, "Apologies saved.")
+    if status:
         typed = {f"apologies-{i}": "y" for i in ids} | {"apologies": "typed"}
-        return _session_page(meeting, 409, typed=typed)
+        return _session_page(meeting, status, typed=typed)
     return _back(meeting, "attendance")
 
 
