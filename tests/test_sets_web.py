@@ -143,8 +143,11 @@ def test_bad_block_input_is_a_form_error(app, db, signed_in):
     assert response.status_code == 400
     assert "There is a problem" in response.text and 'href="#block-title"' in response.text
     block = meetings(db)[0].blocks[0]
-    signed_in.post(url + f"/blocks/{block.id}", data={"do": "save", "title": "X", "minutes": "-3"})
-    assert "minutes must be a whole number" in text(signed_in.get(url))
+    refused = signed_in.post(
+        url + f"/blocks/{block.id}", data={"do": "save", "title": "X", "minutes": "-3"}
+    )
+    assert refused.status_code == 400 and "minutes must be a whole number" in text(refused)
+    assert f'id="minutes-{block.id}" name="minutes" value="-3"' in refused.text  # kept as typed
 
 
 def test_attendance_and_actions_carry_forward(app, db, signed_in):
