@@ -267,7 +267,9 @@ def test_other_facilitators_cannot_change_a_set(app, db, signed_in):
 def test_upload_and_download_a_learning_set_file(app, db, signed_in):
     from toolkit.config import REPO_ROOT
 
-    example = (REPO_ROOT / "examples" / "learning-set.yaml").read_bytes()
+    text_of_example = (REPO_ROOT / "examples" / "learning-set.yaml").read_text("utf-8")
+    # a facilitator may name only themselves as the set's facilitator
+    example = text_of_example.replace("s.oneil@example.nhs.uk", "fac@example.org").encode()
     response = signed_in.post(
         "/sets/import",
         data={"file": (io.BytesIO(example), "learning-set.yaml")},
@@ -292,9 +294,10 @@ def test_upload_and_download_a_learning_set_file(app, db, signed_in):
     # another facilitator may not overwrite it by uploading the same id
     other = app.test_client()
     sign_in(other, add_user(app, "other@example.org"))
+    theirs = text_of_example.replace("s.oneil@example.nhs.uk", "other@example.org").encode()
     refused = other.post(
         "/sets/import",
-        data={"file": (io.BytesIO(example), "learning-set.yaml")},
+        data={"file": (io.BytesIO(theirs), "learning-set.yaml")},
         content_type="multipart/form-data",
     )
     assert refused.status_code == 400
