@@ -145,6 +145,13 @@ def test_cancelled_sessions_and_removed_rounds_move_the_rota_up(app, db, signed_
     assert rota(db)[1:] == [[AMARA, TOM], [PRIYA, ZOE, LUKASZ], [SIOBHAN, AMARA, TOM]]
 
 
+def test_deleting_a_session_moves_the_rota_up(app, db, signed_in):
+    make_set(signed_in, db)
+    second = meetings(db)[1]
+    assert signed_in.post(url(second) + "/delete").status_code == 302
+    assert rota(db) == [[ZOE, LUKASZ, SIOBHAN], [AMARA, TOM, PRIYA], [ZOE, LUKASZ, SIOBHAN]]
+
+
 def test_members_joining_and_leaving_change_the_sessions_to_come(app, db, signed_in):
     make_set(signed_in, db)
     data = {"member-name": "Noor Ali", "member-email": "noor@example.nhs.uk"}

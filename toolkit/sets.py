@@ -918,10 +918,11 @@ def delete_meeting(db: Session, meeting: Meeting, now: datetime | None = None) -
     """Delete a session; True when members hold its invitation, so it is only hidden until the
     invites code has sent them the CANCEL and purges it (one that has ended goes at once)."""
     now = now or datetime.now(UTC)
-    learning_set = meeting.learning_set
+    learning_set, since = meeting.learning_set, meeting.starts_at
     if not cancellations_on_delete(db, meeting, now):
         learning_set.meetings.remove(meeting)
         db.flush()
+        refresh_rota(db, learning_set, since)
         return False
     _record(db, meeting, "status", meeting.status, "deleted")
     meeting.status, meeting.deleted_at = "cancelled", now
@@ -929,6 +930,7 @@ def delete_meeting(db: Session, meeting: Meeting, now: datetime | None = None) -
     meeting.key = f"deleted-{meeting.uid}"  # frees the key for new sessions; the UID stays
     db.flush()
     db.expire(learning_set, ["meetings"])
+    refresh_rota(db, learning_set, since)
     return True
 
 
