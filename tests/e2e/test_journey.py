@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import timedelta
+from datetime import date, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import urljoin
@@ -236,7 +236,7 @@ def test_journey(page, check, journey_server, journey_smtp, artifacts):
         "No prompt attached.",
         "No open actions from earlier sessions.",
         "No actions recorded for this session yet.",
-        "Certificates appear once attendance is recorded.",
+        "Certificates appear once attendance is recorded, after the session has started.",
     ]:
         assert page.get_by_text(empty, exact=True).is_visible(), empty
     assert page.get_by_role("link", name="Certificates of attendance (PDF)").count() == 0
@@ -381,8 +381,15 @@ def test_journey(page, check, journey_server, journey_smtp, artifacts):
         assert str(event["STATUS"]) == "CANCELLED"
     check("Cancellations sent")
 
-    # Session 1 afterwards: attendance (one sent apologies) and an action.
+    # Session 1 afterwards: attendance waits for the start, so first the session is moved to a
+    # day that has passed (the server's clock cannot be moved on 2037); then attendance (one
+    # sent apologies) and an action.
     page.goto(session_1)
+    assert page.get_by_text("You can record who was present once the session has started").count()
+    details = form_with(page, "Save date, time and place")
+    details.get_by_label("Date").fill((date.today() - timedelta(days=1)).isoformat())
+    details.get_by_role("button", name="Save date, time and place").click()
+    page.get_by_text("Session details saved.").wait_for()
     absent = MEMBERS[2][0]
     attendance = form_with(page, "Save attendance")
     for name, _email, _grade in MEMBERS:
