@@ -365,7 +365,7 @@ def purge_deleted(db: Session, learning_set: LearningSet, now: datetime | None =
 
 
 def _purge_after(sessions: sessionmaker[Session], prepared: list[Prepared]) -> None:
-    set_ids = {i.pending.meeting.set_id for i in prepared if i.pending.reason == "deleted"}
+    set_ids = {i.pending.meeting.set_id for i in prepared}
     for set_id in set_ids:
         with transaction(sessions) as db:
             learning_set = db.get(LearningSet, set_id)

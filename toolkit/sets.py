@@ -917,6 +917,8 @@ def cancellations_on_delete(db: Session, meeting: Meeting, now: datetime | None 
 def delete_meeting(db: Session, meeting: Meeting, now: datetime | None = None) -> bool:
     """Delete a session; True when members hold its invitation, so it is only hidden until the
     invites code has sent them the CANCEL and purges it (one that has ended goes at once)."""
+    if meeting.deleted_at is not None:
+        return True
     now = now or datetime.now(UTC)
     learning_set, since = meeting.learning_set, meeting.starts_at
     if not cancellations_on_delete(db, meeting, now):
