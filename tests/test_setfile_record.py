@@ -286,3 +286,14 @@ def test_a_cancellation_keeps_its_reason_from_the_web_to_the_file(app, client, f
     restore = {"status": "scheduled", "version": version}
     assert client.post(f"/sets/{SLUG}/sessions/session-3/status", data=restore).status_code == 302
     assert "cancel_reason" not in yaml.safe_load(exported(factory))["sessions"][2]
+
+
+def test_two_sessions_at_the_same_moment_are_a_file_problem(tmp_path):
+    text = EXAMPLE.read_text("utf-8").replace("start: 2027-02-25 14:00", "start: 2027-01-14 14:00")
+    with pytest.raises(DataFileError) as caught:
+        parse_set_file(write(tmp_path, text), BANK, TEMPLATES)
+    (problem,) = caught.value.problems
+    line = text.splitlines().index("  - id: session-3") + 2
+    assert str(problem).endswith(
+        f":{line}: start: session 'session-2' (line {line - 10}) already starts at 2027-01-14 14:00"
+    )

@@ -64,6 +64,7 @@ def parse_set_file(
     members = _entries(doc, MemberEntry, raw, "members", context)
     _check_unique(doc, members, "email", "is already a member")
     items = _session_items(doc, raw, context)
+    _check_starts(doc, items)
     _check_attendance(doc, items, context["zone"], now or datetime.now(UTC))
     context["sessions"] = _session_keys(raw)
     actions = _entries(doc, ActionEntry, raw, "actions", context)
@@ -192,6 +193,21 @@ def _schedule_items(doc: YamlDoc, value: Any, context: dict) -> list[_Item]:
         entry = SessionEntry.model_construct(start=start, template=schedule.template)
         items.append(_Item(entry, f"session-{n + 1}", ("schedule",)))
     return items
+
+
+def _check_starts(doc: YamlDoc, items: list[_Item]) -> None:
+    """Two sessions of a set never start at the same moment."""
+    first: dict[datetime, _Item] = {}
+    for item in items:
+        start = item.entry.start
+        if start in first and item.loc != ("schedule",):
+            other = first[start]
+            message = (
+                f"start: session '{other.key}' (line {doc.line_of(other.loc)}) already starts at "
+                f"{start:{START_FORMAT}}"
+            )
+            doc.problems.append(doc.problem(item.loc + ("start",), message))
+        first.setdefault(start, item)
 
 
 def _check_attendance(doc: YamlDoc, items: list[_Item], zone: ZoneInfo | None, now: datetime):
