@@ -630,3 +630,21 @@ def test_cli_reports_a_message_another_send_has_and_does_not_fail(
     assert re.search(r"^skip REQUEST seq 0 +zoe@example.nhs.uk .*another send", result.output, re.M)
     assert "7 delivered, 0 failed, 1 left to another send already sending them" in result.output
     assert len(server.recorder.messages) == 7
+
+
+def test_an_attached_case_is_never_named_in_invites_or_the_feed(factory, set_id, config):
+    """Attaching a case adds its timed block; calendars show it only as a case discussion."""
+    from toolkit.casebank import load_bank
+
+    bank = load_bank(REPO_ROOT / "casebank")
+    case = bank.cases["the-stalled-sepsis-project"]
+    with database.transaction(factory) as db:
+        meeting = sets.meetings_in_order(db.get(LearningSet, set_id))[0]
+        sets.attach(db, meeting, bank, case_id=case.id)
+        assert any(b.title == f"Case: {case.title}" for b in meeting.blocks)
+    with factory() as db:
+        learning_set = db.get(LearningSet, set_id)
+        text = invites.describe(sets.meetings_in_order(learning_set)[0])
+        feed = invites.feed(learning_set, config).decode()
+    assert "Case discussion" in text and case.title not in text
+    assert case.title.split()[1] not in feed.replace("\r\n ", "")

@@ -97,8 +97,15 @@ def describe(meeting: Meeting, library: dict[str, Resource] | None = None) -> st
         lines += ["", f"Pre-work (about {total} min in all):"]
         lines += [f"- {r.title} ({r.kind}, {r.minutes} min): {r.url}" for r in prework]
     lines += ["", "Agenda:"]
-    lines += [f"{t.start:%H:%M} {t.block.title}" for t in sets.agenda(meeting) if t.block.handout]
+    lines += [
+        f"{t.start:%H:%M} {_outline(t.block)}" for t in sets.agenda(meeting) if t.block.handout
+    ]
     return "\n".join(lines)
+
+
+def _outline(block) -> str:
+    """A block's title for calendars and e-mail: a case block never names its case."""
+    return "Case discussion" if block.kind == "case" else block.title
 
 
 def session_event(
