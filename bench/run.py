@@ -100,6 +100,32 @@ def feed_and_invites(folder: Path) -> None:
     engine.dispose()
 
 
+def _set_file(members: int, sessions: int) -> str:
+    """A learning-set file of the given size, every session on the classic template."""
+    head = "id: big\ntitle: Big\nfacilitator: {name: F, email: f@example.org}\nmembers:\n"
+    people = "".join(f"  - {{name: M{i}, email: m{i}@example.org}}\n" for i in range(members))
+    dates = [f"2030-{1 + i // 28:02}-{1 + i % 28:02} 14:00" for i in range(sessions)]
+    meetings = "".join(f"  - {{start: {d}, template: action-learning-set}}\n" for d in dates)
+    return head + people + "sessions:\n" + meetings
+
+
+def set_file_import(folder: Path) -> None:
+    """Importing a set file into an empty database, at two sizes, to show the cost is linear."""
+    from toolkit.setfile import import_file
+
+    bank = load_bank(REPO_ROOT / "casebank")
+    templates = load_session_templates(REPO_ROOT / "session_templates")
+    for members, sessions in ((5, 10), (50, 100)):
+        engine = database.make_engine(f"sqlite:///{folder}/import-{members}-{sessions}.sqlite3")
+        database.upgrade(engine)
+        path = folder / f"set-{members}-{sessions}.yaml"
+        path.write_text(_set_file(members, sessions), "utf-8")
+        factory = database.session_factory(engine)
+        seconds = _timed(lambda: import_file(factory, path, bank, templates))  # noqa: B023
+        row(f"set file import, {members} members x {sessions} sessions", ms(seconds))
+        engine.dispose()
+
+
 def _timed(action) -> float:
     started = time.perf_counter()
     action()
@@ -126,6 +152,7 @@ def main() -> int:
     case_search()
     with tempfile.TemporaryDirectory() as tmp:
         feed_and_invites(Path(tmp))
+        set_file_import(Path(tmp))
     pages(seconds)
     print("\n| measurement | figure |\n| --- | --- |")
     for name, figure in ROWS:
