@@ -7,8 +7,7 @@ write themselves; Outlook misplaces events by an hour when the VTIMEZONE lists R
 from __future__ import annotations
 
 import calendar as monthdays
-from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
@@ -21,10 +20,16 @@ from icalendar import (
     TimezoneDaylight,
     TimezoneStandard,
     vCalAddress,
+    vDuration,
+    vText,
 )
+
+from toolkit.text import one_line
 
 PRODID = "-//Learning-set toolkit//learning-set-toolkit//EN"
 WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+# how often a subscribed calendar should fetch the feed again (REFRESH-INTERVAL, X-PUBLISHED-TTL)
+FEED_REFRESH = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -49,78 +54,129 @@ class SessionEvent:
     video_url: str
     description: str
     organizer: Person
+    sent_by: str  # the toolkit's own address, which sends every invite for the organiser
     cancelled: bool
     reminder_minutes: int
+    changed: datetime  # its last real change: the feed's DTSTAMP and LAST-MODIFIED
 
 
 def _address(person: Person, **params: str) -> vCalAddress:
-    address = vCalAddress(f"mailto:{person.email}")
-    address.params["CN"] = person.name
+    address = vCalAddress(f"mailto:{one_line(person.email)}")
+    address.params["CN"] = one_line(person.name)
     address.params.update(params)
     return address
 
 
-def build_event(session: SessionEvent, attendee: Person | None = None) -> Event:
-    """One VEVENT; with `attendee`, that one person only, so nobody sees anyone else's address."""
+def _sending_organizer(session: SessionEvent) -> vCalAddress:
+    """The facilitator, sent for by the toolkit's address that the e-mail comes from: a client
+    that accepts updates and cancellations only from the organiser accepts SENT-BY's too."""
+    return _address(session.organizer, **{"SENT-BY": f"mailto:{session.sent_by}"})
+
+
+def _published_organizer(session: SessionEvent) -> vCalAddress:
+    """The facilitator's name at the toolkit's own address, for the feed (see `feed`)."""
+    return _address(Person(session.organizer.name, session.sent_by))
+
+
+def _place(venue: str) -> str | None:
+    """LOCATION on one line: a venue's address lines joined by commas."""
+    parts = [one_line(part) for part in venue.splitlines()]
+    return ", ".join(part for part in parts if part) or None
+
+
+def _stamp(moment: datetime) -> datetime:
+    """A UTC DATE-TIME to the second, as iCalendar and HTTP dates carry it."""
+    return moment.astimezone(UTC).replace(microsecond=0)
+
+
+def build_event(
+    session: SessionEvent, organizer: vCalAddress, changed: datetime | None = None
+) -> Event:
+    """One VEVENT with no attendee; with `changed`, that is its DTSTAMP and LAST-MODIFIED
+    (else DTSTAMP is now, as an iTIP message wants)."""
     zone = ZoneInfo(session.zone)
+    summary = one_line(session.summary)
     event = Event.new(
         uid=session.uid,
         sequence=session.sequence,
-        summary=session.summary,
+        summary=summary,
         start=session.start.astimezone(zone),
         end=session.end.astimezone(zone),
-        location=session.location or None,
-        url=session.video_url or None,
-        description=session.description,
-        organizer=_address(session.organizer),
+        location=_place(session.location),
+        url=one_line(session.video_url) or None,
+        # U+2028 and the like become escaped \n too: left raw, a reader that splits lines the
+        # Unicode way would break the content line
+        description="\n".join(session.description.splitlines()),
+        organizer=organizer,
         status="CANCELLED" if session.cancelled else "CONFIRMED",
         transparency="OPAQUE",
+        stamp=_stamp(changed) if changed else None,
+        last_modified=_stamp(changed) if changed else None,
     )
-    if attendee is not None:
-        event.add(
-            "attendee",
-            _address(attendee, ROLE="REQ-PARTICIPANT", PARTSTAT="NEEDS-ACTION", RSVP="TRUE"),
-        )
     if session.reminder_minutes and not session.cancelled:
-        alarm = Alarm.new(description=f"Reminder: {session.summary}")
+        alarm = Alarm.new(description=f"Reminder: {summary}")
         alarm.add("action", "DISPLAY")
         alarm.add("trigger", timedelta(minutes=-session.reminder_minutes))
         event.add_component(alarm)
     return event
 
 
-def _calendar(
-    events: list[Event], sessions: Iterable[SessionEvent], uid: str, method: str | None, **kw
-) -> bytes:
-    cal = Calendar.new(prodid=PRODID, method=method, uid=uid, **kw)
-    sessions = list(sessions)
+def _calendar(events: list[Event], sessions: list[SessionEvent], method: str | None) -> Calendar:
+    """The events with a VTIMEZONE per zone, and no calendar-level UID: RFC 5546 lists none for
+    an iTIP message, and `Calendar.new` adds a random one that would differ on every call."""
+    cal = Calendar.new(prodid=PRODID, method=method)
+    del cal["UID"]
     for zone in sorted({s.zone for s in sessions}):
         starts = [s.start for s in sessions if s.zone == zone]
         cal.add_component(vtimezone(zone, min(starts).year, max(starts).year))
     for event in events:
         cal.add_component(event)
-    return cal.to_ical()
+    return cal
 
 
 def invite(session: SessionEvent, attendee: Person, method: str) -> bytes:
-    """An e-mailed invite: METHOD REQUEST or CANCEL, one VEVENT, one ATTENDEE."""
+    """An e-mailed invite: METHOD REQUEST or CANCEL, one VEVENT, one ATTENDEE.
+
+    DTSTAMP is the moment the message is made, as RFC 5546 has it for iTIP: a client ranks two
+    messages of the same SEQUENCE by it, so a resent invite must never look older than the last.
+    A cancellation asks no reply (RSVP=FALSE).
+    """
     if method not in ("REQUEST", "CANCEL"):
         raise ValueError(f"unknown iTIP method {method}")
-    event = build_event(session, attendee)
     if method == "CANCEL":
-        event["STATUS"] = "CANCELLED"
-    return _calendar([event], [session], session.uid, method)
+        session = replace(session, cancelled=True)
+    event = build_event(session, _sending_organizer(session))
+    rsvp = "TRUE" if method == "REQUEST" else "FALSE"
+    params = {"ROLE": "REQ-PARTICIPANT", "PARTSTAT": "NEEDS-ACTION", "RSVP": rsvp}
+    event.add("attendee", _address(attendee, **params))
+    return _calendar([event], [session], method).to_ical()
 
 
 def single(session: SessionEvent) -> bytes:
     """A one-session download for the facilitator's own calendar (METHOD:PUBLISH)."""
-    return _calendar([build_event(session)], [session], session.uid, "PUBLISH")
+    event = build_event(session, _address(session.organizer))
+    return _calendar([event], [session], "PUBLISH").to_ical()
 
 
 def feed(name: str, uid: str, sessions: list[SessionEvent]) -> bytes:
-    """The set's subscribable feed: every session, no METHOD, no attendees."""
-    events = [build_event(s) for s in sessions]
-    return _calendar(events, sessions, uid, None, name=name)
+    """The set's subscribable feed: every session, no METHOD, no attendees, and the same bytes
+    on every poll until a session really changes.
+
+    ORGANIZER keeps the facilitator's name but takes the toolkit's address: the feed is
+    published to anyone holding its link, so it names no one's own address. Omitting ORGANIZER
+    (which RFC 5545 allows outside scheduling) would lose the name that Apple, Google and
+    Outlook show as "organiser"; with no ATTENDEE, no client offers a reply to it.
+    """
+    events = [build_event(s, _published_organizer(s), s.changed) for s in sessions]
+    cal = _calendar(events, sessions, None)
+    cal.add("uid", uid)
+    # icalendar 7.3 does not know NAME's type and writes it (and X-WR-CALNAME) unescaped, so a
+    # comma cuts the name short in vobject and a line break makes to_ical fail: give TEXT.
+    cal.add("name", vText(one_line(name)))
+    cal.add("x-wr-calname", vText(one_line(name)))
+    cal.add("refresh-interval", FEED_REFRESH, parameters={"VALUE": "DURATION"})
+    cal.add("x-published-ttl", vDuration(FEED_REFRESH))
+    return cal.to_ical()
 
 
 @dataclass(frozen=True)

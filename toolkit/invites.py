@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -125,9 +126,18 @@ def session_event(
         video_url=meeting.video_url or learning_set.video_url,
         description=describe(meeting, config.library),
         organizer=_organizer(meeting),
+        sent_by=config.sender.email,
         cancelled=meeting.status == "cancelled",
         reminder_minutes=config.reminder_minutes,
+        changed=last_change(meeting),
     )
+
+
+def last_change(meeting: Meeting) -> datetime:
+    """When the session's time, place or status last changed (else when its set was made), so
+    the feed says the same thing on every poll until something real happens."""
+    changes = [c.changed_at for c in meeting.changes if c.changed_at is not None]
+    return max(changes, default=meeting.learning_set.created_at)
 
 
 def _delivered(db: Session, meeting: Meeting) -> list[SentInvite]:
@@ -404,6 +414,24 @@ def feed(learning_set: LearningSet, config: InviteSettings) -> bytes:
     # linger in it as a session the facilitator wanted gone.
     events = [session_event(m, config) for m in sets.meetings_in_order(learning_set)]
     return calendar.feed(learning_set.title, f"set-{learning_set.slug}@{config.host}", events)
+
+
+@dataclass(frozen=True)
+class Feed:
+    """The feed as served over HTTP: its body, a strong ETag of it and its newest change."""
+
+    body: bytes
+    etag: str
+    last_modified: datetime
+
+
+def published_feed(learning_set: LearningSet, config: InviteSettings) -> Feed:
+    """The feed with what a subscriber's conditional GET is checked against."""
+    body = feed(learning_set, config)
+    # a deleted session's change counts too: its leaving the feed is a change
+    changes = [last_change(m) for m in with_deleted(learning_set)]
+    newest = max(changes, default=learning_set.created_at)
+    return Feed(body, hashlib.sha256(body).hexdigest(), newest.replace(microsecond=0))
 
 
 def single(meeting: Meeting, config: InviteSettings) -> bytes:

@@ -11,6 +11,7 @@ from flask import (
     flash,
     redirect,
     render_template,
+    request,
     stream_template,
     url_for,
 )
@@ -25,6 +26,7 @@ from toolkit.web import get_db, toolkit
 from toolkit.web.sets.routes import bp, find_meeting, find_set
 
 feeds = Blueprint("feeds", __name__)
+FEED_MAX_AGE = 300  # seconds a subscriber may reuse the feed without asking again
 
 
 def _config() -> invites.InviteSettings:
@@ -114,4 +116,11 @@ def feed(token: str):
     learning_set = get_db().scalar(select(LearningSet).where(LearningSet.feed_token == token))
     if learning_set is None:
         abort(404)
-    return _calendar_response(invites.feed(learning_set, _config()), "feed.ics", download=False)
+    published = invites.published_feed(learning_set, _config())
+    response = _calendar_response(published.body, "feed.ics", download=False)
+    response.set_etag(published.etag)
+    response.last_modified = published.last_modified
+    # private: the address holds the feed's secret token, so no shared cache should keep it
+    response.cache_control.private = True
+    response.cache_control.max_age = FEED_MAX_AGE
+    return response.make_conditional(request)  # 304 on a matching ETag or date
