@@ -865,6 +865,7 @@ def delete_member(db: Session, member: Member) -> None:
         action.member_id = None
     learning_set = member.learning_set
     learning_set.members.remove(member)
+    touch(learning_set)
     db.flush()
     refresh_rota(db, learning_set)
 
