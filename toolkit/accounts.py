@@ -9,6 +9,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from toolkit import limits
 from toolkit.models import LoginFailure, User
 from toolkit.text import one_line
 
@@ -54,11 +55,17 @@ def create_user(
         raise AccountError(str(exc)) from None
     if password is not None and len(password) < MIN_PASSWORD:
         raise AccountError(f"the password must be at least {MIN_PASSWORD} characters")
+    name = one_line(name)
+    if len(name) > limits.NAME or (password and len(password) > limits.PASSWORD):
+        raise AccountError(
+            f"keep the name within {limits.NAME} characters and the password within "
+            f"{limits.PASSWORD}"
+        )
     if db.scalar(select(User).where(User.email == email)):
         raise AccountError(f"an account for {email} already exists")
     user = User(
         email=email,
-        name=name.strip() or email.split("@")[0],
+        name=name or email.split("@")[0],
         password_hash=generate_password_hash(password) if password is not None else "",
         is_admin=is_admin,
     )
