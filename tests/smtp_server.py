@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default
@@ -58,3 +59,30 @@ class SmtpServer:
 
     def __exit__(self, *exc) -> None:
         self.controller.stop()
+
+
+class SilentServer:
+    """Accepts connections on loopback and never says a word."""
+
+    def __init__(self) -> None:
+        self.socket = socket.create_server(("127.0.0.1", 0))
+        self.port = self.socket.getsockname()[1]
+        self.accepted: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self.socket.accept()
+            except OSError:
+                return
+            self.accepted.append(connection)
+
+    def __enter__(self) -> SilentServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.socket.close()
+        for connection in self.accepted:
+            connection.close()

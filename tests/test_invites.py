@@ -7,6 +7,7 @@ import threading
 from datetime import UTC, date, datetime, time, timedelta
 from email import message_from_bytes
 from email.policy import default
+from time import monotonic
 
 import pytest
 import recurring_ical_events
@@ -22,7 +23,7 @@ from toolkit.models import LearningSet, Meeting, SentInvite
 from toolkit.planning import local_start
 from toolkit.session_templates import load_session_templates
 
-from .smtp_server import SmtpServer
+from .smtp_server import SilentServer, SmtpServer, free_port
 from .vtimezone_reader import event_starts_utc
 
 MEMBERS = [
@@ -236,12 +237,41 @@ def test_temporary_failure_is_retried_and_permanent_one_reported(factory, set_id
 
 
 def test_server_down_is_reported_per_recipient(factory, set_id, config):
-    from .smtp_server import free_port
-
     outcomes = send(factory, set_id, config, Smtp(f"smtp://127.0.0.1:{free_port()}"))
     assert outcomes and all(
         o.detail.startswith("temporary: ConnectionRefusedError") for o in outcomes
     )
+
+
+def test_a_silent_server_is_given_up_on_after_the_timeout_and_messages_stay_owed(
+    factory, set_id, config
+):
+    pending = owed(factory, set_id)
+    with SilentServer() as server:
+        started = monotonic()
+        outcomes = invites.send_pending(
+            factory, pending, config, Smtp(f"smtp://127.0.0.1:{server.port}", timeout=1.0)
+        )  # with the real retry delays (1, 4, 15 s)
+        took = monotonic() - started
+    # one wait of 1 s for the whole run; before: 4 tries x 20 s + 20 s of pauses, per recipient
+    assert took < 3, took
+    assert len(outcomes) == 12 and not any(o.delivered for o in outcomes)
+    first, *rest = (o.detail for o in outcomes)
+    assert first == "temporary: TimeoutError: no answer from the server within 1 s"
+    assert all(d == f"{first} (not tried again in this send)" for d in rest)
+    assert len(owed(factory, set_id)) == 12  # left owed, for the next send
+
+
+def test_a_refused_connection_costs_no_retries(factory, set_id, config):
+    pending = owed(factory, set_id)
+    started = monotonic()
+    outcomes = invites.send_pending(
+        factory, pending, config, Smtp(f"smtp://127.0.0.1:{free_port()}")
+    )  # with the real retry delays (1, 4, 15 s)
+    took = monotonic() - started
+    assert took < 2, took  # before: 20 s of retries per recipient, 240 s for these 12
+    assert all(o.detail.startswith("temporary: ConnectionRefusedError") for o in outcomes)
+    assert len(owed(factory, set_id)) == 12
 
 
 def test_feed_matches_invites_and_expands(factory, set_id, config):
@@ -306,7 +336,10 @@ def test_web_review_send_feed_and_download(app, signed_in, env, monkeypatch):
     assert "36 invites not yet sent" in page
     review = text(signed_in.get("/sets/set-a/invites"))
     assert "36 messages will be sent" in review and "the outbox folder" in review
-    assert "Invitation: Set A, session 1, Thu 12 Feb 2037, 14:00 to 17:15" in review
+    assert (
+        "Invitation: Set A, session 1 of 6: Action learning set (classic, 3 presenters), "
+        "Thu 12 Feb 2037, 14:00 to 17:15" in review
+    )
     sent = signed_in.post("/sets/set-a/invites/send")
     assert sent.status_code == 200 and sent.is_streamed
     progress = re.sub(r"<[^>]+>|\s+", " ", text(sent))  # a line per recipient, as sent
@@ -327,7 +360,8 @@ def test_web_review_send_feed_and_download(app, signed_in, env, monkeypatch):
     feed = anonymous.get(f"/feeds/{token}.ics")
     assert feed.status_code == 200 and feed.mimetype == "text/calendar"
     assert b"STATUS:CANCELLED" in feed.data and b"ATTENDEE" not in feed.data
-    assert f"webcal://localhost/feeds/{token}.ics" in text(signed_in.get("/sets/set-a/invites"))
+    review = text(signed_in.get("/sets/set-a/invites"))  # the host of TOOLKIT_BASE_URL
+    assert f"webcal://127.0.0.1:5000/feeds/{token}.ics" in review
     signed_in.post("/sets/set-a/feed-token")
     assert anonymous.get(f"/feeds/{token}.ics").status_code == 404
     assert anonymous.get("/feeds/short.ics").status_code == 404
@@ -540,7 +574,8 @@ def test_deleted_session_is_cancelled_with_the_same_uid_then_purged(factory, set
         assert owed(factory, set_id) == []
     request, cancel = server.recorder.messages[4], server.recorder.messages[12]
     assert len(server.recorder.messages) == 16
-    assert cancel["Subject"].startswith("Cancelled: Set A, session 2, Thu 25 Mar 2027, 14:00")
+    assert cancel["Subject"].startswith("Cancelled: Set A, session 2 of 3: Action learning set")
+    assert cancel["Subject"].endswith("Thu 25 Mar 2027, 14:00 to 17:15")
     part = calendar_part(cancel)
     assert part.get_param("method") == "CANCEL"
     old = Calendar.from_ical(calendar_part(request).get_payload(decode=True)).walk("VEVENT")[0]

@@ -88,7 +88,7 @@ def test_delete_a_session_members_were_invited_to(app, db, signed_in, env):  # n
     assert len(feed.walk("VEVENT")) == 5
     review = text(signed_in.get("/sets/set-a/invites"))
     assert "6 messages will be sent" in review
-    assert "Cancelled: Set A, session 2, Thu 26 Mar 2037, 14:00 to 17:15" in review
+    assert f"Cancelled: Set A, session 2 of 6: {TITLE}, Thu 26 Mar 2037, 14:00 to 17:15" in review
     sending = re.sub(r"<[^>]+>|\s+", " ", text(signed_in.post("/sets/set-a/invites/send")))
     assert "6 of 6 message(s) delivered" in sending and "session 2 (deleted), CANCEL 1" in sending
     assert len(meetings(db)) == 5  # purged: every cancellation was delivered

@@ -429,7 +429,7 @@ def invites(set_id: str, number: int | None, out: Path | None, send: bool, resen
                 Outbox(out).send(service.message(p, config), service.file_stem(p))
             click.echo(f"wrote {len(owed)} message(s) and feed.ics to {out}")
             return
-        transport = transport_for(settings.smtp_url, settings.outbox_dir)
+        transport = transport_for(settings.smtp_url, settings.outbox_dir, settings.smtp_timeout)
         click.echo(f"sending {len(owed)} message(s) through {transport.describe()}")
         outcomes = service.send_pending(factory, owed, config, transport, _print_outcome)
     failed = [o for o in outcomes if not o.delivered and not o.skipped]

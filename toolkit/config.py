@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+SMTP_TIMEOUT = 15.0  # seconds to wait for any answer from the SMTP server
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class Settings:
     mail_from: str
     reminder_minutes: int
     proxies: int  # reverse proxies in front of the app whose X-Forwarded-* headers to trust
+    smtp_timeout: float = SMTP_TIMEOUT
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -49,6 +51,7 @@ class Settings:
             mail_from=env.get("TOOLKIT_MAIL_FROM") or "learning-sets@localhost",
             reminder_minutes=int(env.get("TOOLKIT_REMINDER_MINUTES") or 1440),
             proxies=int(env.get("TOOLKIT_PROXIES") or 0),
+            smtp_timeout=float(env.get("TOOLKIT_SMTP_TIMEOUT") or SMTP_TIMEOUT),
         )
 
     @property

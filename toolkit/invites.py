@@ -18,7 +18,16 @@ from toolkit.calendar import Person, SessionEvent
 from toolkit.casebank import Resource
 from toolkit.config import Settings
 from toolkit.db import transaction
-from toolkit.mail import Letter, MailError, Outbox, Transport, compose, send_with_retry
+from toolkit.letters import Invite, invite_letter, outline
+from toolkit.mail import (
+    SERVICE,
+    Letter,
+    MailError,
+    Outbox,
+    Transport,
+    compose,
+    send_with_retry,
+)
 from toolkit.models import LearningSet, Meeting, Member, SentInvite, utcnow
 from toolkit.resources import session_resources
 
@@ -36,7 +45,7 @@ class InviteSettings:
     def from_settings(
         cls, settings: Settings, library: dict[str, Resource] | None = None
     ) -> InviteSettings:
-        sender = Person("Learning-set toolkit", settings.mail_from)
+        sender = Person(SERVICE, settings.mail_from)
         return cls(settings.host, sender, settings.reminder_minutes, library or {})
 
 
@@ -50,6 +59,7 @@ class Pending:
     sequence: int
     reason: str  # new, resent, updated, restored, cancelled, removed, deleted
     copies: int = 0  # how many of this very message were delivered when it was found owed
+    since: datetime | None = None  # when the member's last delivered message for it went
 
     @property
     def claim(self) -> str:
@@ -99,14 +109,9 @@ def describe(meeting: Meeting, library: dict[str, Resource] | None = None) -> st
         lines += [f"- {r.title} ({r.kind}, {r.minutes} min): {r.url}" for r in prework]
     lines += ["", "Agenda:"]
     lines += [
-        f"{t.start:%H:%M} {_outline(t.block)}" for t in sets.agenda(meeting) if t.block.handout
+        f"{t.start:%H:%M} {outline(t.block)}" for t in sets.agenda(meeting) if t.block.handout
     ]
     return "\n".join(lines)
-
-
-def _outline(block) -> str:
-    """A block's title for calendars and e-mail: a case block never names its case."""
-    return "Case discussion" if block.kind == "case" else block.title
 
 
 def session_event(
@@ -196,11 +201,13 @@ def _owed_for(db: Session, meeting: Meeting, resend: bool) -> list[Pending]:
     last = {row.member_id: row for row in rows if row.member_id is not None}
     owed = []
     for member in meeting.learning_set.members:
-        found = _owed(meeting, member, last.get(member.id), resend)
+        previous = last.get(member.id)
+        found = _owed(meeting, member, previous, resend)
         if found:
             key = (member.id, *found[:2])
             copies = sum(1 for r in rows if (r.member_id, r.method, r.sequence) == key)
-            owed.append(Pending(meeting, member, *found, copies=copies))
+            since = previous.sent_at if previous else None
+            owed.append(Pending(meeting, member, *found, copies=copies, since=since))
     return owed
 
 
@@ -214,40 +221,11 @@ def out_of_date_members(pending: list[Pending]) -> int:
     return len({p.member.id for p in pending if p.is_update and p.reason != "resent"})
 
 
-SUBJECT_PREFIX = {
-    "new": "Invitation",
-    "resent": "Invitation",
-    "updated": "Updated",
-    "restored": "Back on",
-    "cancelled": "Cancelled",
-    "removed": "Cancelled",
-    "deleted": "Cancelled",
-}
-
-
 def letter(p: Pending, library: dict[str, Resource] | None = None) -> Letter:
-    """Subject and plain body; they repeat the calendar's facts, because Outlook shows the body."""
-    meeting, learning_set = p.meeting, p.meeting.learning_set
-    number = sets.meeting_number(meeting)
-    when = sets.describe_when(meeting)
-    subject = f"{SUBJECT_PREFIX[p.reason]}: {learning_set.title}, session {number}, {when}"
-    first = p.member.name.split()[0] if p.member.name.split() else p.member.name
-    opening = {
-        "new": "You are invited to the next meeting of your learning set.",
-        "resent": "Here is your invitation again.",
-        "updated": "The details of this meeting have changed. "
-        "This replaces your earlier invitation.",
-        "restored": "This meeting is going ahead after all. This replaces the cancellation.",
-        "cancelled": "This meeting has been cancelled. Your calendar entry will be removed.",
-        "removed": "You are no longer a member of this learning set, so this meeting has been "
-        "removed from your calendar.",
-        "deleted": "This meeting has been taken off the programme. "
-        "Your calendar entry will be removed.",
-    }[p.reason]
-    body = [f"Dear {first},", opening, describe(meeting, library)]
-    facilitator = _organizer(meeting)
-    body.append(f"Facilitator: {facilitator.name} (reply to this e-mail to reach them)")
-    return Letter(subject, "\n\n".join(body) + "\n")
+    """What the e-mail says: what changed since the member's last message, or why it is
+    cancelled; "session N of M" and the session's title."""
+    invite = Invite(p.meeting, p.member.name, p.reason, _organizer(p.meeting), p.since)
+    return invite_letter(invite, library)
 
 
 def _slug(text: str) -> str:
@@ -255,13 +233,19 @@ def _slug(text: str) -> str:
 
 
 def file_stem(p: Pending) -> str:
-    """`session-<N>-<member>`, for .eml file names (`session-<N>-deleted-<member>` for a deleted
-    session, whose number the session after it now has)."""
+    """`session-<N>-<member>-<method>-<sequence>[-resend-<n>]`, for .eml file names, so no
+    message takes another's name (`session-<N>-deleted-…` for a deleted session, whose number
+    the session after it now has)."""
     deleted = "deleted-" if p.meeting.deleted_at else ""
-    return f"session-{sets.meeting_number(p.meeting)}-{deleted}{_slug(p.member.email)}"
+    number = sets.meeting_number(p.meeting)
+    resend = f"-resend-{p.copies}" if p.copies else ""
+    return (
+        f"session-{number}-{deleted}{_slug(p.member.email)}-{p.method.lower()}-{p.sequence}"
+        + resend
+    )
 
 
-def message(p: Pending, config: InviteSettings):
+def message(p: Pending, config: InviteSettings) -> EmailMessage:
     """The e-mail for one pending invite: one VEVENT, one ATTENDEE, method in both places."""
     event = session_event(p.meeting, config, p.sequence)
     attendee = Person(p.member.name, p.member.email)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from toolkit.casebank import LEVELS
 from toolkit.frameworks import Frameworks
+from toolkit.letters import Link, Section, greeting, render
 from toolkit.mail import Letter
 from toolkit.models import LearningSet, Member, SelfRating
 from toolkit.sets import SetError
@@ -110,18 +111,19 @@ def set_totals(db: Session, learning_set: LearningSet, dims) -> dict[str, Totals
 
 def link_letter(member: Member, learning_set: LearningSet, url: str) -> Letter:
     """The e-mail with a member's private link."""
-    first = member.name.split()[0] if member.name.split() else member.name
-    body = (
-        f"Dear {first},\n\n"
-        f"This is your private link for the leadership self-assessment in {learning_set.title}:\n\n"
-        f"{url}\n\n"
+    about = f"This is your private link for the leadership self-assessment in {learning_set.title}:"
+    paragraphs = [
+        greeting(member.name),
+        about,
+        Link(url, url),
         "Rate yourself on the nine dimensions of the Healthcare Leadership Model at the start of "
         "the programme, and again at the end, to see how you have changed. Your ratings are yours: "
         "your facilitator sees only the set's anonymous totals, and only once at least four "
-        "members have answered. You can delete your ratings at any time through the same link.\n\n"
-        "Keep this link to yourself: anyone who has it can see and change your ratings.\n"
-    )
-    return Letter(f"Your leadership self-assessment: {learning_set.title}", body)
+        "members have answered. You can delete your ratings at any time through the same link.",
+        "Keep this link to yourself: anyone who has it can see and change your ratings.",
+    ]
+    subject = f"Your leadership self-assessment: {learning_set.title}"
+    return render(subject, subject, [Section(paragraphs=tuple((p,) for p in paragraphs))])
 
 
 def chart_svg(ratings: dict[str, dict[str, int]], frameworks: Frameworks) -> str:

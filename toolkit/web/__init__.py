@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, abort, g, render_template, request, send_from_directory
 from flask_wtf.csrf import CSRFProtect
@@ -97,6 +98,18 @@ def toolkit(app: Flask | None = None) -> Toolkit:
     from flask import current_app
 
     return (app or current_app).extensions["toolkit"]
+
+
+def public_url(endpoint: str, **values: Any) -> str:
+    """An absolute link for e-mails and pages to share, built from `TOOLKIT_BASE_URL` alone:
+    never from the request's Host header, which anyone can forge."""
+    from flask import current_app
+
+    base = urlsplit(toolkit().settings.base_url)
+    adapter = current_app.url_map.bind(
+        base.netloc, script_name=base.path or "/", url_scheme=base.scheme
+    )
+    return adapter.build(endpoint, values, force_external=True)
 
 
 def get_db() -> Session:

@@ -8,9 +8,9 @@ from flask_wtf import FlaskForm
 from toolkit import self_assessment as service
 from toolkit.calendar import Person
 from toolkit.casebank import LEVELS
-from toolkit.mail import MailError, compose_plain, send_with_retry, transport_for
+from toolkit.mail import SERVICE, MailError, compose_plain, send_with_retry, transport_for
 from toolkit.sets import active_members
-from toolkit.web import get_db, toolkit
+from toolkit.web import get_db, public_url, toolkit
 from toolkit.web.sets.routes import bp, find_set
 
 
@@ -41,12 +41,13 @@ def send_assessment_links(slug: str):
     db.commit()
     facilitator = min(learning_set.facilitators, key=lambda u: u.id)
     reply_to = Person(facilitator.name, facilitator.email)
-    sender = Person("Learning-set toolkit", kit.settings.mail_from)
-    transport = transport_for(kit.settings.smtp_url, kit.settings.outbox_dir)
+    sender = Person(SERVICE, kit.settings.mail_from)
+    settings = kit.settings
+    transport = transport_for(settings.smtp_url, settings.outbox_dir, settings.smtp_timeout)
     sent = 0
     try:
         for m in members:
-            url = url_for("self_assessment.member", token=links[m.id], _external=True)
+            url = public_url("self_assessment.member", token=links[m.id])
             letter = service.link_letter(m, learning_set, url)
             message = compose_plain(
                 sender, reply_to, Person(m.name, m.email), letter, kit.settings.host

@@ -19,10 +19,10 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from toolkit import invites, sets
-from toolkit.mail import Outbox, transport_for
+from toolkit.mail import Outbox, Transport, transport_for
 from toolkit.models import LearningSet
 from toolkit.resources import catalogue
-from toolkit.web import get_db, toolkit
+from toolkit.web import get_db, public_url, toolkit
 from toolkit.web.sets.routes import bp, find_meeting, find_set
 
 feeds = Blueprint("feeds", __name__)
@@ -32,6 +32,11 @@ FEED_MAX_AGE = 300  # seconds a subscriber may reuse the feed without asking aga
 def _config() -> invites.InviteSettings:
     kit = toolkit()
     return invites.InviteSettings.from_settings(kit.settings, catalogue(get_db(), kit.bank))
+
+
+def _transport() -> Transport:
+    settings = toolkit().settings
+    return transport_for(settings.smtp_url, settings.outbox_dir, settings.smtp_timeout)
 
 
 def _session_numbers(learning_set: LearningSet) -> dict[int, str]:
@@ -54,7 +59,7 @@ def review_invites(slug: str):
     db = get_db()
     owed = invites.pending_invites(db, learning_set)
     config = _config()
-    feed_url = url_for("feeds.feed", token=learning_set.feed_token, _external=True)
+    feed_url = public_url("feeds.feed", token=learning_set.feed_token)
     return render_template(
         "sets/invites.html",
         s=learning_set,
@@ -64,7 +69,7 @@ def review_invites(slug: str):
         log=invites.send_log(db, learning_set),
         members={m.id: m for m in learning_set.members},
         number_of_meeting=_session_numbers(learning_set),
-        transport=transport_for(toolkit().settings.smtp_url, toolkit().settings.outbox_dir),
+        transport=_transport(),
         sender=config.sender,
         feed_url=feed_url,
         webcal_url="webcal://" + feed_url.split("://", 1)[1],
@@ -78,7 +83,7 @@ def send_invites(slug: str):
     learning_set = find_set(slug)
     kit = toolkit()
     owed = invites.pending_invites(get_db(), learning_set)
-    transport = transport_for(kit.settings.smtp_url, kit.settings.outbox_dir)
+    transport = _transport()
     return stream_template(
         "sets/sending.html",
         s=learning_set,
