@@ -391,6 +391,9 @@ def test_cli_writes_and_sends(runner, env, tmp_path, monkeypatch):
     names = sorted(p.name for p in out.iterdir())
     assert "feed.ics" in names and len(names) == 7
     assert all(n.startswith("session-2-") for n in names if n != "feed.ics")
+    for eml in out.glob("*.eml"):  # CRLF throughout, as RFC 5322 has it
+        raw = eml.read_bytes()
+        assert b"\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b"")
     with SmtpServer() as server:
         monkeypatch.setenv("TOOLKIT_SMTP_URL", server.url)
         result = runner.invoke(main, ["invites", "kss-fy-2027-set-a", "--send"])
