@@ -12,7 +12,7 @@ import pytest
 
 from toolkit.calendar import Person
 from toolkit.letters import Section, render
-from toolkit.mail import Outbox, Smtp, compose_plain, send_with_retry
+from toolkit.mail import MailError, Outbox, Smtp, compose_plain, send_with_retry
 from toolkit.text import one_line
 
 from .smtp_server import SmtpServer
@@ -154,3 +154,12 @@ def test_a_temporary_refusal_from_a_live_server_is_still_retried():
         detail = send_with_retry(transport, read(written()), "x", sleep=pauses.append)
         transport.close()
     assert detail.startswith("accepted") and pauses == [1, 4]
+
+
+def test_an_outbox_that_cannot_be_written_is_reported_not_retried(tmp_path):
+    (tmp_path / "outbox").write_text("a file where the folder should be")
+    pauses: list[float] = []
+    with pytest.raises(MailError) as failed:
+        send_with_retry(Outbox(tmp_path / "outbox"), read(written()), "x", sleep=pauses.append)
+    assert failed.value.temporary and failed.value.unreachable and pauses == []
+    assert str(failed.value).startswith(f"could not write to {tmp_path / 'outbox'}")

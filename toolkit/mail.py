@@ -104,7 +104,8 @@ class Outbox:
         try:
             return f"written to {self._write(message.as_bytes(policy=POLICY), name)}"
         except OSError as exc:
-            raise MailError(f"could not write to {self.folder}: {exc}", True) from None
+            # a full or read-only disk will not mend in seconds: leave the rest owed
+            raise MailError(f"could not write to {self.folder}: {exc}", True, True) from None
 
     def _write(self, data: bytes, name: str) -> Path:
         """Write to a private temporary file, then link it to the first free `name[-n].eml`,
