@@ -124,6 +124,11 @@ def _words(name: str, value: Any) -> list[str] | None:
     return address_words(value) if hasattr(value, "addresses") else None
 
 
+def _looks_encoded(value: str) -> bool:
+    """Whether a one-line value holds something a parser would decode as an encoded-word."""
+    return "=?" in value and len(value.splitlines()) == 1
+
+
 class _Policy(EmailPolicy):
     """EmailPolicy that folds Subject and the address headers itself (see the module's note)."""
 
@@ -145,8 +150,3 @@ class _Policy(EmailPolicy):
 
 
 POLICY = _Policy(linesep="\r\n")
-
-
-def _looks_encoded(value: str) -> bool:
-    """Whether a one-line value holds something a parser would decode as an encoded-word."""
-    return "=?" in value and len(value.splitlines()) == 1
