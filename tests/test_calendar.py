@@ -258,3 +258,27 @@ def test_a_real_change_gives_a_new_etag_and_last_modified(app, factory, set_id, 
     assert client.get(feed_url, headers=since).status_code == 200
     event = Calendar.from_ical(after.data).walk("VEVENT")[2]
     assert event["STATUS"] == "CANCELLED" and event["LAST-MODIFIED"].dt == newer
+
+
+@pytest.mark.parametrize("edit", ["retitle the session", "edit its agenda", "rename the set"])
+def test_any_change_an_event_shows_moves_its_last_modified(app, factory, set_id, feed_url, edit):
+    """Before: only time, place or status moved it, so ICSx5 and If-Modified-Since kept old text."""
+    client = app.test_client()
+    before = client.get(feed_url)
+    clock.sleep(1.1)  # HTTP dates count whole seconds
+    with database.transaction(factory) as db:
+        learning_set = db.get(LearningSet, set_id)
+        meeting = sets.meetings_in_order(learning_set)[1]
+        if edit == "retitle the session":
+            sets.change_meeting(db, meeting, title="Bringing it together")
+        elif edit == "edit its agenda":
+            sets.add_block(db, meeting, "Guest talk", "input", 5)
+        else:
+            learning_set.title = "Set A (Kent)"
+    since = {"If-Modified-Since": before.headers["Last-Modified"]}
+    after = client.get(feed_url, headers=since)
+    assert after.status_code == 200
+    newer = parsedate_to_datetime(after.headers["Last-Modified"])
+    assert newer > parsedate_to_datetime(before.headers["Last-Modified"])
+    event = Calendar.from_ical(after.data).walk("VEVENT")[1]
+    assert event["LAST-MODIFIED"].dt == newer and event["DTSTAMP"].dt == newer

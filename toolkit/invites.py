@@ -139,10 +139,12 @@ def session_event(
 
 
 def last_change(meeting: Meeting) -> datetime:
-    """When the session's time, place or status last changed (else when its set was made), so
-    the feed says the same thing on every poll until something real happens."""
-    changes = [c.changed_at for c in meeting.changes if c.changed_at is not None]
-    return max(changes, default=meeting.learning_set.created_at)
+    """When anything the session's event shows last changed (the session, its agenda, its set's
+    title or place), so the feed says the same thing on every poll until something does."""
+    learning_set = meeting.learning_set
+    stamps = [c.changed_at for c in meeting.changes]
+    stamps += [meeting.changed_at, learning_set.changed_at]  # None on rows from before 0006
+    return max((s for s in stamps if s is not None), default=learning_set.created_at)
 
 
 def _delivered(db: Session, meeting: Meeting) -> list[SentInvite]:

@@ -105,6 +105,11 @@ class LearningSet(Base):
     feed_token: Mapped[str] = mapped_column(String(64), unique=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # every UPDATE of the row sets it (and every change to a child touches the row): the feed's
+    # LAST-MODIFIED for the set's events
+    changed_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, default=utcnow, onupdate=utcnow, nullable=True
+    )
     __mapper_args__ = {"version_id_col": version}  # optimistic locking
 
     facilitators: Mapped[list[User]] = relationship(secondary="set_facilitators")
@@ -171,6 +176,11 @@ class Meeting(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)  # optimistic locking
     # members who were present and whose personal data was later deleted
     anonymous_present: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # set by every UPDATE of the row, and `sets.touch` makes each change to a block, case,
+    # resource or attendance one: when anything an invite or the feed shows last changed
+    changed_at: Mapped[datetime | None] = mapped_column(
+        UTCDateTime, default=utcnow, onupdate=utcnow, nullable=True
+    )
     __mapper_args__ = {"version_id_col": version}
 
     learning_set: Mapped[LearningSet] = relationship(back_populates="meetings")
