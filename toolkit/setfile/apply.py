@@ -290,14 +290,19 @@ def _sync_agenda(
 def _sync_presenters(
     db: Session, meeting: Meeting, spec: SessionSpec, member_ids: dict[str, int], notes: list[str]
 ) -> None:
-    """Give the presenter rounds the listed presenters in order; later rounds get none."""
+    """Give the presenter rounds the listed presenters in order; later rounds get none.
+
+    A list, even an empty one, is exact; left out, the agenda's presenters are kept.
+    """
+    meeting.presenters_by_hand = spec.presenters is not None and spec.presenters_by_hand
+    if spec.presenters is None:
+        return
     wanted = [member_ids[e] if e else None for e in spec.presenters]
-    meeting.presenters_by_hand = bool(wanted) and spec.presenters_by_hand
     rounds = _rounds(meeting)
     if len(wanted) > len(rounds):
         extra = len(wanted) - len(rounds)
         notes.append(f"warning: {meeting.key}: {extra} presenter(s) listed beyond the rounds")
-    if not wanted or not rounds:
+    if not rounds:
         return
     padded: list[int | None] = [*wanted, *[None] * len(rounds)][: len(rounds)]
     if [b.presenter_id for b in rounds] != padded:

@@ -268,7 +268,7 @@ def _spec(item: _Item, template: SessionTemplate, zone: ZoneInfo) -> SessionSpec
         prompts=tuple(entry.prompts),
         prework=tuple(entry.prework),
         reading=tuple(entry.reading),
-        presenters=tuple(entry.presenters),
+        presenters=tuple(entry.presenters) if "presenters" in entry.model_fields_set else None,
         status=entry.status,
         agenda=None if agenda is None else tuple(BlockSpec(**b.model_dump()) for b in agenda),
         presenters_by_hand=entry.presenters_from == "hand",

@@ -131,9 +131,10 @@ def _rules_fit(rules: list[str] | None) -> list[str] | None:
 Text = Annotated[str, AfterValidator(_no_nul)]
 Line = Annotated[Text, AfterValidator(_one_line)]
 Slug = Annotated[str, Field(max_length=limits.SLUG), AfterValidator(_slug)]
+BankId = Annotated[str, Field(max_length=limits.BANK_ID), AfterValidator(_slug)]
 Email = Annotated[str, Field(max_length=limits.EMAIL), AfterValidator(check_email)]
 Url = Annotated[str, Field(max_length=limits.URL), AfterValidator(_url)]
-Rule = Annotated[Line, Field(min_length=1, max_length=limits.VENUE)]
+Rule = Annotated[Line, Field(min_length=1, max_length=limits.GROUND_RULES)]  # as the web allows
 Zone = Annotated[str, AfterValidator(check_zone)]
 LocalTime = Annotated[datetime, PlainValidator(_local_time)]
 TemplateId = Annotated[str, AfterValidator(_template_id)]
@@ -229,7 +230,7 @@ class ActionEntry(_Strict):
 class ResourceEntry(_Tagged):
     """A resource a facilitator added to the library, carried so the file imports anywhere."""
 
-    id: Slug
+    id: BankId  # as long as the library's ids, which come from titles
     title: Line = Field(min_length=1, max_length=limits.RESOURCE_TITLE)
     url: Annotated[str, Field(max_length=limits.RESOURCE_URL), AfterValidator(_url)]
     kind: ResourceKind
@@ -291,7 +292,8 @@ class SessionSpec:
     prompts: tuple[str, ...]
     prework: tuple[str, ...]
     reading: tuple[str, ...]
-    presenters: tuple[str | None, ...]  # member e-mails in round order; None: nobody
+    # member e-mails in round order (None: nobody); None when the file leaves `presenters` out
+    presenters: tuple[str | None, ...] | None
     status: str
     agenda: tuple[BlockSpec, ...] | None = None  # None: build it from the template
     presenters_by_hand: bool = True

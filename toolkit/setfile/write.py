@@ -100,12 +100,16 @@ def _block(block: AgendaBlock) -> dict[str, Any]:
 def _presenters(
     meeting: Meeting, blocks: list[AgendaBlock], emails: dict[int, str]
 ) -> dict[str, Any]:
-    """Presenters in round order (null for a round with nobody), and who chose them."""
+    """Presenters in round order (null for a round with nobody), and who chose them.
+
+    Written for every agenda with presenter rounds, even with nobody in them, so an import
+    never fills rounds the facilitator or the rota left empty.
+    """
     rounds = [emails.get(b.presenter_id) for b in blocks if b.kind == "presenter"]
-    while rounds and rounds[-1] is None:
-        rounds.pop()
     if not rounds:
         return {}
+    while rounds and rounds[-1] is None:
+        rounds.pop()
     data: dict[str, Any] = {"presenters": rounds}
     return data | ({} if meeting.presenters_by_hand else {"presenters_from": "rota"})
 
