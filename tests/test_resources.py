@@ -325,3 +325,17 @@ def test_session_builder_attaches_prework(app, signed_in):
     page = html.unescape(signed_in.get(url).text)
     assert "About" in page and "It appears in the invites" in page
     db.close()
+
+
+def test_a_long_title_makes_an_id_without_a_trailing_hyphen(session_set):
+    """The id was cut at 100 characters after the hyphens were trimmed: 'aaa…-' failed."""
+    from toolkit.frameworks import load_frameworks
+    from toolkit.models import User
+    from toolkit.resources import NewResource, add_resource
+
+    factory, bank, _set_id = session_set
+    new = NewResource("a" * 99 + " guide", "https://example.org/guide", "reading", 10, "")
+    with database.transaction(factory) as db:
+        owner = db.query(User).one()
+        row = add_resource(db, bank, load_frameworks(), owner, new)
+    assert row.slug == "a" * 99

@@ -80,3 +80,65 @@ def test_a_session_at_another_time_or_in_a_deleted_sessions_place_is_added(facto
         sets.add_meeting(db, s, start, TEMPLATE)
     with factory() as db:
         assert len(db.get(LearningSet, set_id).meetings) == 4
+
+
+def test_a_set_holds_at_most_50_members_and_100_sessions(factory, set_id):
+    """The web kept going past what the set file accepts, so such a set could not re-import."""
+    with database.transaction(factory) as db:
+        s = db.get(LearningSet, set_id)
+        for n in range(50):
+            sets.add_member(db, s, f"Member {n}", f"m{n}@example.org")
+    with (
+        pytest.raises(sets.SetError, match="at most 50 members"),
+        database.transaction(factory) as db,
+    ):
+        sets.add_member(db, db.get(LearningSet, set_id), "One more", "more@example.org")
+    first = local_start(date(2030, 1, 3), time(14, 0), "Europe/London")
+    with database.transaction(factory) as db:
+        sets.add_series(db, db.get(LearningSet, set_id), first, 1, 20, TEMPLATE)
+    message = _refused_at(
+        factory,
+        set_id,
+        23,
+        lambda db, s: sets.add_series(
+            db, s, local_start(date(2031, 1, 2), time(14, 0), "Europe/London"), 1, 78, TEMPLATE
+        ),
+    )
+    assert message == "A learning set can have at most 100 sessions; nothing was added."
+
+
+def _refused_at(factory, set_id: int, count: int, add) -> str:
+    with pytest.raises(sets.SetError) as refused, database.transaction(factory) as db:
+        add(db, db.get(LearningSet, set_id))
+    with factory() as db:
+        assert len(db.get(LearningSet, set_id).meetings) == count  # nothing added
+    return str(refused.value)
+
+
+def test_a_prompt_attached_after_a_removal_goes_last(factory, set_id):
+    """Positions came from a count, so after a removal two prompts shared one place."""
+    from toolkit.casebank import load_bank
+
+    bank = load_bank(REPO_ROOT / "casebank")
+    first, second, third = sorted(bank.prompts)[:3]
+    with database.transaction(factory) as db:
+        meeting = sets.meetings_in_order(db.get(LearningSet, set_id))[0]
+        for prompt in (first, second):
+            sets.attach(db, meeting, bank, prompt_id=prompt)
+        sets.detach(db, meeting, prompt_id=first)
+        sets.attach(db, meeting, bank, prompt_id=third)
+        positions = {p.prompt_id: p.position for p in meeting.prompts}
+    assert positions[third] > positions[second]
+
+
+def test_a_held_session_cannot_move_into_the_future(factory, set_id):
+    later = datetime(2027, 6, 1, 13, 0, tzinfo=UTC)
+    now = datetime(2027, 2, 12, tzinfo=UTC)
+    with database.transaction(factory) as db:
+        meeting = sets.meetings_in_order(db.get(LearningSet, set_id))[0]
+        member = sets.add_member(db, meeting.learning_set, "Zoë", "zoe@example.org")
+        sets.record_attendance(db, meeting, {member.id: "present"}, now=now)
+    with pytest.raises(sets.SetError, match="cannot move to a time that has not come yet"):
+        with database.transaction(factory) as db:
+            meeting = sets.meetings_in_order(db.get(LearningSet, set_id))[0]
+            sets.change_meeting(db, meeting, start=later, now=now)

@@ -24,6 +24,15 @@ RESOURCE_TITLE = 300
 RESOURCE_URL = 1000
 PASSWORD = 200  # the text typed; the column holds its hash
 
+# how many of a thing one set holds: a real set has 4-8 members and 4-12 sessions; the caps keep
+# every page, print and set file quick, and the set file's import accepts exactly these
+MEMBERS = 50
+SESSIONS = 100
+BLOCKS = 40  # per session
+CASES = 20  # per session
+PROMPTS = 100  # per session
+RESOURCES = 50  # per session, for pre-work and for further reading each
+
 # free text in Text columns
 VENUE = 500
 GROUND_RULES = 5000

@@ -12,9 +12,10 @@ from toolkit import limits
 from toolkit.casebank import RESOURCE_KINDS, SLUG, Bank, Resource, Tags
 from toolkit.frameworks import Frameworks, mlcf_covers
 from toolkit.models import CustomResource, Meeting, MeetingResource, User
-from toolkit.sets import SetError, line, touch
+from toolkit.sets import SetError, check_room, line, next_position, touch
 
 ROLES = ("prework", "reading")
+ROLE_NAMES = {"prework": "pre-work", "reading": "further reading"}
 
 
 def _custom(row: CustomResource) -> Resource:
@@ -75,7 +76,7 @@ def add_resource(
 
 
 def _free_slug(db: Session, bank: Bank, title: str) -> str:
-    base = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:100] or "resource"
+    base = re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:100].strip("-") or "resource"
     taken = set(catalogue(db, bank))
     slug, n = base, 2
     while slug in taken:
@@ -125,7 +126,9 @@ def attach_resource(
         raise SetError(f"no resource '{resource_id}' in the library")
     if any(r.resource_id == resource_id and r.role == role for r in meeting.resources):
         return
-    position = sum(1 for r in meeting.resources if r.role == role)
+    same_role = [r for r in meeting.resources if r.role == role]
+    check_room(len(same_role), limits.RESOURCES, f"{ROLE_NAMES[role]} items in a session")
+    position = next_position(same_role)
     meeting.resources.append(MeetingResource(resource_id=resource_id, role=role, position=position))
     touch(meeting)
     db.flush()

@@ -25,6 +25,7 @@ from toolkit.models import (
     MeetingCase,
     MeetingChange,
     MeetingPrompt,
+    MeetingResource,
     Member,
     SentInvite,
     User,
@@ -147,6 +148,7 @@ def add_member(
         raise SetError(str(exc)) from None
     if any(m.email == email for m in learning_set.members):
         raise SetError(f"{email} is already a member of this set")
+    check_room(len(learning_set.members), limits.MEMBERS, "members")
     name, grade = line(name, limits.NAME, "name"), line(grade or "", limits.GRADE, "grade")
     member = Member(name=name, email=email, grade=grade)
     learning_set.members.append(member)
@@ -176,6 +178,7 @@ def add_meeting(
 ) -> Meeting:
     """Add one meeting and build its agenda from `template` with a proposed presenter rota."""
     check_free(learning_set, [start])
+    check_room(len(learning_set.meetings), limits.SESSIONS, "sessions")
     meeting = Meeting(
         uid=uuid.uuid4().hex,
         key=key or new_meeting_key(learning_set),
@@ -201,7 +204,14 @@ def add_series(
     """Add `count` meetings every `every_weeks` weeks at the same local time."""
     starts = series_starts(first, every_weeks, count)
     check_free(learning_set, starts)
+    check_room(len(learning_set.meetings) + count - 1, limits.SESSIONS, "sessions")
     return [add_meeting(db, learning_set, start, template) for start in starts]
+
+
+def check_room(have: int, cap: int, what: str) -> None:
+    """Refuse one more of something a set or session already holds its cap of."""
+    if have >= cap:
+        raise SetError(f"A learning set can have at most {cap} {what}; nothing was added.")
 
 
 def check_free(learning_set: LearningSet, starts: Sequence[datetime]) -> None:
@@ -249,8 +259,18 @@ def change_meeting(
     venue: str | None = None,
     video_url: str | None = None,
     title: str | None = None,
+    now: datetime | None = None,
 ) -> bool:
-    """Move or re-place a meeting; a change of time or place is recorded and bumps SEQUENCE."""
+    """Move or re-place a meeting; a change of time or place is recorded and bumps SEQUENCE.
+
+    A session with presence or absence recorded has been held: it cannot move to a time still
+    to come (its attendance would then be a record of the future).
+    """
+    if start is not None and start > (now or datetime.now(UTC)) and _held(meeting):
+        raise SetError(
+            "Attendance has been recorded for this session, so it cannot move to a time that "
+            "has not come yet. Add a new session instead."
+        )
     before = len(meeting.changes)
     moved_from = min(meeting.starts_at, start) if start is not None else None
     if start is not None:
@@ -274,6 +294,10 @@ def change_meeting(
     if moved_from is not None:
         refresh_rota(db, meeting.learning_set, moved_from)
     return changed
+
+
+def _held(meeting: Meeting) -> bool:
+    return any(a.status != "apologies" for a in meeting.attendance)
 
 
 def set_status(db: Session, meeting: Meeting, status: str, reason: str = "") -> bool:
@@ -462,13 +486,16 @@ def move_block(db: Session, meeting: Meeting, block_id: int, step: int) -> None:
     if index is None:
         raise SetError("that block is not on this agenda")
     target = index + step
-    if 0 <= target < len(blocks):
-        blocks[index].position, blocks[target].position = (
-            blocks[target].position,
-            blocks[index].position,
-        )
+    if not 0 <= target < len(blocks):
+        return
+    blocks[index].position, blocks[target].position = (
+        blocks[target].position,
+        blocks[index].position,
+    )
     touch(meeting)
     db.flush()
+    if "presenter" in (blocks[index].kind, blocks[target].kind):
+        refresh_rota(db, meeting.learning_set, meeting.starts_at)
 
 
 def set_presenters(db: Session, meeting: Meeting, presenters: Sequence[int | None]) -> None:
@@ -504,8 +531,9 @@ def attach(
         if prompt_id not in bank.prompts:
             raise SetError(f"no prompt '{prompt_id}' in the bank")
         if all(p.prompt_id != prompt_id for p in meeting.prompts):
+            check_room(len(meeting.prompts), limits.PROMPTS, "prompts in a session")
             meeting.prompts.append(
-                MeetingPrompt(prompt_id=prompt_id, position=len(meeting.prompts))
+                MeetingPrompt(prompt_id=prompt_id, position=next_position(meeting.prompts))
             )
     touch(meeting)
     db.flush()
@@ -519,9 +547,15 @@ def _attach_case(
         raise SetError(f"no case '{case_id}' in the bank")
     if any(c.case_id == case_id for c in meeting.cases):
         return None
+    check_room(len(meeting.cases), limits.CASES, "cases in a session")
     needs_block = with_block and not _fills_slot(meeting, case_id)
-    meeting.cases.append(MeetingCase(case_id=case_id, position=len(meeting.cases)))
+    meeting.cases.append(MeetingCase(case_id=case_id, position=next_position(meeting.cases)))
     return add_case_block(db, meeting, bank.cases[case_id]) if needs_block else None
+
+
+def next_position(rows: Sequence[MeetingCase | MeetingPrompt | MeetingResource]) -> int:
+    """A place after every row already there (a count would repeat one after a removal)."""
+    return max((row.position for row in rows), default=-1) + 1
 
 
 def detach(
@@ -771,6 +805,7 @@ def add_block(
     if minutes < 1:
         raise SetError("a block needs at least 1 minute")
     title, notes = line(title, limits.TITLE, "title"), text_field(notes, limits.NOTES, "notes")
+    check_room(len(meeting.blocks), limits.BLOCKS, "agenda blocks in a session")
     block = _row(PlannedBlock(title, kind, minutes, notes, handout), 0)
     block.position = max((b.position for b in meeting.blocks), default=-1) + 1
     meeting.blocks.append(block)

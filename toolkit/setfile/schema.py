@@ -28,9 +28,9 @@ DEFAULT_ZONE = "Europe/London"
 START_FORMAT = "%Y-%m-%d %H:%M"
 START_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}")
 # Bounds that keep one import small and quick; a real set is 4-8 members and 4-12 sessions.
-MAX_MEMBERS = 50
-MAX_SESSIONS = 100
-MAX_BLOCKS = 40
+MAX_MEMBERS = limits.MEMBERS
+MAX_SESSIONS = limits.SESSIONS
+MAX_BLOCKS = limits.BLOCKS
 MAX_ACTIONS = 1000
 MAX_RESOURCES = 200
 
@@ -194,10 +194,10 @@ class SessionEntry(_Strict):
     venue: Text = Field(default="", max_length=limits.VENUE)
     video_url: Url = ""
     agenda: list[BlockEntry] | None = Field(default=None, max_length=MAX_BLOCKS)
-    cases: list[CaseId] = Field(default=[], max_length=20)
-    prompts: list[PromptId] = Field(default=[], max_length=100)
-    prework: list[ResourceId] = Field(default=[], max_length=50)
-    reading: list[ResourceId] = Field(default=[], max_length=50)
+    cases: list[CaseId] = Field(default=[], max_length=limits.CASES)
+    prompts: list[PromptId] = Field(default=[], max_length=limits.PROMPTS)
+    prework: list[ResourceId] = Field(default=[], max_length=limits.RESOURCES)
+    reading: list[ResourceId] = Field(default=[], max_length=limits.RESOURCES)
     presenters: list[MemberEmail | None] = Field(default=[], max_length=MAX_MEMBERS)
     presenters_from: Literal["hand", "rota"] = "hand"
     status: Literal["scheduled", "cancelled"] = "scheduled"
