@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -13,7 +12,7 @@ from toolkit import models, sets
 from toolkit.web import create_app
 
 from .conftest import PASSWORD, add_user, sign_in
-from .test_sets_web import make_set, meetings
+from .test_sets_web import days_ago, make_set, meetings
 
 
 @pytest.fixture
@@ -25,12 +24,12 @@ def db(app):
 @pytest.fixture
 def owned(app, db, signed_in):
     """A set owned by fac@example.org with sessions, attendance and an action."""
-    make_set(signed_in, first="2037-02-12")
+    make_set(signed_in, first=days_ago(70))  # sessions 1 and 2 have been held; 3 to 6 are to come
     first = meetings(db)[0]
     member = first.learning_set.members[0]
-    after = first.starts_at + timedelta(hours=1)  # attendance waits for the session to start
-    sets.record_attendance(db, first, {member.id: "present"}, now=after)
-    db.commit()
+    signed_in.post(
+        f"/sets/set-a/sessions/{first.key}/attendance", data={f"member-{member.id}": "present"}
+    )
     signed_in.post(
         f"/sets/set-a/sessions/{first.key}/actions",
         data={"action-member": str(member.id), "action-text": "Private action"},
@@ -192,7 +191,7 @@ def test_two_tabs_cannot_silently_overwrite_each_other(app, db, owned, signed_in
     url = f"/sets/set-a/sessions/{owned.key}/details"
     version = str(owned.version)
     base = {
-        "details-date": "2037-02-12",
+        "details-date": sets.local(owned).date().isoformat(),
         "details-start_time": "14:00",
         "details-minutes": "195",
         "details-venue": "Room 2",
