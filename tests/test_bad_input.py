@@ -135,6 +135,7 @@ def world(app, signed_in):
             "block_id": first.blocks[0].id,
             "action_id": db.scalars(select(models.Action.id)).first(),
             "token": token,
+            "user_id": first.learning_set.facilitators[0].id,
         }
 
 

@@ -13,9 +13,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from toolkit.backup_check import check_tables
 from toolkit.db import schema_revisions
 from toolkit.models import Base, UTCDateTime
+from toolkit.private_files import write_private
 
 FORMAT = "learning-set-toolkit backup"
-SKIPPED = {"login_failures"}  # transient; nothing to restore
+# transient, or secrets that should not outlive the database: sign-ins end with a restore
+SKIPPED = {"login_throttles", "sign_ins", "password_resets"}
 MAX_PROBLEMS = 20  # listed in full; the rest are counted
 
 
@@ -55,11 +57,10 @@ def make_backup(engine: Engine) -> dict:
 
 
 def write_backup(engine: Engine, path: Path) -> dict[str, int]:
-    """Write the backup to `path` (atomically); return rows per table."""
+    """Write the backup to `path` (atomically, readable by its owner alone: it holds password
+    hashes, members' links and ratings); return rows per table."""
     data = make_backup(engine)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(data, ensure_ascii=False, indent=1), "utf-8")
-    partial.replace(path)
+    write_private(path, json.dumps(data, ensure_ascii=False, indent=1).encode("utf-8"))
     return {name: len(rows) for name, rows in data["tables"].items()}
 
 

@@ -317,3 +317,22 @@ def _change_run(change: Change) -> Run:
         return Link(value, value) if change.what == "Video link" else value
 
     return (f"{change.what}: was ", shown(change.was), ", now ", shown(change.now))
+
+
+def reset_letter(name: str, url: str, lifetime: timedelta, sent_by: str = "") -> Letter:
+    """The e-mail with a link to set a new password: who asked, how long it works, and what to
+    do if nobody meant to ask."""
+    hours = round(lifetime.total_seconds() / 3600, 1)
+    within = f"{hours:g} hour{'s' if hours != 1 else ''}"
+    asked = f"{one_line(sent_by)} has asked" if sent_by.strip() else "Someone (we hope you) asked"
+    paragraphs = [
+        greeting(name),
+        f"{asked} for a link to set a new password for your Learning-set toolkit account.",
+        "Open this link to choose one:",
+        Link(url, url),
+        f"The link works once, within {within}. Setting a new password signs you out on "
+        "every other device.",
+        "If you did not expect this, ignore it: your password stays as it is.",
+    ]
+    subject = "Set a new password for the Learning-set toolkit"
+    return render(subject, subject, [Section(paragraphs=tuple((p,) for p in paragraphs))])

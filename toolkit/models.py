@@ -68,7 +68,7 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(300))
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    # raised by "sign out everywhere": sessions made under an older epoch stop working
+    # no longer read (each signed-in browser is a row in sign_ins); kept so old backups restore
     session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
@@ -363,11 +363,38 @@ class SelfRating(Base):
     __table_args__ = (UniqueConstraint("member_id", "phase", "dimension"),)
 
 
-class LoginFailure(Base):
-    """A failed sign-in, by account and by address, for rate limiting across workers."""
+class LoginThrottle(Base):
+    """Failed sign-ins counted under one key (an account at an address, or an address alone), so
+    each further attempt waits longer; shared by every worker, and claimed atomically."""
 
-    __tablename__ = "login_failures"
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)  # a SHA-256, never the e-mail
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime)  # no attempt is checked earlier
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SignIn(Base):
+    """One signed-in browser: its cookie holds a token whose hash is here; signing out deletes
+    the row, so a copy of the cookie stops working too."""
+
+    __tablename__ = "sign_ins"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    key: Mapped[str] = mapped_column(String(400), index=True)  # "email:..." or "addr:..."
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PasswordReset(Base):
+    """A single-use, expiring link to set a new password; only the token's hash is kept."""
+
+    __tablename__ = "password_resets"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from flask import Flask, Response, abort, g, render_template, request, send_from_directory
 from flask_wtf.csrf import CSRFProtect
@@ -26,6 +27,7 @@ from toolkit.frameworks import Frameworks, load_frameworks
 from toolkit.session_templates import SessionTemplate, load_session_templates
 
 csrf = CSRFProtect()
+HSTS = "max-age=31536000; includeSubDomains"  # a year; sent only with an https:// base URL
 
 
 @dataclass
@@ -87,10 +89,25 @@ class ValidEmail:
 
 
 def safe_target(target: str | None, default: str) -> str:
-    """`target` if it is a path on this site, else `default`: never redirect off-site."""
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return default
+    """`target` if it is a path on this site, else `default`: never redirect off-site.
+
+    Browsers drop tabs and line breaks from an address and read a backslash as a slash, so
+    `/<tab>/evil.example` means `//evil.example`: a target is refused unless it starts with one
+    slash and holds no backslash, control, format or space character, as given or decoded.
+    """
+    if not target:
+        return default
+    return target if all(_local_path(form) for form in (target, unquote(target))) else default
+
+
+def _local_path(target: str) -> bool:
+    """True for a path on this site with nothing a browser might rewrite into another host."""
+    if not target.startswith("/") or target.startswith("//"):
+        return False
+    if any(char == "\\" or unicodedata.category(char)[0] in "CZ" for char in target):
+        return False
+    parts = urlsplit(target)
+    return not parts.scheme and not parts.netloc
 
 
 def toolkit(app: Flask | None = None) -> Toolkit:
@@ -194,6 +211,8 @@ def _setup_requests(app: Flask) -> None:
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "same-origin"
         response.headers["X-Frame-Options"] = "DENY"
+        if toolkit().settings.base_url.startswith("https://"):
+            response.headers["Strict-Transport-Security"] = HSTS
         return response
 
     for code in (400, 403, 404, 405, 413, 429, 500):

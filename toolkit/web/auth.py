@@ -1,8 +1,10 @@
-"""Signing in and out, and the one-time setup of the first admin account."""
+"""Signing in and out, resetting a forgotten password, and the one-time setup of the first
+admin account."""
 
 from __future__ import annotations
 
 import hmac
+import math
 
 from flask import (
     Blueprint,
@@ -24,22 +26,35 @@ from wtforms.validators import DataRequired, EqualTo, Length
 from toolkit import limits
 from toolkit.accounts import (
     MIN_PASSWORD,
+    RESET_GONE,
+    RESET_LIFETIME,
     AccountError,
-    authenticate,
-    clear_failures,
+    ResetLink,
+    SlowDown,
     create_user,
-    record_failure,
+    end_sign_in,
+    finish_reset,
+    password_problem,
+    request_reset,
+    reset_user,
     setup_needed,
-    sign_in_blocked,
+    sign_in,
     sign_out_everywhere,
+    signed_in_user,
+    start_sign_in,
 )
-from toolkit.models import User
-from toolkit.web import ValidEmail, get_db, safe_target
+from toolkit.calendar import Person
+from toolkit.letters import reset_letter
+from toolkit.mail import SERVICE, MailError, compose_plain, send_with_retry, transport_for
+from toolkit.models import User, utcnow
+from toolkit.web import ValidEmail, get_db, public_url, safe_target, toolkit
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
 PUBLIC_ENDPOINTS = {
     "auth.login",
+    "auth.forgot",
+    "auth.reset",
     "auth.setup",
     "assets",
     "static",
@@ -74,15 +89,41 @@ def email_field(missing: str, check: bool = True) -> EmailField:
     return EmailField("E-mail address", validators=validators + ([ValidEmail()] if check else []))
 
 
-def new_password_field(description: str) -> PasswordField:
-    """A password to set: long enough, and not absurdly long."""
+PASSWORD_HINT = (
+    f"At least {MIN_PASSWORD} characters, and not a common password: three or four words you "
+    "will remember work well."
+)
+
+
+class HardToGuess:
+    """WTForms validator: a password long and uncommon enough (`password_problem`), judged
+    with the form's own e-mail and name fields as words an attacker would try."""
+
+    def __call__(self, form, field) -> None:
+        from wtforms.validators import ValidationError
+
+        context = [form[name].data or "" for name in ("email", "name") if name in form]
+        problem = password_problem(field.data or "", *context)
+        if problem:
+            raise ValidationError(problem)
+
+
+def new_password_field(description: str = PASSWORD_HINT) -> PasswordField:
+    """A password to set: long enough and hard to guess."""
     return PasswordField(
         "Password",
         description=description,
+        validators=[DataRequired("Enter a password"), HardToGuess()],
+    )
+
+
+def confirm_field() -> PasswordField:
+    """The new password typed again."""
+    return PasswordField(
+        "Password again",
         validators=[
-            DataRequired("Enter a password"),
-            Length(min=MIN_PASSWORD, message=f"Use at least {MIN_PASSWORD} characters"),
-            Length(max=limits.PASSWORD),
+            DataRequired("Enter the password again"),
+            EqualTo("password", "The passwords do not match"),
         ],
     )
 
@@ -100,14 +141,17 @@ class SetupForm(FlaskForm):
         "Your name", validators=[DataRequired("Enter your name"), Length(max=limits.NAME)]
     )
     email = email_field("Enter your e-mail address")
-    password = new_password_field(f"At least {MIN_PASSWORD} characters.")
-    confirm = PasswordField(
-        "Password again",
-        validators=[
-            DataRequired("Enter the password again"),
-            EqualTo("password", "The passwords do not match"),
-        ],
-    )
+    password = new_password_field()
+    confirm = confirm_field()
+
+
+class ForgotForm(FlaskForm):
+    email = email_field("Enter your e-mail address", check=False)
+
+
+class ResetForm(FlaskForm):
+    password = new_password_field()
+    confirm = confirm_field()
 
 
 def init_app(app: Flask) -> None:
@@ -120,10 +164,12 @@ def init_app(app: Flask) -> None:
 
 @login_manager.user_loader
 def _load_user(user_id: str) -> LoginUser | None:
-    user = get_db().get(User, int(user_id)) if user_id.isdigit() else None
-    if user is None or cookie_session.get("epoch") != user.session_epoch:
-        return None  # signed out everywhere since this session began
-    return LoginUser(user)
+    """The signed-in user, only while this browser's sign-in has not been signed out."""
+    token = cookie_session.get("sign_in")
+    if not user_id.isdigit() or not isinstance(token, str):
+        return None
+    user = signed_in_user(get_db(), int(user_id), token, utcnow())
+    return LoginUser(user) if user else None
 
 
 def _require_login():
@@ -168,40 +214,66 @@ def setup():
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    """Sign in with e-mail and password."""
+    """Sign in with e-mail and password; repeated failures make each next attempt wait."""
     if current_user.is_authenticated:
         return redirect(url_for("home.index"))
     form = LoginForm()
     if not form.validate_on_submit():
         return render_template("auth/login.html", form=form), 400 if form.errors else 200
-    db, address = get_db(), request.remote_addr or "unknown"
-    if sign_in_blocked(db, form.email.data, address):
-        form.password.errors.append("Too many failed attempts: wait 15 minutes, then try again")
-        return render_template("auth/login.html", form=form), 429
-    user = authenticate(db, form.email.data, form.password.data)
-    if user:
-        clear_failures(db, user.email)
-        db.commit()
-        _start_session(user)
-        return redirect(safe_target(request.args.get("next"), url_for("home.index")))
-    record_failure(db, form.email.data, address)
-    db.commit()
-    form.password.errors.append("The e-mail address or password is not right")
-    return render_template("auth/login.html", form=form)
+    db, now = get_db(), utcnow()
+    try:
+        user = sign_in(db, form.email.data, form.password.data, _address(), now)
+    except SlowDown as slow:
+        wait = max(1, math.ceil((slow.until - now).total_seconds()))
+        form.password.errors.append(f"Too many attempts. Wait {_duration(wait)}, then try again")
+        page = render_template("auth/login.html", form=form)
+        return page, 429, {"Retry-After": str(wait)}
+    if user is None:
+        form.password.errors.append("The e-mail address or password is not right")
+        return render_template("auth/login.html", form=form)
+    _start_session(user)
+    return redirect(safe_target(request.args.get("next"), url_for("home.index")))
+
+
+def _address() -> str:
+    """The client's address (from the proxy's header when TOOLKIT_PROXIES says to trust it)."""
+    return request.remote_addr or "unknown"
+
+
+def _duration(seconds: int) -> str:
+    """ "1 second", "40 seconds", "3 minutes": a wait in words, rounded up."""
+    if seconds < 60:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = math.ceil(seconds / 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
 @bp.route("/logout", methods=["POST"])
 def logout():
-    """Sign out (POST only, so a link elsewhere cannot sign you out)."""
-    logout_user()
-    cookie_session.clear()
+    """Sign out (POST only, so a link elsewhere cannot sign you out); a copy of the cookie
+    stops working too, since its sign-in is deleted."""
+    _end_session()
     return redirect(url_for("auth.login"))
 
 
 def _start_session(user: User) -> None:
-    cookie_session.clear()  # a fresh session on sign-in: nothing carried over from before
-    cookie_session["epoch"] = user.session_epoch
+    """Sign this browser in as `user`, ending whatever sign-in it had before."""
+    _end_session()  # a fresh session on sign-in: nothing carried over from before
+    db = get_db()
+    cookie_session["sign_in"] = start_sign_in(db, user, utcnow())
+    db.commit()
     login_user(LoginUser(user))
+
+
+def _end_session() -> None:
+    """Sign this browser out, deleting its sign-in so a copy of the cookie is refused."""
+    token = cookie_session.get("sign_in")
+    if isinstance(token, str):
+        db = get_db()
+        end_sign_in(db, token)
+        db.commit()
+    logout_user()
+    cookie_session.clear()
 
 
 @bp.route("/account", methods=["GET", "POST"])
@@ -212,8 +284,74 @@ def account():
         db = get_db()
         sign_out_everywhere(db, current_user.user)
         db.commit()
-        logout_user()
-        cookie_session.clear()
+        _end_session()
         flash("You are signed out on every device.")
         return redirect(url_for("auth.login"))
     return render_template("auth/account.html", form=form)
+
+
+@bp.route("/login/forgot", methods=["GET", "POST"])
+def forgot():
+    """Ask for a link to set a new password; the answer is the same whether or not the account
+    exists, and a link goes only to the account's own address."""
+    form = ForgotForm()
+    if not form.validate_on_submit():
+        return render_template("auth/forgot.html", form=form), 400 if form.errors else 200
+    link = request_reset(get_db(), form.email.data, _address(), utcnow())
+    if link is not None:
+        try:
+            send_reset_link(link)
+        except MailError as exc:
+            current_app.logger.warning("reset link for user %s not sent: %s", link.user.id, exc)
+    flash(
+        "If an account exists for that address, we have sent it a link to set a new password. "
+        f"The link works once, within {_duration(int(RESET_LIFETIME.total_seconds()))}."
+    )
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/login/reset/<token>", methods=["GET", "POST"])
+def reset(token: str):
+    """Set a new password through an e-mailed link (GET only shows the form); the link is then
+    spent and every other browser signed in as the user is signed out."""
+    db, now = get_db(), utcnow()
+    if reset_user(db, token, now) is None:
+        return _reset_gone()
+    form = ResetForm()
+    if form.validate_on_submit():
+        try:
+            user = finish_reset(db, token, form.password.data, now)
+        except AccountError as exc:
+            db.rollback()
+            if str(exc) == RESET_GONE:
+                return _reset_gone()
+            form.password.errors.append(str(exc))
+        else:
+            db.commit()
+            _start_session(user)
+            flash("Your new password is set. Any other device signed in as you is signed out.")
+            return redirect(url_for("home.index"))
+    page = render_template("auth/reset.html", form=form)
+    return page, 400 if form.errors else 200, {"Cache-Control": "no-store"}
+
+
+def _reset_gone():
+    page = render_template("auth/reset_gone.html", message=RESET_GONE)
+    return page, 404, {"Cache-Control": "no-store"}
+
+
+def send_reset_link(link: ResetLink, sent_by: User | None = None) -> str:
+    """E-mail a reset link to its account's own address; raises MailError if it cannot go."""
+    settings = toolkit().settings
+    url = public_url("auth.reset", token=link.token)
+    by = sent_by.name if sent_by else ""
+    letter = reset_letter(link.user.name, url, RESET_LIFETIME, by)
+    service = Person(SERVICE, settings.mail_from)
+    reply_to = Person(sent_by.name, sent_by.email) if sent_by else Person("", settings.mail_from)
+    recipient = Person(link.user.name, link.user.email)
+    message = compose_plain(service, reply_to, recipient, letter, settings.host)
+    transport = transport_for(settings.smtp_url, settings.outbox_dir, settings.smtp_timeout)
+    try:
+        return send_with_retry(transport, message, f"password-reset-{link.user.id}", delays=())
+    finally:
+        transport.close()
