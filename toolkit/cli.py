@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from toolkit.casebank import (
 from toolkit.config import Settings
 from toolkit.datafiles import DataFileError
 from toolkit.frameworks import load_frameworks
+from toolkit.private_files import PRIVATE_UMASK
 from toolkit.session_templates import load_session_templates
 from toolkit.sets import SetError
 
@@ -45,6 +47,7 @@ def _engine(settings: Settings, check: bool = True):
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Learning-set toolkit: build, print and invite leadership learning sets."""
+    os.umask(PRIVATE_UMASK)  # everything it writes holds personal data: for this user alone
 
 
 @main.command()
@@ -103,6 +106,10 @@ def backup(output: Path) -> None:
 
     counts = write_backup(_engine(Settings.from_env()), output)
     click.echo(f"wrote {output}: {sum(counts.values())} rows in {len(counts)} tables")
+    click.echo(
+        "It holds personal data (names, addresses, password hashes, members' private links and "
+        "ratings) and is readable only by you: keep it that way, and delete it when not needed."
+    )
 
 
 @main.command()

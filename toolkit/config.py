@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from toolkit.private_files import private_folder
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SMTP_TIMEOUT = 15.0  # seconds to wait for any answer from the SMTP server
 
@@ -76,7 +78,7 @@ class Settings:
             return env["TOOLKIT_SECRET_KEY"]
         path = self.data_dir / "secret_key"
         if not path.exists():
-            self.data_dir.mkdir(parents=True, exist_ok=True)
+            private_folder(self.data_dir)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as handle:
                 handle.write(secrets.token_hex(32))

@@ -13,6 +13,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from toolkit.private_files import create_private_file
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -21,9 +23,10 @@ class SchemaOutOfDate(RuntimeError):
 
 
 def make_engine(url: str) -> Engine:
-    """Create an engine; SQLite files get WAL mode and enforced foreign keys."""
+    """Create an engine; SQLite files are made readable by their owner alone (SQLite gives the
+    -wal and -shm files the same mode) and get WAL mode and enforced foreign keys."""
     if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        create_private_file(Path(url.removeprefix("sqlite:///")))
     engine = create_engine(url)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)

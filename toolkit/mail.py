@@ -20,6 +20,7 @@ from urllib.parse import unquote, urlsplit
 from toolkit.calendar import Person
 from toolkit.config import SMTP_TIMEOUT
 from toolkit.headers import POLICY
+from toolkit.private_files import private_folder
 from toolkit.text import one_line
 
 SERVICE = "Learning sets"  # the name mail comes from: "Dr X via Learning sets"
@@ -110,7 +111,7 @@ class Outbox:
     def _write(self, data: bytes, name: str) -> Path:
         """Write to a private temporary file, then link it to the first free `name[-n].eml`,
         so a reader never sees half a file and two writers never share a name."""
-        self.folder.mkdir(parents=True, exist_ok=True)
+        private_folder(self.folder)
         handle, partial = tempfile.mkstemp(dir=self.folder, prefix=".", suffix=".tmp")
         try:
             with os.fdopen(handle, "wb") as file:

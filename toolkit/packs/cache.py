@@ -9,6 +9,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from toolkit.private_files import private_folder
+
 log = logging.getLogger(__name__)
 
 
@@ -33,7 +35,7 @@ def store(path: Path, pdf: bytes) -> bool:
     temporary file behind and return False (the caller still has the PDF to serve)."""
     partial: Path | None = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(path.parent)
         with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as handle:
             partial = Path(handle.name)
             handle.write(pdf)
