@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
+import shutil
+import subprocess
 import time as clock
 from datetime import UTC, date, datetime, time, timedelta
 from email import message_from_bytes
@@ -183,7 +186,7 @@ def test_feed_names_are_escaped_text_on_one_line(factory, set_id, config):
     # icalendar 7.3 hands NAME back undecoded (it does not know its type): decode it as TEXT
     for prop in ("NAME", "X-WR-CALNAME"):
         assert _text(cal[prop].to_ical().decode()) == SHOWN_TITLE
-    assert b'NAME:Foundation\\, Kent\\; "A" \\\\ set\r\n' in ics
+    assert b'NAME;VALUE=TEXT:Foundation\\, Kent\\; "A" \\\\ set\r\n' in ics
     event = cal.walk("VEVENT")[0]
     assert event["SUMMARY"].startswith(f"{SHOWN_TITLE}: session 1, ")
     assert event["LOCATION"] == "Seminar Room 2, Education Centre, Maidstone"
@@ -282,3 +285,53 @@ def test_any_change_an_event_shows_moves_its_last_modified(app, factory, set_id,
     assert newer > parsedate_to_datetime(before.headers["Last-Modified"])
     event = Calendar.from_ical(after.data).walk("VEVENT")[1]
     assert event["LAST-MODIFIED"].dt == newer and event["DTSTAMP"].dt == newer
+
+
+# ical.js: the parser Thunderbird and many web calendars use
+READER = Path(__file__).parent / "icaljs_read.cjs"
+
+
+def read(ics: bytes, tmp_path: Path) -> dict:
+    """What ical.js reads from `ics` (see icaljs_read.cjs)."""
+    assert shutil.which("node"), "Node.js is needed for the ical.js tests"
+    assert (REPO_ROOT / "node_modules" / "ical.js").exists(), "run `npm ci` (make test does)"
+    path = tmp_path / "read.ics"
+    path.write_bytes(ics)
+    out = subprocess.run(
+        ["node", str(READER), str(path)], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def test_the_feed_reads_the_same_in_icaljs_and_icalendar(factory, set_id, config, tmp_path):
+    with database.transaction(factory) as db:
+        db.get(LearningSet, set_id).title = RAW_TITLE
+    body = _feed(factory, set_id, config)
+    seen = read(body, tmp_path)
+    ours = Calendar.from_ical(body).walk("VEVENT")
+    # before VALUE=TEXT, ical.js showed the escapes: 'Foundation\\, Kent\\; "A" \\\\ set'
+    assert seen["name"] == seen["rfc7986_name"] == SHOWN_TITLE and seen["method"] is None
+    assert [e["uid"] for e in seen["events"]] == [str(e["UID"]) for e in ours]
+    starts = [e["DTSTART"].dt.astimezone(UTC) for e in ours]
+    assert [datetime.fromisoformat(e["start"]) for e in seen["events"]] == starts
+    # 14:00 in London either side of the clocks going forward: 14:00 UTC, then 13:00 UTC
+    assert [s.hour for s in starts] == [14, 14, 13]
+    assert {e["zone"] for e in seen["events"]} == {"Europe/London"}
+    assert {e["organizer"] for e in seen["events"]} == {f"mailto:{MAIL_FROM}"}
+    assert {e["organizer_cn"] for e in seen["events"]} == {FACILITATOR[0]}
+    assert all(e["last_modified"] for e in seen["events"])
+
+
+def test_a_request_and_its_cancellation_read_right_in_icaljs(factory, set_id, config, tmp_path):
+    request = read(_send(factory, set_id, config, tmp_path / "a")[0], tmp_path)
+    with database.transaction(factory) as db:
+        sets.set_status(db, sets.meetings_in_order(db.get(LearningSet, set_id))[0], "cancelled")
+    cancel = read(_send(factory, set_id, config, tmp_path / "b")[0], tmp_path)
+    assert (request["method"], cancel["method"]) == ("REQUEST", "CANCEL")
+    (asked,), (withdrawn,) = request["events"], cancel["events"]
+    assert withdrawn["uid"] == asked["uid"] and withdrawn["sequence"] == asked["sequence"] + 1
+    assert (asked["rsvp"], withdrawn["rsvp"]) == ("TRUE", "FALSE")
+    assert withdrawn["status"] == "CANCELLED" and withdrawn["start"] == asked["start"]
+    assert asked["organizer"] == f"mailto:{FACILITATOR[1]}"
+    assert asked["sent_by"] == f"mailto:{MAIL_FROM}"

@@ -171,9 +171,10 @@ def feed(name: str, uid: str, sessions: list[SessionEvent]) -> bytes:
     cal = _calendar(events, sessions, None)
     cal.add("uid", uid)
     # icalendar 7.3 does not know NAME's type and writes it (and X-WR-CALNAME) unescaped, so a
-    # comma cuts the name short in vobject and a line break makes to_ical fail: give TEXT.
-    cal.add("name", vText(one_line(name)))
-    cal.add("x-wr-calname", vText(one_line(name)))
+    # comma cuts the name short in vobject and a line break makes to_ical fail: give TEXT. And
+    # say so (VALUE=TEXT): ical.js knows neither property and would show the escapes otherwise.
+    cal.add("name", vText(one_line(name)), parameters={"VALUE": "TEXT"})
+    cal.add("x-wr-calname", vText(one_line(name)), parameters={"VALUE": "TEXT"})
     cal.add("refresh-interval", FEED_REFRESH, parameters={"VALUE": "DURATION"})
     cal.add("x-published-ttl", vDuration(FEED_REFRESH))
     return cal.to_ical()
