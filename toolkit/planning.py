@@ -16,14 +16,18 @@ def local_start(day: date, clock: time, zone: str) -> datetime:
 
 
 def series_starts(first: datetime, every_weeks: int, count: int) -> list[datetime]:
-    """Start times of a series that keeps its local clock time across clock changes."""
+    """Start times of a series that keeps its local clock time across clock changes (and, where
+    that time happens twice, the reading `first` was given: its `fold`)."""
     if first.tzinfo is None:
         raise ValueError("the first start needs a time zone")
     if every_weeks < 1 or count < 1:
         raise ValueError("every_weeks and count must be at least 1")
     zone = first.tzinfo
     wall = first.replace(tzinfo=None)
-    return [(wall + timedelta(weeks=every_weeks * i)).replace(tzinfo=zone) for i in range(count)]
+    return [
+        (wall + timedelta(weeks=every_weeks * i)).replace(tzinfo=zone, fold=first.fold)
+        for i in range(count)
+    ]
 
 
 @dataclass(frozen=True)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo
 
 from pydantic import (
     AfterValidator,
@@ -21,6 +20,7 @@ from pydantic import (
 from toolkit import limits
 from toolkit.accounts import check_email
 from toolkit.casebank import RESOURCE_KINDS, SLUG, _Tagged
+from toolkit.clock_changes import wall_time_exists
 from toolkit.session_templates import BLOCK_KINDS
 from toolkit.sets import ACTION_STATUSES, ATTENDANCE, check_zone
 
@@ -62,12 +62,6 @@ def _no_nul(value: str) -> str:
     if "\x00" in value:
         raise ValueError("contains a NUL character (\\0); remove it")
     return value
-
-
-def wall_time_exists(when: datetime, zone: ZoneInfo) -> bool:
-    """False for a wall-clock time that the clocks skip when they go forward."""
-    there = when.replace(tzinfo=zone).astimezone(UTC).astimezone(zone)
-    return there.replace(tzinfo=None) == when
 
 
 def _local_time(value: Any, info: ValidationInfo) -> datetime:

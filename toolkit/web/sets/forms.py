@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
@@ -10,6 +13,7 @@ from wtforms import (
     EmailField,
     HiddenField,
     IntegerField,
+    RadioField,
     SelectField,
     StringField,
     TextAreaField,
@@ -19,6 +23,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Rege
 
 from toolkit import limits
 from toolkit.casebank import SLUG
+from toolkit.clock_changes import TwiceQuestion, missing_time_problem, twice_question
 from toolkit.sets import check_zone
 from toolkit.web import ValidEmail
 
@@ -39,6 +44,55 @@ def _https(label: str) -> StringField:
             Regexp(r"^https://\S+$", message="Enter a link starting https://"),
         ],
     )
+
+
+class LocalStartForm(FlaskForm):
+    """A form with a date and a start time in the set's time zone (`zone`): a time the clocks
+    skip is a form error, and a time they pass twice needs `which` to say which is meant."""
+
+    which = RadioField(
+        "Which time do you mean?",
+        choices=[("first", "The first"), ("second", "The second")],
+        validators=[Optional()],
+    )
+    day_field = "date"  # the name of the form's date field
+
+    def __init__(self, *args, zone: ZoneInfo | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.zone = zone
+
+    def walls(self) -> list[datetime]:
+        """Every start the form asks for, as naive local times (empty while one is missing)."""
+        day, clock = self[self.day_field], self.start_time
+        if day.data is None or clock.data is None or day.errors or clock.errors:
+            return []
+        return [datetime.combine(day.data, clock.data)]
+
+    def twice(self) -> TwiceQuestion | None:
+        """The question to show when a start happens twice (the clocks go back that day)."""
+        return twice_question(self.walls(), self.zone) if self.zone else None
+
+    def start(self) -> datetime:
+        """The first start, aware, in the reading chosen where it happens twice."""
+        fold = 1 if self.which.data == "second" else 0
+        return self.walls()[0].replace(tzinfo=self.zone, fold=fold)
+
+    def instant(self) -> datetime:
+        """The first start in UTC: it compares equal to a stored start at the same moment, even
+        one the clocks pass twice (an aware time in the fold never equals one in another zone)."""
+        return self.start().astimezone(UTC)
+
+    def validate(self, extra_validators: dict | None = None) -> bool:
+        valid = super().validate(extra_validators)
+        problem = missing_time_problem(self.walls(), self.zone) if self.zone else None
+        if problem:
+            self.start_time.errors.append(problem)
+            return False
+        question = self.twice()
+        if question and self.which.data not in ("first", "second"):
+            self.which.errors.append(f"Choose {question.first} or {question.second}")
+            return False
+        return valid
 
 
 class VersionedForm(FlaskForm):
@@ -105,7 +159,8 @@ def _template_field(label: str = "Session template") -> SelectField:
     return SelectField(label, validators=[DataRequired("Choose a session template")])
 
 
-class ScheduleForm(FlaskForm):
+class ScheduleForm(LocalStartForm):
+    day_field = "first_date"
     first_date = DateField("Date of the first session", validators=[DataRequired("Enter a date")])
     start_time = TimeField("Start time", validators=[DataRequired("Enter a start time")])
     every_weeks = IntegerField(
@@ -120,14 +175,22 @@ class ScheduleForm(FlaskForm):
     )
     template = _template_field()
 
+    def walls(self) -> list[datetime]:
+        """Every session of the series, so a clock change on any of their dates is caught."""
+        first = super().walls()
+        if not first or self.every_weeks.errors or self.count.errors:
+            return first
+        step = timedelta(weeks=self.every_weeks.data or 1)
+        return [first[0] + step * n for n in range(self.count.data or 1)]
 
-class SessionForm(FlaskForm):
+
+class SessionForm(LocalStartForm):
     date = DateField("Date", validators=[DataRequired("Enter a date")])
     start_time = TimeField("Start time", validators=[DataRequired("Enter a start time")])
     template = _template_field()
 
 
-class SessionDetailsForm(VersionedForm):
+class SessionDetailsForm(VersionedForm, LocalStartForm):
     title = StringField(
         "Title", validators=[DataRequired("Enter a title"), Length(max=limits.TITLE)]
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -118,8 +117,9 @@ def template_choices(form_field) -> None:
     ]
 
 
-def local_time(learning_set: LearningSet, day, clock) -> datetime:
-    return datetime.combine(day, clock, tzinfo=ZoneInfo(learning_set.time_zone))
+def zone_of(learning_set: LearningSet) -> ZoneInfo:
+    """The set's time zone, which the dates and times in its forms are in."""
+    return ZoneInfo(learning_set.time_zone)
 
 
 @bp.route("/")
@@ -194,8 +194,9 @@ def show(slug: str):
 
 def _overview(learning_set: LearningSet, status: int = 200, **forms):
     """Render the overview; a failed form passed in is shown with its error summary."""
-    schedule = forms.get("schedule_form") or ScheduleForm(prefix="series")
-    single = forms.get("session_form") or SessionForm(prefix="one")
+    zone = zone_of(learning_set)
+    schedule = forms.get("schedule_form") or ScheduleForm(prefix="series", zone=zone)
+    single = forms.get("session_form") or SessionForm(prefix="one", zone=zone)
     template_choices(schedule.template)
     template_choices(single.template)
     keep_typed(learning_set, status, forms)
@@ -360,12 +361,12 @@ def edit_member(slug: str, member_id: int):
 def schedule(slug: str):
     """Create a series of sessions in one step."""
     learning_set = find_set(slug)
-    form = ScheduleForm(prefix="series")
+    form = ScheduleForm(prefix="series", zone=zone_of(learning_set))
     template_choices(form.template)
     if not form.validate_on_submit():
         return _overview(learning_set, 400, schedule_form=form)
     template = toolkit().templates[form.template.data]
-    first = local_time(learning_set, form.first_date.data, form.start_time.data)
+    first = form.start()
     save(
         lambda: sets.add_series(
             get_db(), learning_set, first, form.every_weeks.data, form.count.data, template
@@ -379,12 +380,12 @@ def schedule(slug: str):
 def add_session(slug: str):
     """Add one session."""
     learning_set = find_set(slug)
-    form = SessionForm(prefix="one")
+    form = SessionForm(prefix="one", zone=zone_of(learning_set))
     template_choices(form.template)
     if not form.validate_on_submit():
         return _overview(learning_set, 400, session_form=form)
     template = toolkit().templates[form.template.data]
-    start = local_time(learning_set, form.date.data, form.start_time.data)
+    start = form.instant()
     save(lambda: sets.add_meeting(get_db(), learning_set, start, template), "Session added.")
     return redirect(url_for("sets.show", slug=slug, _anchor="sessions"))
 

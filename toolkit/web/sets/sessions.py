@@ -28,10 +28,10 @@ from toolkit.web.sets.routes import (
     download,
     find_meeting,
     keep_typed,
-    local_time,
     save,
     save_checked,
     template_choices,
+    zone_of,
 )
 
 
@@ -44,12 +44,15 @@ def _session_page(meeting: Meeting, status: int = 200, typed: dict | None = None
     query = request.args.get("q", "").strip()
     keep_typed(meeting, status, forms)
     version = str(meeting.version)
+    starts = sets.local(meeting)
     details = forms.get("details_form") or SessionDetailsForm(
         prefix="details",
+        zone=zone_of(learning_set),
         version=version,
         title=meeting.title,
-        date=sets.local(meeting).date(),
-        start_time=sets.local(meeting).time(),
+        date=starts.date(),
+        start_time=starts.time(),
+        which="second" if starts.fold else "first",
         minutes=meeting.minutes,
         venue=meeting.venue,
         video_url=meeting.video_url,
@@ -138,10 +141,10 @@ def _back(meeting: Meeting, anchor: str = ""):
 def session_details(slug: str, key: str):
     """Move a session or change its place; a real change is recorded for the invites."""
     meeting = find_meeting(slug, key)
-    form = SessionDetailsForm(prefix="details")
+    form = SessionDetailsForm(prefix="details", zone=zone_of(meeting.learning_set))
     if not form.validate_on_submit():
         return _session_page(meeting, 400, details_form=form)
-    start = local_time(meeting.learning_set, form.date.data, form.start_time.data)
+    start = form.instant()
     status = save_checked(
         meeting,
         form.version.data,
