@@ -1,0 +1,106 @@
+"""Accounts' core: passwords that are hard to guess, and slowing that concurrency cannot beat."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from toolkit import throttle
+from toolkit.accounts import AccountError, create_user, password_problem
+from toolkit.models import LoginThrottle
+
+NOW = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        "short",
+        "password1234",  # on zxcvbn's list of common passwords
+        "qwertyuiop123",
+        "iloveyou1234",  # close to one
+        "123456789012",
+        "aaaaaaaaaaaa",
+        "abcdefghijkl",
+        "fac@example.org1",  # the person's own address
+    ],
+)
+def test_weak_passwords_are_refused_with_a_reason(password):
+    problem = password_problem(password, "fac@example.org", "Dr Facilitator")
+    assert problem and ("at least 12 characters" in problem or "harder to guess" in problem)
+
+
+@pytest.mark.parametrize(
+    "password", ["correct horse battery", "kent surrey sussex", "My cat is called Bob"]
+)
+def test_long_uncommon_passwords_are_accepted(password):
+    assert password_problem(password, "fac@example.org") is None
+
+
+def test_a_password_longer_than_zxcvbn_takes_is_judged_and_the_limit_holds():
+    assert password_problem("correct horse battery " * 4) is None  # 88 characters
+    assert "within 200 characters" in password_problem("correct horse battery " * 10)
+
+
+def test_create_user_refuses_a_common_password(app):
+    with app.extensions["toolkit"].sessions() as db:
+        with pytest.raises(AccountError, match="very common password"):
+            create_user(db, "fac@example.org", "password1234")
+
+
+def test_waits_double_after_the_free_attempts_up_to_a_ceiling():
+    second = timedelta(seconds=1)
+    waits = [throttle.wait_after(n, 5, second).total_seconds() for n in range(1, 10)]
+    assert waits == [0, 0, 0, 0, 1, 2, 4, 8, 16]
+    assert throttle.wait_after(1000, 5, second) == throttle.MAX_WAIT
+
+
+def test_addresses_group_ipv6_by_its_64_and_ipv4_mapped_as_ipv4():
+    assert throttle.address_group("2001:db8:1:2:aaaa::1") == "2001:db8:1:2::/64"
+    assert throttle.address_group("2001:db8:1:2:bbbb::9") == "2001:db8:1:2::/64"
+    assert throttle.address_group("::ffff:10.0.0.1") == "10.0.0.1"
+    assert throttle.address_group("10.0.0.1") == "10.0.0.1"
+
+
+def test_keys_never_hold_what_was_typed(app):
+    key = throttle.throttle_key("account", "my secret password", "10.0.0.1")
+    assert len(key) == 64 and "secret" not in key
+
+
+def test_sixteen_concurrent_claims_get_exactly_the_free_attempts(app):
+    """Each thread has its own database session; on SQLite and PostgreSQL alike at most five
+    claims go ahead, however the threads interleave."""
+    sessions = app.extensions["toolkit"].sessions
+    key = throttle.throttle_key("account", "fac@example.org", "10.0.0.1")
+    start = threading.Barrier(16)
+    results: list[datetime | None] = []
+
+    def attempt() -> None:
+        with sessions() as db:
+            start.wait()
+            results.append(throttle.claim(db, key, 5, NOW, timedelta(seconds=1)))
+            db.commit()
+
+    threads = [threading.Thread(target=attempt) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results.count(None) == 5
+    assert set(results) - {None} == {NOW + timedelta(seconds=1)}
+    with sessions() as db:
+        assert db.get(LoginThrottle, key).failures == 5
+
+
+def test_old_failures_are_forgotten(app):
+    sessions = app.extensions["toolkit"].sessions
+    key, second = throttle.throttle_key("address", "10.0.0.1"), timedelta(seconds=1)
+    with sessions() as db:
+        for _ in range(8):
+            throttle.claim(db, key, 5, NOW, second)
+        assert throttle.claim(db, key, 5, NOW, second) is not None
+        later = NOW + throttle.FORGET_AFTER + second
+        assert throttle.claim(db, key, 5, later, second) is None
+        assert db.get(LoginThrottle, key).failures == 1
