@@ -104,3 +104,15 @@ def test_old_failures_are_forgotten(app):
         later = NOW + throttle.FORGET_AFTER + second
         assert throttle.claim(db, key, 5, later, second) is None
         assert db.get(LoginThrottle, key).failures == 1
+
+
+def test_keys_whose_failures_no_longer_count_are_deleted(app):
+    sessions = app.extensions["toolkit"].sessions
+    key, second = throttle.throttle_key("address", "10.0.0.1"), timedelta(seconds=1)
+    with sessions() as db:
+        throttle.claim(db, key, 5, NOW, second)
+        throttle.prune(db, NOW + throttle.FORGET_AFTER)
+        assert db.get(LoginThrottle, key) is not None
+        throttle.prune(db, NOW + throttle.FORGET_AFTER + second)
+        db.expire_all()
+        assert db.get(LoginThrottle, key) is None

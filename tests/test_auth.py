@@ -303,3 +303,32 @@ def test_cli_refuses_a_weak_password(env, runner):
 
     result = runner.invoke(main, ["users", "add", "x@example.org", "--password", WEAK])
     assert result.exit_code == 1 and "very common password" in result.output
+
+
+def _change(client, current: str, new: str, address: str = "10.0.0.66"):
+    data = {"current": current, "password": new, "confirm": new}
+    return client.post("/account/password", data=data, environ_base={"REMOTE_ADDR": address})
+
+
+def test_changing_the_password_needs_the_current_one_and_signs_out_elsewhere(app, client, clock):
+    email = add_user(app, admin=True)
+    laptop = app.test_client()
+    sign_in(laptop, email)
+    sign_in(client, email)
+    wrong = _change(client, "not my password", "a quiet walk by the river")
+    assert wrong.status_code == 400 and "That is not your current password" in wrong.text
+    assert 'href="#current"' in wrong.text
+    weak = _change(client, PASSWORD, WEAK)
+    assert weak.status_code == 400 and "very common password" in weak.text
+    assert _change(client, PASSWORD, "a quiet walk by the river").status_code == 302
+    assert client.get("/").status_code == 200  # this browser stays signed in
+    assert laptop.get("/").status_code == 302  # every other one is signed out
+    assert _login(app.test_client(), email, "a quiet walk by the river").status_code == 302
+
+
+def test_guessing_the_current_password_is_slowed_like_signing_in(app, client, clock):
+    sign_in(client, add_user(app, admin=True))
+    for _ in range(5):
+        assert _change(client, "guess guess guess", "a quiet walk by the river").status_code == 400
+    slowed = _change(client, PASSWORD, "a quiet walk by the river")
+    assert slowed.status_code == 429 and "Wait 1 second" in slowed.text

@@ -46,3 +46,48 @@ def test_upgrading_from_0004_keeps_every_row_that_points_at_a_session(new_databa
     with engine.connect() as connection:
         assert connection.scalar(text("SELECT delivered FROM sent_invites")) in (True, 1)
         assert connection.scalar(text("SELECT cancel_reason FROM meetings")) == ""
+
+
+def test_0007_keeps_accounts_and_replaces_the_failure_log(new_database):
+    engine = database.make_engine(new_database())
+    database.upgrade(engine, "0006")
+    with engine.begin() as connection:
+        for row in ROWS:
+            connection.execute(text(row))
+        connection.execute(text("INSERT INTO set_facilitators (set_id, user_id) VALUES (1, 1)"))
+        connection.execute(
+            text("INSERT INTO login_failures (key, at) VALUES ('addr:1', '2026-01-01 00:00:00')")
+        )
+    database.upgrade(engine, "0007")
+    with engine.connect() as connection:
+        assert connection.scalar(text("SELECT email FROM users")) == "a@example.org"
+        assert connection.scalar(text("SELECT count(*) FROM set_facilitators")) == 1
+        for table in ("login_throttles", "sign_ins", "password_resets"):
+            assert connection.scalar(text(f"SELECT count(*) FROM {table}")) == 0
+    assert _counts(engine) == dict.fromkeys(TABLES, 1)
+
+
+def test_upgrading_from_0007_keeps_every_row_and_adds_empty_assessment_phases(new_database):
+    engine = database.make_engine(new_database())
+    database.upgrade(engine, "0007")
+    with engine.begin() as connection:
+        for row in ROWS:
+            connection.execute(text(row))
+        connection.execute(
+            text(
+                "INSERT INTO self_ratings (id, member_id, phase, dimension, level, recorded_at) "
+                "VALUES (1, 1, 'start', 'inspiring-shared-purpose', 3, '2026-01-01 00:00:00')"
+            )
+        )
+    database.upgrade(engine)
+    database.check_schema(engine)
+    assert _counts(engine) == dict.fromkeys(TABLES, 1)
+    with engine.begin() as connection:
+        assert connection.scalar(text("SELECT count(*) FROM self_ratings")) == 1
+        assert connection.scalar(text("SELECT count(*) FROM assessment_phases")) == 0
+        connection.execute(
+            text(
+                "INSERT INTO assessment_phases (set_id, phase, counted, totals) "
+                "VALUES (1, 'start', 0, '')"
+            )
+        )

@@ -159,6 +159,7 @@ def sign_in(db: Session, email: str, password: str, address: str, now: datetime)
 
 def _claim_all(db: Session, keys: list[tuple[str, int]], now: datetime, unit: timedelta) -> None:
     """Claim an attempt under every key and commit, or claim none and raise SlowDown."""
+    throttle.prune(db, now)
     claimed: list[str] = []
     for key, free in keys:
         until = throttle.claim(db, key, free, now, unit)

@@ -87,6 +87,15 @@ def forget(db: Session, key: str) -> None:
     db.execute(delete(LoginThrottle).where(LoginThrottle.key == key))
 
 
+def prune(db: Session, now: datetime) -> None:
+    """Delete keys whose failures no longer count, so the table holds about a day of them."""
+    db.execute(
+        delete(LoginThrottle).where(
+            LoginThrottle.last_at < now - FORGET_AFTER, LoginThrottle.not_before <= now
+        )
+    )
+
+
 def _ensure_row(db: Session, key: str, now: datetime) -> None:
     """Create the key's row if it is missing; a concurrent creator is no error."""
     dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hmac
 import math
+from datetime import datetime
 
 from flask import (
     Blueprint,
@@ -37,6 +38,7 @@ from toolkit.accounts import (
     password_problem,
     request_reset,
     reset_user,
+    set_password,
     setup_needed,
     sign_in,
     sign_out_everywhere,
@@ -61,6 +63,7 @@ PUBLIC_ENDPOINTS = {
     "feeds.feed",
     "self_assessment.member",  # the private token in the link is the only key
     "self_assessment.delete",
+    "self_assessment.new_link",
 }
 LOOPBACK = {"127.0.0.1", "::1"}
 
@@ -145,6 +148,15 @@ class SetupForm(FlaskForm):
     confirm = confirm_field()
 
 
+class PasswordForm(FlaskForm):
+    current = PasswordField(
+        "Current password",
+        validators=[DataRequired("Enter your current password"), Length(max=limits.PASSWORD)],
+    )
+    password = new_password_field()
+    confirm = confirm_field()
+
+
 class ForgotForm(FlaskForm):
     email = email_field("Enter your e-mail address", check=False)
 
@@ -224,8 +236,8 @@ def login():
     try:
         user = sign_in(db, form.email.data, form.password.data, _address(), now)
     except SlowDown as slow:
-        wait = max(1, math.ceil((slow.until - now).total_seconds()))
-        form.password.errors.append(f"Too many attempts. Wait {_duration(wait)}, then try again")
+        wait = _wait(slow, now)
+        form.password.errors.append(_wait_message(wait))
         page = render_template("auth/login.html", form=form)
         return page, 429, {"Retry-After": str(wait)}
     if user is None:
@@ -238,6 +250,16 @@ def login():
 def _address() -> str:
     """The client's address (from the proxy's header when TOOLKIT_PROXIES says to trust it)."""
     return request.remote_addr or "unknown"
+
+
+def _wait(slow: SlowDown, now: datetime) -> int:
+    """Whole seconds until the next attempt may be checked."""
+    return max(1, math.ceil((slow.until - now).total_seconds()))
+
+
+def _wait_message(seconds: int) -> str:
+    """The refusal: the same words whether or not the account exists."""
+    return f"Too many attempts. Wait {_duration(seconds)}, then try again"
 
 
 def _duration(seconds: int) -> str:
@@ -287,7 +309,47 @@ def account():
         _end_session()
         flash("You are signed out on every device.")
         return redirect(url_for("auth.login"))
-    return render_template("auth/account.html", form=form)
+    return render_template("auth/account.html", form=form, password_form=PasswordForm())
+
+
+@bp.post("/account/password")
+def change_password():
+    """Change your password: the current one first (slowed like signing in), then a new one
+    that is hard to guess; every other browser signed in as you is signed out."""
+    form = PasswordForm()
+    if form.validate_on_submit():
+        answer = _change_password(form)
+        if answer is None:
+            flash("Your new password is set. Any other device signed in as you is signed out.")
+            return redirect(url_for("auth.account"))
+    else:
+        answer = 400, {}
+    page = render_template("auth/account.html", form=FlaskForm(), password_form=form)
+    return page, *answer
+
+
+def _change_password(form: PasswordForm) -> tuple[int, dict[str, str]] | None:
+    """Check the current password and set the new one; None when done, else the status and
+    headers to answer with (the reason is on the form)."""
+    db, me, now = get_db(), current_user.user, utcnow()
+    try:
+        checked = sign_in(db, me.email, form.current.data, _address(), now)
+    except SlowDown as slow:
+        wait = _wait(slow, now)
+        form.current.errors.append(_wait_message(wait))
+        return 429, {"Retry-After": str(wait)}
+    if checked is None:
+        form.current.errors.append("That is not your current password")
+        return 400, {}
+    try:
+        set_password(db, checked, form.password.data)
+    except AccountError as exc:
+        db.rollback()
+        form.password.errors.append(str(exc))
+        return 400, {}
+    db.commit()
+    _start_session(checked)
+    return None
 
 
 @bp.route("/login/forgot", methods=["GET", "POST"])
