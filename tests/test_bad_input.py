@@ -23,6 +23,7 @@ LAST = (
     "sets.delete_session",
     "sets.delete_member",
     "self_assessment.delete",
+    "self_assessment.new_link",  # the old link stops working
     "sets.delete_set",
     "auth.account",
 )
@@ -186,6 +187,7 @@ FILL = {  # values for fields a page shows empty, so each form as shown would sa
     "template": "action-learning-set",
     "url": "https://example.org/a",
     "description": "A line",
+    "closes_on": "2031-05-01",
 }
 counter = iter(range(10**6))
 

@@ -208,11 +208,12 @@ def test_private_link_flow_totals_and_deletion(app, session_set):
         assert admin.id
     sign_in(facilitator, "boss@example.org")
     page = html.unescape(facilitator.get("/sets/set-r/self-assessment").text)
-    assert "3 members have answered. Totals appear once 4 have" in page
+    assert "3 of 5 members have answered so far. No totals are shown until answers close" in page
     assert "Member 0" not in page
     _rate(anonymous, tokens[3], "start", 3)
     page = html.unescape(facilitator.get("/sets/set-r/self-assessment").text)
-    assert "4 members answered: how many chose each level" in page
+    assert "4 of 5 members have answered so far" in page  # never running totals
+    assert "how many chose each level" not in page
     assert "Member 0" not in page and tokens[0] not in page
     # deleting through the link removes every rating of that member
     deleted = anonymous.post(f"/self-assessment/{tokens[0]}/delete")
@@ -222,7 +223,7 @@ def test_private_link_flow_totals_and_deletion(app, session_set):
         left = db.query(SelfRating).filter(SelfRating.member_id == ids[0]).count()
         assert left == 0
     page = html.unescape(facilitator.get("/sets/set-r/self-assessment").text)
-    assert "3 members have answered" in page
+    assert "3 of 5 members have answered so far" in page
     # another member's token never shows someone else's ratings
     other = html.unescape(anonymous.get(f"/self-assessment/{tokens[4]}").text)
     assert "Your picture so far" not in other

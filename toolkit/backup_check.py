@@ -47,6 +47,7 @@ MEANINGS: dict[tuple[str, str], Callable[[Any], str | None]] = {
     ("actions", "status"): _one_of(ACTION_STATUSES),
     ("meeting_resources", "role"): _one_of(ROLES),
     ("self_ratings", "phase"): _one_of(PHASES),
+    ("assessment_phases", "phase"): _one_of(PHASES),
 }
 
 

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 MINUTE = timedelta(minutes=1)
-DAY_FORMAT = "%A %d %B %Y"
+
+
+def long_day(day: date | datetime) -> str:
+    """A day as people write it: 'Sunday 7 March 2027'."""
+    return f"{day:%A} {day.day} {day:%B %Y}"
 
 
 def wall_time_exists(when: datetime, zone: ZoneInfo) -> bool:
@@ -61,7 +65,7 @@ def missing_time_problem(starts: Sequence[datetime], zone: ZoneInfo) -> str | No
             continue
         which = f" (session {number} of the series)" if len(starts) > 1 else ""
         return (
-            f"{when:%H:%M} on {when:{DAY_FORMAT}}{which} does not exist in {zone.key}: the clocks "
+            f"{when:%H:%M} on {long_day(when)}{which} does not exist in {zone.key}: the clocks "
             f"go forward at {skipped_from(when, zone):%H:%M} that day; choose another time"
         )
     return None
@@ -73,7 +77,7 @@ def twice_question(starts: Sequence[datetime], zone: ZoneInfo) -> TwiceQuestion 
     if not twice:
         return None
     when = twice[0]
-    days = " and ".join(f"{w:{DAY_FORMAT}}" for w in twice)
+    days = " and ".join(long_day(w) for w in twice)
     first, second = (offset_name(when.replace(tzinfo=zone, fold=fold)) for fold in (0, 1))
     return TwiceQuestion(
         legend=f"The clocks go back on {days}, so {when:%H:%M} happens twice. Which do you mean?",

@@ -363,6 +363,24 @@ class SelfRating(Base):
     __table_args__ = (UniqueConstraint("member_id", "phase", "dimension"),)
 
 
+class AssessmentPhase(Base):
+    """One point of a set's self-assessment (start or end): when answers close, and the anonymous
+    totals frozen when they did, so that no later answer or deletion changes what was shown."""
+
+    __tablename__ = "assessment_phases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    set_id: Mapped[int] = mapped_column(ForeignKey("learning_sets.id", ondelete="CASCADE"))
+    phase: Mapped[str] = mapped_column(String(10))  # start or end
+    closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # facilitator's
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)  # frozen then
+    counted: Mapped[int] = mapped_column(Integer, default=0)  # answers in the frozen totals
+    # {"dimension": [members at level 1, 2, 3, 4]} as JSON; empty when too few
+    # members who came to a session had answered for the totals to be shown
+    totals: Mapped[str] = mapped_column(Text, default="")
+    __table_args__ = (UniqueConstraint("set_id", "phase"),)
+
+
 class LoginThrottle(Base):
     """Failed sign-ins counted under one key (an account at an address, or an address alone), so
     each further attempt waits longer; shared by every worker, and claimed atomically."""

@@ -63,6 +63,7 @@ def _page(found, token: str, phase: str, typed: dict | None = None, errors: dict
         levels=LEVELS,
         statements=kit.bank.statements,
         chart=service.chart_svg(mine, kit.frameworks) if mine else "",
+        privacy=service.PRIVACY,
     )
 
 
@@ -74,7 +75,23 @@ def _level(value: str | None) -> int:
 def delete(token: str):
     """Delete every rating the member made; the link stays theirs."""
     found = _member(token)
-    count = service.delete_ratings(get_db(), found)
+    dims = [a.id for a in toolkit().frameworks.hlm.areas]
+    count = service.delete_ratings(get_db(), found, dims)
     get_db().commit()
     flash(f"Deleted {count} rating(s). Nothing of your self-assessment is kept.")
     return redirect(url_for("self_assessment.member", token=token))
+
+
+@bp.route("/<token>/new-link", methods=["GET", "POST"])
+def new_link(token: str):
+    """Replace the private link after asking (GET only asks): the old one stops working."""
+    found = _member(token)
+    if not FlaskForm().validate_on_submit():
+        return render_template("self_assessment/new_link.html", token=token)
+    fresh = service.replace_token(found)
+    get_db().commit()
+    flash(
+        "This is your new private link: bookmark this page. The old link no longer works, "
+        "and your ratings are still here."
+    )
+    return redirect(url_for("self_assessment.member", token=fresh))

@@ -235,3 +235,12 @@ class ImportForm(FlaskForm):
         description="The same format `toolkit sets export` writes.",
         validators=[FileRequired("Choose a learning-set file to upload")],
     )
+
+
+class ClosingDateForm(FlaskForm):
+    closes_on = DateField(
+        "Answers close at the end of",
+        description="For example, the day after the first (or last) session.",
+        validators=[DataRequired("Enter the date answers close")],
+    )
+    phase = "start"  # which point in the programme the form is for
