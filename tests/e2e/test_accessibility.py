@@ -82,6 +82,8 @@ def test_member_self_assessment_page(browser, page, shared_server, check):
     page.goto(link)
     assert page.get_by_role("heading", level=1).count() == 1
     check("Member's self-assessment", breadcrumbs=False)
+    page.get_by_role("link", name="Replace my private link").click()
+    check("Replace your private link", breadcrumbs=False)
 
 
 def test_error_summary_links_focus_fields(page, shared_server, check):
