@@ -8,11 +8,13 @@ import email.policy
 import html
 import re
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
 from toolkit import self_assessment as service
+from toolkit.clock_changes import long_day
 from toolkit.frameworks import load_frameworks
 from toolkit.models import AssessmentPhase, LearningSet
 
@@ -21,6 +23,11 @@ from .test_sets_web import days_ago, make_set, meetings
 DIMS = [a.id for a in load_frameworks().hlm.areas]
 URL = "/sets/set-a/self-assessment"
 TABLE = "how many chose each level"
+
+
+def london_today() -> date:
+    """Today in the set's time zone, where closing dates are days."""
+    return datetime.now(ZoneInfo("Europe/London")).date()
 
 
 def text(response) -> str:
@@ -111,13 +118,14 @@ def test_totals_before_and_after_a_fifth_answer_give_nothing_to_compare(app, db,
     assert totals_table(before) == totals_table(after) == ""  # never running totals
     assert "4 of 6 members have answered so far. No totals are shown" in before
     assert "5 of 6 members have answered so far" in after
-    assert close_on(facilitator, "start", date.today() + timedelta(days=7)).status_code == 302
+    assert close_on(facilitator, "start", london_today() + timedelta(days=7)).status_code == 302
     assert totals_table(text(facilitator.get(URL))) == ""
     # the closing date passes: the totals are worked out once, from the five who came
     clock_moves_to(monkeypatch, datetime.now(UTC) + timedelta(days=8))
     published = text(facilitator.get(URL))
     assert "5 members who came to a session answered: how many chose each level" in published
-    assert "These totals are fixed" in published
+    closed_on = long_day(london_today() + timedelta(days=7))
+    assert f"Answers closed at the end of {closed_on}. These totals are fixed" in published
     first_row = re.search(r"Inspiring shared purpose</th>(.*?)</tr>", published, re.S).group(1)
     assert re.findall(r">(\d+)</td>", first_row) == ["1", "1", "1", "2"]  # 1,2,3,4 and the 4
     # later answers, deletions and attendance changes never change what was published
@@ -147,7 +155,7 @@ def test_members_the_facilitator_makes_up_do_not_reach_the_threshold(app, db, he
         rate(member, link_sent_to(app, f"p{n}@evil.example"), "start", [4] * 9)
     open_page = text(facilitator.get(URL))
     assert "6 of 10 members have answered so far" in open_page and totals_table(open_page) == ""
-    assert close_on(facilitator, "start", date.today()).status_code == 302
+    assert close_on(facilitator, "start", london_today()).status_code == 302
     clock_moves_to(monkeypatch, datetime.now(UTC) + timedelta(days=2))
     closed = text(facilitator.get(URL))
     assert totals_table(closed) == ""
@@ -163,9 +171,10 @@ def test_the_last_member_to_answer_closes_the_phase_and_fixes_its_totals(app, db
         rate(member, token, "end", [n % 4 + 1] * 9)
     shown = text(facilitator.get(URL))
     assert "6 members who came to a session answered" in shown
+    assert "once every member had come to a session and answered" in shown
     assert member.post(f"/self-assessment/{links[0]}/delete").status_code == 302
     assert totals_table(text(facilitator.get(URL))) == totals_table(shown)
-    refused = close_on(facilitator, "end", date.today() + timedelta(days=3))
+    refused = close_on(facilitator, "end", london_today() + timedelta(days=3))
     assert refused.status_code == 400
     assert "Answers for this point have closed and their totals are fixed" in text(refused)
 
@@ -176,7 +185,7 @@ def test_the_closing_date_cannot_be_in_the_past_and_the_page_explains(app, held)
     assert "How the totals stay anonymous" in page
     assert "Only members marked present at a session count" in page
     assert "Answers given or deleted later never change them" in page
-    refused = close_on(facilitator, "end", date.today() - timedelta(days=1))
+    refused = close_on(facilitator, "end", london_today() - timedelta(days=1))
     assert refused.status_code == 400
     assert "Choose today or a later date" in text(refused)
     assert 'href="#end-closes_on"' in refused.text
