@@ -297,3 +297,20 @@ def test_two_sessions_at_the_same_moment_are_a_file_problem(tmp_path):
     assert str(problem).endswith(
         f":{line}: start: session 'session-2' (line {line - 10}) already starts at 2027-01-14 14:00"
     )
+
+
+def test_a_file_may_swap_two_sessions_times(factory, tmp_path):
+    load(factory, EXAMPLE)
+    text = EXAMPLE.read_text("utf-8")
+    swapped = (
+        text.replace("start: 2027-02-25 14:00", "start: PLACEHOLDER")
+        .replace("start: 2027-01-14 14:00", "start: 2027-02-25 14:00")
+        .replace("start: PLACEHOLDER", "start: 2027-01-14 14:00")
+    )
+    notes = load(factory, write(tmp_path, swapped))
+    assert any(n.startswith("session-2: time or place changed") for n in notes)
+    sessions = {s["id"]: s["start"] for s in yaml.safe_load(exported(factory))["sessions"]}
+    assert (sessions["session-2"], sessions["session-3"]) == (
+        "2027-02-25 14:00",
+        "2027-01-14 14:00",
+    )

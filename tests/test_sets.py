@@ -142,3 +142,20 @@ def test_a_held_session_cannot_move_into_the_future(factory, set_id):
         with database.transaction(factory) as db:
             meeting = sets.meetings_in_order(db.get(LearningSet, set_id))[0]
             sets.change_meeting(db, meeting, start=later, now=now)
+
+
+def test_a_session_cannot_move_onto_another_sessions_start(factory, set_id):
+    """Before: the details form moved a session onto another's start without a word."""
+    with database.transaction(factory) as db:
+        first, second, _third = sets.meetings_in_order(db.get(LearningSet, set_id))
+        second_start = second.starts_at
+    with pytest.raises(sets.SetError) as refused, database.transaction(factory) as db:
+        first = sets.meetings_in_order(db.get(LearningSet, set_id))[0]
+        sets.change_meeting(db, first, start=second_start)
+    assert str(refused.value) == (
+        f"There is already a session at Thu 25 Mar 2027, 14:00 (Session 2: {TITLE}); "
+        "the session was not moved."
+    )
+    with database.transaction(factory) as db:  # its own start again is no clash
+        first = sets.meetings_in_order(db.get(LearningSet, set_id))[0]
+        assert not sets.change_meeting(db, first, start=first.starts_at)

@@ -213,6 +213,7 @@ def _update_session(
         venue=spec.venue,
         video_url=spec.video_url,
         title=spec.title,
+        refuse_clash=False,
     )
     if moved:
         notes.append(f"{spec.key}: time or place changed (now {spec.start:{START_FORMAT}})")

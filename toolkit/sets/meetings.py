@@ -85,17 +85,23 @@ def add_series(
     return [add_meeting(db, learning_set, start, template) for start in starts]
 
 
-def check_free(learning_set: LearningSet, starts: Sequence[datetime]) -> None:
-    """Refuse new sessions starting at the same instant as a session already in the set."""
+def check_free(
+    learning_set: LearningSet,
+    starts: Sequence[datetime],
+    moving: Meeting | None = None,
+    outcome: str = "nothing was added",
+) -> None:
+    """Refuse sessions starting at the same instant as another session already in the set."""
     wanted = set(starts)
-    clashes = [m for m in meetings_in_order(learning_set) if m.starts_at in wanted]
+    others = [m for m in meetings_in_order(learning_set) if m is not moving]
+    clashes = [m for m in others if m.starts_at in wanted]
     if not clashes:
         return
     named = [f"{describe_start(m)} (Session {meeting_number(m)}: {m.title})" for m in clashes]
     if len(named) == 1:
-        raise SetError(f"There is already a session at {named[0]}; nothing was added.")
+        raise SetError(f"There is already a session at {named[0]}; {outcome}.")
     listed = ", ".join(named[:-1]) + " and " + named[-1]
-    raise SetError(f"There are already sessions at {listed}; nothing was added.")
+    raise SetError(f"There are already sessions at {listed}; {outcome}.")
 
 
 def _record(db: Session, meeting: Meeting, field: str, old: str, new: str) -> None:
@@ -112,12 +118,16 @@ def change_meeting(
     video_url: str | None = None,
     title: str | None = None,
     now: datetime | None = None,
+    refuse_clash: bool = True,
 ) -> bool:
     """Move or re-place a meeting; a change of time or place is recorded and bumps SEQUENCE.
 
     A session with presence or absence recorded has been held: it cannot move to a time still
-    to come (its attendance would then be a record of the future).
+    to come (its attendance would then be a record of the future). Nor can it move onto another
+    session's start, unless `refuse_clash` is off (a set file, checked as a whole, may swap two).
     """
+    if start is not None and refuse_clash:
+        check_free(meeting.learning_set, [start], meeting, "the session was not moved")
     if start is not None and start > (now or datetime.now(UTC)) and _held(meeting):
         raise SetError(
             "Attendance has been recorded for this session, so it cannot move to a time that "
