@@ -159,3 +159,20 @@ def test_a_session_cannot_move_onto_another_sessions_start(factory, set_id):
     with database.transaction(factory) as db:  # its own start again is no clash
         first = sets.meetings_in_order(db.get(LearningSet, set_id))[0]
         assert not sets.change_meeting(db, first, start=first.starts_at)
+
+
+def test_a_set_holds_no_more_actions_than_its_file_can(factory, set_id, monkeypatch):
+    """The web took actions past the set file's cap, so such a set could not re-import."""
+    from toolkit import limits
+
+    monkeypatch.setattr(limits, "ACTIONS", 2)
+    with database.transaction(factory) as db:
+        meeting = sets.meetings_in_order(db.get(LearningSet, set_id))[0]
+        for n in range(2):
+            sets.add_action(db, meeting, None, f"Action {n}")
+    with (
+        pytest.raises(sets.SetError, match="at most 2 actions"),
+        database.transaction(factory) as db,
+    ):
+        meeting = sets.meetings_in_order(db.get(LearningSet, set_id))[0]
+        sets.add_action(db, meeting, None, "One too many")

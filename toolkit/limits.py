@@ -32,6 +32,7 @@ BLOCKS = 40  # per session
 CASES = 20  # per session
 PROMPTS = 100  # per session
 RESOURCES = 50  # per session, for pre-work and for further reading each
+ACTIONS = 1000  # per set
 
 # free text in Text columns
 VENUE = 500

@@ -27,12 +27,8 @@ from toolkit.sets import ACTION_STATUSES, ATTENDANCE, check_zone
 DEFAULT_ZONE = "Europe/London"
 START_FORMAT = "%Y-%m-%d %H:%M"
 START_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}")
-# Bounds that keep one import small and quick; a real set is 4-8 members and 4-12 sessions.
-MAX_MEMBERS = limits.MEMBERS
-MAX_SESSIONS = limits.SESSIONS
-MAX_BLOCKS = limits.BLOCKS
-MAX_ACTIONS = 1000
-MAX_RESOURCES = 200
+# the most facilitator-added resources a set's sessions can use (pre-work and reading each)
+MAX_RESOURCES = limits.SESSIONS * 2 * limits.RESOURCES
 
 
 def given(info: ValidationInfo, key: str) -> Any:
@@ -187,17 +183,17 @@ class SessionEntry(_Strict):
     minutes: int | None = Field(default=None, ge=15, le=600)
     venue: Text = Field(default="", max_length=limits.VENUE)
     video_url: Url = ""
-    agenda: list[BlockEntry] | None = Field(default=None, max_length=MAX_BLOCKS)
+    agenda: list[BlockEntry] | None = Field(default=None, max_length=limits.BLOCKS)
     cases: list[CaseId] = Field(default=[], max_length=limits.CASES)
     prompts: list[PromptId] = Field(default=[], max_length=limits.PROMPTS)
     prework: list[ResourceId] = Field(default=[], max_length=limits.RESOURCES)
     reading: list[ResourceId] = Field(default=[], max_length=limits.RESOURCES)
-    presenters: list[MemberEmail | None] = Field(default=[], max_length=MAX_MEMBERS)
+    presenters: list[MemberEmail | None] = Field(default=[], max_length=limits.MEMBERS)
     presenters_from: Literal["hand", "rota"] = "hand"
     status: Literal["scheduled", "cancelled"] = "scheduled"
     cancel_reason: Text = Field(default="", max_length=limits.CANCEL_REASON)
-    attendance: dict[MemberEmail, Status] = Field(default={}, max_length=MAX_MEMBERS)
-    present_anonymously: int = Field(default=0, ge=0, le=MAX_MEMBERS)
+    attendance: dict[MemberEmail, Status] = Field(default={}, max_length=limits.MEMBERS)
+    present_anonymously: int = Field(default=0, ge=0, le=limits.MEMBERS)
 
 
 class ScheduleEntry(_Strict):
@@ -244,10 +240,10 @@ class SetHeader(_Strict):
     video_url: Url = ""
     ground_rules: Annotated[list[Rule] | None, AfterValidator(_rules_fit)] = None
     resources: list[Any] = Field(default=[], max_length=MAX_RESOURCES)
-    members: list[Any] = Field(default=[], max_length=MAX_MEMBERS)
-    sessions: list[Any] | None = Field(default=None, max_length=MAX_SESSIONS)
+    members: list[Any] = Field(default=[], max_length=limits.MEMBERS)
+    sessions: list[Any] | None = Field(default=None, max_length=limits.SESSIONS)
     schedule: Any = None
-    actions: list[Any] = Field(default=[], max_length=MAX_ACTIONS)
+    actions: list[Any] = Field(default=[], max_length=limits.ACTIONS)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from toolkit import limits
@@ -19,6 +19,7 @@ from toolkit.sets.base import (
     ATTENDANCE,
     SetError,
     active_members,
+    check_room,
     check_started,
     has_started,
     line,
@@ -87,6 +88,8 @@ def add_action(
         raise SetError("describe the action")
     if member_id is not None and member_id not in {m.id for m in meeting.learning_set.members}:
         raise SetError("the action's owner must be a member of this set")
+    count = db.scalar(select(func.count()).where(Action.set_id == meeting.set_id))
+    check_room(count or 0, limits.ACTIONS, "actions")
     action = Action(
         set_id=meeting.set_id,
         meeting_id=meeting.id,
