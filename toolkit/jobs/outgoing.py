@@ -120,7 +120,7 @@ def deliver(
     compose: Composer,
     transport: Transport,
     now: datetime | None = None,
-    back_off: tuple[float, ...] = BACK_OFF,
+    back_off: tuple[float, ...] | None = None,
     delays: tuple[float, ...] = (),
 ) -> str:
     """Send one queued message once and log the outcome; return its state ("skipped" when the
@@ -148,7 +148,7 @@ def deliver(
     try:
         detail = send_with_retry(transport, made.email, made.name, delays)
     except MailError as exc:
-        return _failed(sessions, row_id, exc, attempts, back_off)
+        return _failed(sessions, row_id, exc, attempts, BACK_OFF if back_off is None else back_off)
     _finish(sessions, row_id, "delivered", detail)
     return "delivered"
 
