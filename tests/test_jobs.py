@@ -511,12 +511,12 @@ def test_the_self_assessment_links_go_once_per_form_even_when_submitted_twice(ap
     second = signed_in.post("/sets/set-a/self-assessment/send", data=form)  # a double click
     app.extensions["toolkit"].queue.burst()
     outbox = app.extensions["toolkit"].settings.outbox_dir
-    assert len(list(outbox.glob("assessment-link-*.eml"))) == 6
+    assert len(list(outbox.glob("self-assessment-*.eml"))) == 6
     page = text(signed_in.get(first.headers["Location"]))
     assert page.count("Delivered") == 6 and second.headers["Location"] == first.headers["Location"]
     signed_in.post("/sets/set-a/self-assessment/send", data={"send_id": "form-two"})
     app.extensions["toolkit"].queue.burst()
-    assert len(list(outbox.glob("assessment-link-*.eml"))) == 12  # a new send, meant
+    assert len(list(outbox.glob("self-assessment-*.eml"))) == 12  # a new send, meant
 
 
 def test_another_facilitator_sees_no_progress_of_a_send_or_a_bundle(app, signed_in):

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from toolkit.config import Settings
 from toolkit.jobs import outgoing, schedule
 from toolkit.mail import transport_for
-from toolkit.models import LearningSet, SentInvite
+from toolkit.models import LearningSet, Meeting, SentInvite
 from toolkit.private_files import create_private_file
 
 if TYPE_CHECKING:
@@ -87,6 +87,15 @@ class Queue:
         """Every minute: queue what is due now, and what a dead worker left unfinished."""
         self.recover()
         self.run_due(datetime.now(UTC))
+        self.purge()
+
+    def purge(self) -> None:
+        """Delete for good the deleted sessions whose cancellations have all gone."""
+        from toolkit import invites
+
+        with self.worker.sessions() as db:
+            ids = set(db.scalars(select(Meeting.set_id).where(Meeting.deleted_at.is_not(None))))
+        invites.purge_sets(self.worker.sessions, ids)
 
     def send(self, ids: Iterable[int]) -> None:
         """Queue a delivery task for each row of the send log."""

@@ -31,6 +31,14 @@ def queue_send(learning_set: LearningSet, drafts: list[outgoing.Draft], batch: s
     kit.queue.send(outgoing.queue_rows(kit.sessions, drafts, kind, batch))
 
 
+def session_numbers(learning_set: LearningSet) -> dict[int, str]:
+    """Each session's number as the send pages show it, deleted ones marked as such."""
+    return {
+        m.id: f"{sets.meeting_number(m)}{' (deleted)' if m.deleted_at else ''}"
+        for m in invites.with_deleted(learning_set)
+    }
+
+
 def _batch(learning_set: LearningSet, batch: str) -> list[SentInvite]:
     """The send's rows, if they belong to this set; 404 otherwise (never show another set's)."""
     ids = {m.id for m in invites.with_deleted(learning_set)}
@@ -65,9 +73,7 @@ def sending(slug: str, batch: str):
         outbox=not settings.smtp_url,
         labels=KIND_LABELS,
         members={m.id: m for m in learning_set.members},
-        number_of_meeting={
-            m.id: sets.meeting_number(m) for m in invites.with_deleted(learning_set)
-        },
+        number_of_meeting=session_numbers(learning_set),
     )
 
 
