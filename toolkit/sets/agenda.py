@@ -283,11 +283,13 @@ def _restore_case_blocks(db: Session, meeting: Meeting, bank: Bank) -> None:
 
 PROMPT_STAGES_FOR_KIND = {
     "check-in": {"check-in"},
-    "presenter": {"clarify", "explore", "challenge", "feelings", "options", "action"},
-    "case": {"clarify", "explore", "challenge", "options", "action", "learning"},
+    "ground-rules": {"contracting"},
+    "presenter": {"clarify", "explore", "challenge", "feelings", "options", "action"}
+    | {"reflecting-back"},
+    "case": {"clarify", "explore", "challenge", "options", "action", "learning", "balint"},
     "process-review": {"process-review", "learning"},
     "action-review": {"learning", "action"},
-    "close": {"learning"},
+    "close": {"learning", "check-out", "ending"},
 }
 
 
