@@ -42,23 +42,40 @@ Setting = Literal[
     "outpatients",
 ]
 SETTINGS: tuple[str, ...] = Setting.__args__
+# In the order a meeting or a set uses them: packs list prompts in this order.
 QuestionStage = Literal[
     "check-in",
+    "contracting",
     "clarify",
     "explore",
     "challenge",
     "feelings",
+    "balint",
+    "reflecting-back",
     "options",
     "action",
     "learning",
     "process-review",
-    "contracting",
     "check-out",
     "ending",
-    "balint",
-    "reflecting-back",
 ]
 QUESTION_STAGES: tuple[str, ...] = QuestionStage.__args__
+QUESTION_STAGE_LABELS: dict[str, str] = {
+    "check-in": "Check-in",
+    "contracting": "Contracting: agreeing how the set works",
+    "clarify": "Clarifying",
+    "explore": "Exploring",
+    "challenge": "Challenging",
+    "feelings": "Feelings",
+    "balint": "Balint-style: the doctor and the patient",
+    "reflecting-back": "Reflecting back to the presenter",
+    "options": "Options",
+    "action": "Action",
+    "learning": "Learning",
+    "process-review": "Process review",
+    "check-out": "Check-out: ending a meeting",
+    "ending": "Ending the set",
+}
 SLUG = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 REQUIRED_SECTIONS = ("Scenario", "Discussion questions", "Facilitator notes")
 OPTIONAL_SECTIONS = ("Further reading",)
@@ -237,6 +254,11 @@ class Prompt:
     tags: Tags
     path: Path
     line: int = 1
+
+    @property
+    def stage_label(self) -> str:
+        """The stage in plain words, for pages and packs."""
+        return QUESTION_STAGE_LABELS.get(self.stage, self.stage)
 
 
 ResourceKind = Literal[
