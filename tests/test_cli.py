@@ -175,7 +175,6 @@ def test_coverage_report_exits_non_zero_when_targets_are_missed(runner):
     assert "HIGH   1 / ≤0   consultant or GP partner (at most 20 % of 2 cases)" in small.output
 
 
-@pytest.mark.xfail(reason="issue #20: the bank is still being written", strict=False)
 def test_repository_bank_meets_every_coverage_target(runner):
     result = runner.invoke(main, ["cases", "coverage"])
     assert result.exit_code == 0, result.output
