@@ -1,7 +1,5 @@
 import json
 
-import pytest
-
 from toolkit import db as database
 from toolkit.accounts import authenticate
 from toolkit.cli import main

@@ -556,3 +556,29 @@ def test_bulk_printing_a_whole_set_as_one_zip(app, signed_in, env):
         info = archive.getinfo("set-a/session-1/facilitator-pack.pdf")
         assert info.date_time[0] >= 2026  # the real date, not 1980
         assert archive.read(info).startswith(b"%PDF")
+
+
+def test_the_certificates_of_a_programme_as_one_zip(app, signed_in, env):
+    from .conftest import add_user, sign_in
+    from .test_sets_web import make_set as make_web_set
+
+    make_web_set(signed_in, first="2025-02-13")  # held sessions: certificates exist
+    make_web_set(signed_in, slug="set-b", first="2025-02-20")
+    make_web_set(signed_in, slug="set-c", first="2025-02-27")
+    with database.transaction(app.extensions["toolkit"].sessions) as db:
+        for s in db.scalars(select(LearningSet)):
+            s.programme = "KSS 2025" if s.slug != "set-c" else "Another programme"
+            first = sets.meetings_in_order(s)[0]
+            sets.record_attendance(db, first, {m.id: "present" for m in s.members})
+    where = signed_in.post("/sets/set-a/bundle", data={"what": "programme"}).headers["Location"]
+    app.extensions["toolkit"].queue.burst()
+    download = signed_in.get(where + ".zip")
+    assert download.status_code == 200
+    path = env.data_dir / "certificates.zip"
+    path.write_bytes(download.data)
+    with zipfile.ZipFile(path) as archive:
+        names = sorted(archive.namelist())
+    assert names == ["set-a/session-1/certificates.pdf", "set-b/session-1/certificates.pdf"]
+    other = app.test_client()  # a facilitator of none of them
+    sign_in(other, add_user(app, "other@example.org"))
+    assert other.get(where).status_code == 404

@@ -56,7 +56,7 @@ def _urls(app, first) -> list[tuple[str, set[str]]]:
         "batch": "a-send-that-never-was",
         "kind": "reminder",
         "bundle_id": bundles.new_bundle(
-            app.extensions["toolkit"].settings.data_dir, first.learning_set
+            app.extensions["toolkit"].settings.data_dir, [first.learning_set]
         ),
     }
     found = []

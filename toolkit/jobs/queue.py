@@ -78,16 +78,19 @@ class Queue:
         finally:
             transport.close()
 
-    def _bundle(self, set_id: int, bundle_id: str) -> str:
+    def _bundle(self, set_ids: list[int], bundle_id: str, only: str | None = None) -> str:
         from toolkit.jobs import bundles  # WeasyPrint: only where printing happens
 
-        return bundles.run(self, set_id, bundle_id)
+        return bundles.run(self, set_ids, bundle_id, only)
 
     def _tick(self) -> None:
         """Every minute: queue what is due now, and what a dead worker left unfinished."""
         self.recover()
         self.run_due(datetime.now(UTC))
         self.purge()
+        from toolkit.jobs import bundles
+
+        bundles.purge(self.settings.data_dir)
 
     def purge(self) -> None:
         """Delete for good the deleted sessions whose cancellations have all gone."""
