@@ -93,7 +93,8 @@ def test_delete_a_session_members_were_invited_to(app, db, signed_in, env):  # n
     sent = send_and_deliver(signed_in, app, "/sets/set-a/invites/send")
     sending = " ".join(re.sub(r"<[^>]+>", " ", text(sent)).split())
     assert "6 of 6 messages delivered" in sending
-    assert sending.count("session 2 (deleted) Technical details CANCEL, sequence 1") == 6
+    assert sending.count("calendar invite, session 2 (deleted)") == 6
+    assert sending.count("session 2 (deleted): CANCEL, sequence 1") == 6
     assert len(meetings(db)) == 6  # kept, so the send's page can show its cancellations
     app.extensions["toolkit"].queue.purge()  # the queue's minute-by-minute tick does this
     db.expire_all()
