@@ -4,6 +4,7 @@ on both storages (Huey's SQLite file and a real Redis server started for the run
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -494,6 +495,8 @@ def test_the_schedule_page_shows_changes_and_previews_each_message(app, signed_i
     assert saved.status_code == 302
     page = text(signed_in.get("/sets/set-a/messages"))
     assert "3 days before, at 18:30" in page and "Mon 9 Feb 2037, 18:30" in page
+    overview = " ".join(re.sub(r"<[^>]+>", " ", text(signed_in.get("/sets/set-a"))).split())
+    assert "Reminders 3 days before, at 18:30; no follow-ups; self-assessment off." in overview
     assert "<td>off</td>" in page  # the follow-up
     bad = signed_in.post("/sets/set-a/messages", data=form | {"reminder_at": "6.30pm"})
     assert bad.status_code == 400 and "Enter a time like 09:00" in text(bad)
