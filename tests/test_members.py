@@ -1,0 +1,172 @@
+"""The member's own page: reached only by their private link, showing only their own things,
+changing nothing on GET, and saving replies, pre-work ticks and action updates on POST."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+from sqlalchemy import select
+
+from toolkit.models import Action, PreworkTick, Rsvp
+
+from .test_self_assessment import tokens
+from .test_sets_web import days_ago, make_set, meetings
+
+FUTURE = "2037-02-12"
+
+
+def text(response) -> str:
+    return html.unescape(response.get_data(as_text=True))
+
+
+@pytest.fixture
+def db(app):
+    with app.extensions["toolkit"].sessions() as session:
+        yield session
+
+
+@pytest.fixture
+def set_up(app, db, signed_in):
+    """Set A with six members and six sessions from 2037; session 1 has two items of pre-work
+    and Zoë has an action. Returns the facilitator's client and every member's token."""
+    make_set(signed_in, first=FUTURE)
+    first = meetings(db)[0]
+    url = f"/sets/set-a/sessions/{first.key}"
+    for resource in ("healthcare-leadership-model", "the-reflective-practitioner"):
+        signed_in.post(url + "/resources", data={"resource": resource, "role": "prework"})
+    zoe, lukasz = first.learning_set.members[:2]
+    for member, what in ((zoe, "Talk to the ward manager"), (lukasz, "Łukasz's secret plan")):
+        signed_in.post(
+            url + "/actions", data={"action-member": str(member.id), "action-text": what}
+        )
+    return signed_in, tokens(app)
+
+
+def test_the_page_shows_sessions_prework_and_own_actions_only(app, set_up):
+    _facilitator, links = set_up
+    member = app.test_client()
+    page = text(member.get(f"/m/{links['zoe@example.nhs.uk']}"))
+    assert "Session 1 of 6" in page and "Session 6 of 6" in page
+    assert "Thu 12 Feb 2037, 14:00 to 17:15 (Europe/London time)" in page
+    assert "Room 2" in page
+    assert "Pre-work for session 1" in page and "minutes in all" in page
+    assert page.count('name="done"') == 2
+    assert "Talk to the ward manager" in page
+    assert "secret plan" not in page  # another member's action
+    for other in ("Łukasz", "Siobhán", "Amara", "Priya", "lukasz@"):
+        assert other not in page
+    assert "/self-assessment/" in page
+
+
+def test_a_wrong_short_or_replaced_token_gets_nothing(app, set_up):
+    _facilitator, links = set_up
+    member = app.test_client()
+    token = links["zoe@example.nhs.uk"]
+    assert member.get("/m/" + "x" * 43).status_code == 404
+    assert member.get("/m/short").status_code == 404
+    assert "Replace my private link" in text(member.get(f"/m/{token}/new-link"))
+    assert member.get(f"/m/{token}").status_code == 200  # GET only asks
+    moved = member.post(f"/m/{token}/new-link")
+    assert moved.status_code == 302
+    assert member.get(f"/m/{token}").status_code == 404
+    assert member.get(moved.headers["Location"]).status_code == 200
+
+
+def test_get_changes_nothing_and_a_post_saves_the_reply(app, db, set_up):
+    _facilitator, links = set_up
+    member = app.test_client()
+    token = links["lukasz@example.nhs.uk"]
+    first = meetings(db)[0]
+    for answer in ("yes", "no"):
+        asked = text(member.get(f"/m/{token}/reply/{first.key}/{answer}"))
+        assert "Send my reply" in asked and "note for your facilitator" in asked
+    assert db.scalars(select(Rsvp)).all() == []
+    saved = member.post(f"/m/{token}/reply/{first.key}/no", data={"note": "On nights"})
+    assert saved.status_code == 302
+    db.expire_all()
+    rsvp = db.scalars(select(Rsvp)).one()
+    assert (rsvp.status, rsvp.note, rsvp.source) == ("apologies", "On nights", "link")
+    # the register is pre-filled: apologies, so the rota skips him
+    assert {(a.member_id, a.status) for a in meetings(db)[0].attendance} == {
+        (rsvp.member_id, "apologies")
+    }
+    page = text(member.get(f"/m/{token}"))
+    assert "I can't come (On nights)" in page
+    member.post(f"/m/{token}/reply/{first.key}/yes", data={"note": ""})
+    db.expire_all()
+    assert db.scalars(select(Rsvp)).one().status == "attending"
+    assert meetings(db)[0].attendance == []
+    assert member.get(f"/m/{token}/reply/{first.key}/maybe").status_code == 404
+    assert member.get(f"/m/{token}/reply/nope/yes").status_code == 404
+
+
+def test_ticks_are_saved_per_member_and_item(app, db, set_up):
+    _facilitator, links = set_up
+    member = app.test_client()
+    token = links["zoe@example.nhs.uk"]
+    first = meetings(db)[0]
+    url = f"/m/{token}/prework/{first.key}"
+    assert member.post(url, data={"done": ["the-reflective-practitioner"]}).status_code == 302
+    assert member.post(url, data={"done": ["the-reflective-practitioner"]}).status_code == 302
+    db.expire_all()
+    assert [t.resource_id for t in db.scalars(select(PreworkTick))] == [
+        "the-reflective-practitioner"
+    ]
+    page = member.get(f"/m/{token}").get_data(as_text=True)
+    assert re.search(r'value="the-reflective-practitioner" checked', page)
+    assert not re.search(r'value="healthcare-leadership-model" checked', page)
+    member.post(url, data={})  # both unticked
+    assert db.scalars(select(PreworkTick)).all() == []
+    # someone else's page does not show Zoë's ticks
+    member.post(url, data={"done": ["healthcare-leadership-model"]})
+    other = app.test_client().get(f"/m/{links['tom@example.nhs.uk']}").get_data(as_text=True)
+    assert " checked" not in other
+
+
+def test_a_member_updates_their_own_action_and_no_one_elses(app, db, set_up):
+    _facilitator, links = set_up
+    member = app.test_client()
+    token = links["zoe@example.nhs.uk"]
+    mine, theirs = db.scalars(select(Action).order_by(Action.id)).all()
+    done = member.post(
+        f"/m/{token}/actions/{mine.id}", data={"status": "done", "outcome": "Template agreed"}
+    )
+    assert done.status_code == 302
+    assert (
+        member.post(f"/m/{token}/actions/{theirs.id}", data={"status": "done"}).status_code == 404
+    )
+    bad = member.post(f"/m/{token}/actions/{mine.id}", data={"status": "won"})
+    assert bad.status_code == 302 and "status must be one of" in text(member.get(f"/m/{token}"))
+    db.expire_all()
+    assert (mine.status, mine.outcome) == ("done", "Template agreed")
+    assert theirs.status == "open"
+
+
+def test_past_sessions_attended_and_cancelled_ones_marked(app, db, signed_in):
+    make_set(signed_in, first=days_ago(50))
+    links = tokens(app)
+    first, second = meetings(db)[:2]
+    statuses = {f"member-{m.id}": "present" for m in first.learning_set.members}
+    signed_in.post(f"/sets/set-a/sessions/{first.key}/attendance", data=statuses)
+    third = meetings(db)[2]
+    signed_in.post(
+        f"/sets/set-a/sessions/{third.key}/status",
+        data={"status": "cancelled", "reason": "Strike day"},
+    )
+    page = text(app.test_client().get(f"/m/{links['zoe@example.nhs.uk']}"))
+    past = page.split('id="past"')[1]
+    assert f"Session 1: {first.title}" in past and "Session 2:" not in past
+    assert "Cancelled" in page.split('id="sessions"')[1].split('id="prework"')[0]
+
+
+def test_forms_on_the_page_need_a_csrf_token(env, set_up):
+    from toolkit.web import create_app
+
+    _facilitator, links = set_up
+    strict = create_app({"TESTING": True}).test_client()
+    token = links["zoe@example.nhs.uk"]
+    assert strict.post(f"/m/{token}/reply/x/yes").status_code in (400, 404)
+    page = strict.get(f"/m/{token}").get_data(as_text=True)
+    assert page.count('name="csrf_token"') >= 2
