@@ -3,6 +3,19 @@
 One flat API over the modules of this package; import from `toolkit.replies`.
 """
 
+from toolkit.replies.itip import (  # noqa: F401
+    CalendarReply,
+    Found,
+    read_bytes,
+    read_path,
+    read_upload,
+)
+from toolkit.replies.matching import (  # noqa: F401
+    Outcome,
+    Refused,
+    apply_reply,
+    import_replies,
+)
 from toolkit.replies.record import (  # noqa: F401
     SOURCES,
     STATUSES,

@@ -27,12 +27,14 @@ def record_reply(
     source: str = "link",
     sequence: int | None = None,
     now: datetime | None = None,
+    replied_at: datetime | None = None,
 ) -> Rsvp:
     """Record a member's reply to a session, replacing any earlier one; apologies also go into
     the register's apologies, so the rota skips the member (and a change of mind takes them out).
 
     A learning-set file (`source="import"`) may carry replies to past sessions: those are kept
-    as they were, and the register, which is the record by then, is left alone."""
+    as they were, and the register, which is the record by then, is left alone. `replied_at`
+    is when the member answered, if not now (a calendar reply's DTSTAMP)."""
     _check(meeting, member, status, source)
     note = text_field(note, limits.RSVP_NOTE, "note")
     started = has_started(meeting, now)
@@ -46,7 +48,7 @@ def record_reply(
     rsvp.note = note
     rsvp.source = source
     rsvp.sequence = sequence
-    rsvp.replied_at = now or utcnow()
+    rsvp.replied_at = replied_at or now or utcnow()
     db.flush()
     if not started:
         _update_apologies(db, meeting, member, status, now)
