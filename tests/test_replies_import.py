@@ -3,6 +3,8 @@ Google Calendar and Apple Calendar send, matched to the invites really delivered
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
@@ -14,12 +16,12 @@ from toolkit import invites, replies, sets
 from toolkit.accounts import create_user
 from toolkit.config import REPO_ROOT, Settings
 from toolkit.mail import Outbox
-from toolkit.models import LearningSet, Rsvp
+from toolkit.models import LearningSet, Rsvp, User
 from toolkit.planning import local_start
 from toolkit.replies.itip import MAX_MESSAGE, address
 from toolkit.session_templates import load_session_templates
 
-from .conftest import DATA
+from .conftest import DATA, add_user, sign_in
 
 REPLIES = DATA / "replies"
 HOST = "learning-sets.example.nhs.uk"
@@ -57,7 +59,8 @@ def set_id(factory, env: Settings, tmp_path: Path) -> int:
     then moved to 15:00 and re-sent as SEQUENCE 1; Priya joined afterwards, never invited."""
     templates = load_session_templates(REPO_ROOT / "session_templates")
     with database.transaction(factory) as db:
-        owner = create_user(db, "fac@example.org", None, "Dr Siobhán O'Neil")
+        owner = db.scalar(select(User).where(User.email == "fac@example.org"))
+        owner = owner or create_user(db, "fac@example.org", None, "Dr Siobhán O'Neil")
         s = sets.create_set(db, owner, "set-a", "Set A", venue="Seminar Room 2")
         for name, email in MEMBERS:
             sets.add_member(db, s, name, email, "FY2")
@@ -268,3 +271,61 @@ def test_cli_reports_each_file_and_fails_when_any_is_refused(runner, factory, se
     assert runner.invoke(main, ["replies", "import"]).exit_code == 2  # a file is required
     with factory() as db:
         assert len(db.scalars(select(Rsvp)).all()) == 4
+
+
+def _upload(client, slug: str, *names: str):
+    files = [((REPLIES / name).open("rb"), name) for name in names]
+    try:
+        return client.post(
+            f"/sets/{slug}/replies", data={"files": files}, content_type="multipart/form-data"
+        )
+    finally:
+        for handle, _name in files:
+            handle.close()
+
+
+def _words(response) -> str:
+    return " ".join(re.sub(r"<[^>]+>", " ", html.unescape(response.text)).split())
+
+
+def test_set_page_upload_records_replies_and_lists_each_outcome(signed_in, factory, set_id):
+    page = _words(signed_in.get("/sets/set-a"))
+    assert "Calendar replies" in page and "Read the replies" in page
+    response = _upload(signed_in, "set-a", "outlook-accepted.eml", "several.mbox", "wrong-uid.eml")
+    assert response.status_code == 200
+    results = _words(response)
+    assert "4 of 6 replies recorded" in results
+    assert (
+        "outlook-accepted.eml Recorded accepted from zoe@example.nhs.uk for session 2 (attending)"
+    ) in results
+    assert "several.mbox, message 2 Refused refused: no calendar in it" in results
+    assert "wrong-uid.eml Refused refused: the event 0400000082" in results
+    assert "Session 3 (Thu 6 May 2027, 14:00 to 17:15): 1 coming, 0 apologies, 4 not" in results
+    so_far = _words(signed_in.get("/sets/set-a/replies"))
+    assert "Session 2 (Thu 25 Mar 2027, 15:00 to 18:15): 1 coming, 0 apologies, 4 not" in so_far
+    assert len(_rsvps(factory, set_id)) == 3
+
+
+def test_an_upload_needs_a_file(signed_in, set_id):
+    response = signed_in.post("/sets/set-a/replies", data={}, content_type="multipart/form-data")
+    assert response.status_code == 400
+    assert "Choose at least one e-mail, .ics or mbox file" in _words(response)
+
+
+def test_a_set_page_records_only_its_own_sessions_replies(signed_in, factory, set_id):
+    with database.transaction(factory) as db:
+        owner = db.scalar(select(User).where(User.email == "fac@example.org"))
+        sets.create_set(db, owner, "set-b", "Set B")
+    response = _upload(signed_in, "set-b", "outlook-accepted.eml")
+    assert "0 of 1 reply recorded" in _words(response)
+    assert (
+        "refused: the event session-5d0c3e7a9b1f4c2e8a6d000000000002@"
+        f"{HOST} is not a session of Set B"
+    ) in _words(response)
+    assert _rsvps(factory, set_id) == {}
+
+
+def test_another_facilitator_cannot_reach_the_upload(app, client, set_id):
+    sign_in(client, add_user(app, "other@example.org"))
+    assert client.get("/sets/set-a/replies").status_code == 404
+    assert _upload(client, "set-a", "outlook-accepted.eml").status_code == 404

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from toolkit import limits
 from toolkit.db import transaction
-from toolkit.models import Meeting, Member, SentInvite
+from toolkit.models import LearningSet, Meeting, Member, SentInvite
 from toolkit.replies.itip import CalendarReply, Found
 from toolkit.replies.record import record_reply
 from toolkit.sets import SetError, meeting_number
@@ -42,33 +42,48 @@ class Outcome:
 
 
 def import_replies(
-    sessions: sessionmaker[Session], found: list[Found], host: str, now: datetime | None = None
+    sessions: sessionmaker[Session],
+    found: list[Found],
+    host: str,
+    now: datetime | None = None,
+    only: LearningSet | None = None,
 ) -> list[Outcome]:
-    """Record each reply found, each in its own transaction, so one refusal spoils no other."""
-    return [_import_one(sessions, item, host, now) for item in found]
+    """Record each reply found, each in its own transaction, so one refusal spoils no other;
+    with `only`, replies to other sets' sessions are refused (a facilitator's upload)."""
+    return [_import_one(sessions, item, host, now, only) for item in found]
 
 
 def _import_one(
-    sessions: sessionmaker[Session], item: Found, host: str, now: datetime | None
+    sessions: sessionmaker[Session],
+    item: Found,
+    host: str,
+    now: datetime | None,
+    only: LearningSet | None,
 ) -> Outcome:
     if item.reply is None:
         return Outcome(item.label, False, f"refused: {item.problem}")
     try:
         with transaction(sessions) as db:
-            detail = apply_reply(db, item.reply, host, now)
+            detail = apply_reply(db, item.reply, host, now, only)
     except (Refused, SetError) as exc:
         return Outcome(item.label, False, f"refused: {exc}")
     return Outcome(item.label, True, detail)
 
 
-def apply_reply(db: Session, reply: CalendarReply, host: str, now: datetime | None = None) -> str:
+def apply_reply(
+    db: Session,
+    reply: CalendarReply,
+    host: str,
+    now: datetime | None = None,
+    only: LearningSet | None = None,
+) -> str:
     """Record a calendar reply as its member's answer to the session, or raise Refused."""
     if reply.method != "REPLY":
         raise Refused(
             f"a METHOD:{reply.method or '(none)'} message is not an answer to an invitation; "
             "only METHOD:REPLY is read"
         )
-    meeting = session_for(db, reply.uid, host)
+    meeting = session_for(db, reply.uid, host, only)
     member = member_for(meeting, reply)
     number = meeting_number(meeting)
     _check_sent(db, meeting, member, reply, number)
@@ -88,12 +103,15 @@ def apply_reply(db: Session, reply: CalendarReply, host: str, now: datetime | No
     return f"accepted from {member.email} for session {number} ({status})"
 
 
-def session_for(db: Session, uid: str, host: str) -> Meeting:
-    """Our session with this UID (`session-<uid>@<our host>`), or Refused."""
+def session_for(db: Session, uid: str, host: str, only: LearningSet | None = None) -> Meeting:
+    """Our session with this UID (`session-<uid>@<our host>`), in set `only` if given, or
+    Refused (saying nothing of other sets: the facilitator may not be allowed to see them)."""
     match = _UID.match(uid)
     if match is None or match["host"].lower() != host.lower():
         raise Refused(f"the event {uid or '(no UID)'} is not a session invited from {host}")
     meeting = db.scalar(select(Meeting).where(Meeting.uid == match["uid"]))
+    if only is not None and (meeting is None or meeting.set_id != only.id):
+        raise Refused(f"the event {uid} is not a session of {only.title}")
     if meeting is None:
         raise Refused(f"no session has the UID {uid} (it may have been deleted)")
     if meeting.deleted_at is not None:
