@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 from toolkit import limits
 from toolkit.db import transaction
@@ -36,6 +38,7 @@ class Outcome:
     label: str
     accepted: bool
     detail: str  # "accepted from … for session 2 (attending)", or "refused: …"
+    retry: bool = False  # it met a change made at the same moment: reading it again may work
 
     def __str__(self) -> str:
         return f"{self.label}: {self.detail}"
@@ -67,6 +70,8 @@ def _import_one(
             detail = apply_reply(db, item.reply, host, now, only)
     except (Refused, SetError) as exc:
         return Outcome(item.label, False, f"refused: {exc}")
+    except (IntegrityError, StaleDataError):  # another import or the facilitator, just now
+        return Outcome(item.label, False, "not recorded: the session changed meanwhile", True)
     return Outcome(item.label, True, detail)
 
 
@@ -101,6 +106,12 @@ def apply_reply(
         replied_at=_when(reply, now),
     )
     return f"accepted from {member.email} for session {number} ({status})"
+
+
+def is_ours(reply: CalendarReply, host: str) -> bool:
+    """Whether the reply's UID has the form of our sessions' (`session-…@<our host>`)."""
+    match = _UID.match(reply.uid)
+    return match is not None and match["host"].lower() == host.lower()
 
 
 def session_for(db: Session, uid: str, host: str, only: LearningSet | None = None) -> Meeting:
