@@ -170,3 +170,80 @@ def test_forms_on_the_page_need_a_csrf_token(env, set_up):
     assert strict.post(f"/m/{token}/reply/x/yes").status_code in (400, 404)
     page = strict.get(f"/m/{token}").get_data(as_text=True)
     assert page.count('name="csrf_token"') >= 2
+
+
+def letters_in_outbox(app, pattern: str) -> list[str]:
+    """The plain text of each e-mail in the outbox whose file name matches `pattern`."""
+    import email
+    import email.policy
+
+    found = []
+    for path in sorted(app.extensions["toolkit"].settings.outbox_dir.glob(pattern)):
+        letter = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        found.append(letter.get_body(("plain",)).get_content().replace("\r\n", "\n"))
+    return found
+
+
+def test_the_facilitator_sends_one_member_their_link_once(app, db, set_up):
+    from .conftest import send_and_deliver
+
+    facilitator, links = set_up
+    zoe = meetings(db)[0].learning_set.members[0]
+    show = facilitator.get("/sets/set-a").get_data(as_text=True)
+    send_id = re.search(rf'name="send_id" value="([\w-]+-{zoe.id})"', show).group(1)
+    url = f"/sets/set-a/members/{zoe.id}/send-link"
+    progress = send_and_deliver(facilitator, app, url, data={"send_id": send_id})
+    assert progress.status_code == 200
+    facilitator.post(url, data={"send_id": send_id})  # the same form again: nothing more
+    app.extensions["toolkit"].queue.burst()
+    sent = letters_in_outbox(app, "member-link-*.eml")
+    assert len(sent) == 1
+    assert f"/m/{links['zoe@example.nhs.uk']}" in sent[0] and "Dear Zoë" in sent[0]
+    assert facilitator.post("/sets/set-a/members/999/send-link").status_code == 404
+
+
+def reply_links(plain: str) -> dict[str, str]:
+    """The two reply lines of a letter's plain text, each on its own line after its words."""
+    found = dict(re.findall(r"^(I can come|I can't come): (http\S+)$", plain, re.M))
+    assert set(found) == {"I can come", "I can't come"}, plain
+    return found
+
+
+def test_every_invite_carries_the_reply_links_that_lead_to_a_confirm_page(app, db, set_up):
+    from .conftest import send_and_deliver
+
+    facilitator, _links = set_up
+    send_and_deliver(facilitator, app, "/sets/set-a/invites/send")
+    first = meetings(db)[0]
+    invites = letters_in_outbox(app, "session-1-*-request-*.eml")
+    assert len(invites) == 6
+    db.expire_all()
+    tokens_now = {m.email: m.assessment_token for m in first.learning_set.members}
+    zoe = next(t for t in invites if "Dear Zoë" in t)
+    links = reply_links(zoe)
+    base = f"http://127.0.0.1:5000/m/{tokens_now['zoe@example.nhs.uk']}/reply/{first.key}"
+    assert links == {"I can come": base + "/yes", "I can't come": base + "/no"}
+    path = links["I can't come"].removeprefix("http://127.0.0.1:5000")
+    member = app.test_client()
+    assert "Send my reply" in text(member.get(path))  # a mail scanner's GET saves nothing
+    assert db.scalars(select(Rsvp)).all() == []
+    assert member.post(path, data={"note": "Exam that day"}).status_code == 302
+    db.expire_all()
+    assert db.scalars(select(Rsvp)).one().note == "Exam that day"
+
+
+def test_every_reminder_carries_the_reply_links(app, db, set_up):
+    from datetime import date, datetime, time
+
+    _facilitator, links = set_up
+    queue = app.extensions["toolkit"].queue
+    assert queue.run_due(datetime.combine(date(2037, 2, 10), time(9))) >= 6  # and self-assessment
+    queue.burst()
+    reminders = letters_in_outbox(app, "reminder-*.eml")
+    assert len(reminders) == 6
+    first = meetings(db)[0]
+    for plain in reminders:
+        yes = reply_links(plain)["I can come"]
+        assert yes.endswith(f"/reply/{first.key}/yes")
+    token = links["tom@example.nhs.uk"]  # tokens made before are the ones the letters carry
+    assert any(f"/m/{token}/reply/" in plain for plain in reminders)

@@ -18,7 +18,7 @@ from toolkit.casebank import Resource
 from toolkit.config import Settings
 from toolkit.db import transaction
 from toolkit.jobs.outgoing import Composed, Draft, Drop, deliver, queue_rows, transport_kind
-from toolkit.letters import Invite, invite_letter, outline
+from toolkit.letters import Invite, Section, invite_letter, outline
 from toolkit.mail import SERVICE, Letter, Transport, compose
 from toolkit.models import LearningSet, Meeting, Member, SentInvite
 from toolkit.resources import session_resources
@@ -216,10 +216,12 @@ def out_of_date_members(pending: list[Pending]) -> int:
     return len({p.member.id for p in pending if p.is_update and p.reason != "resent"})
 
 
-def letter(p: Pending, library: dict[str, Resource] | None = None) -> Letter:
+def letter(
+    p: Pending, library: dict[str, Resource] | None = None, replies: Section | None = None
+) -> Letter:
     """What the e-mail says: what changed since the member's last message, or why it is
-    cancelled; "session N of M" and the session's title."""
-    invite = Invite(p.meeting, p.member.name, p.reason, _organizer(p.meeting), p.since)
+    cancelled; "session N of M" and the session's title; the member's reply links."""
+    invite = Invite(p.meeting, p.member.name, p.reason, _organizer(p.meeting), p.since, replies)
     return invite_letter(invite, library)
 
 
@@ -240,8 +242,9 @@ def file_stem(p: Pending) -> str:
     )
 
 
-def message(p: Pending, config: InviteSettings) -> EmailMessage:
-    """The e-mail for one pending invite: one VEVENT, one ATTENDEE, method in both places."""
+def message(p: Pending, config: InviteSettings, replies: Section | None = None) -> EmailMessage:
+    """The e-mail for one pending invite: one VEVENT, one ATTENDEE, method in both places;
+    `replies` are the member's "I can come" / "I can't come" links, if they have a page."""
     event = session_event(p.meeting, config, p.sequence)
     attendee = Person(p.member.name, p.member.email)
     ics = calendar.invite(event, attendee, p.method)
@@ -249,7 +252,7 @@ def message(p: Pending, config: InviteSettings) -> EmailMessage:
         config.sender,
         event.organizer,
         attendee,
-        letter(p, config.library),
+        letter(p, config.library, replies),
         ics,
         p.method,
         config.host,

@@ -9,13 +9,14 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from toolkit import invites, packs, self_assessment, sets
+from toolkit import invites, members, packs, self_assessment, sets
 from toolkit.calendar import Person
 from toolkit.casebank import Bank
 from toolkit.config import Settings
 from toolkit.frameworks import Frameworks
 from toolkit.jobs.letters import FollowUp, Reminder, follow_up_letter, reminder_letter
 from toolkit.jobs.outgoing import Composed, Drop
+from toolkit.letters import Section
 from toolkit.mail import SERVICE, Letter, compose_plain
 from toolkit.models import Meeting, Member, SentInvite
 from toolkit.resources import catalogue
@@ -67,13 +68,33 @@ class Composer:
         config = invites.InviteSettings.from_settings(
             self.content.settings, catalogue(db, self.content.bank)
         )
-        return Composed(invites.message(match, config), invites.file_stem(match))
+        replies = None
+        if match.method == "REQUEST":
+            self_assessment.ensure_token(match.member)
+            db.commit()
+            replies = self.reply_links(meeting, match.member)
+        return Composed(invites.message(match, config, replies), invites.file_stem(match))
+
+    def reply_links(self, meeting: Meeting, member: Member) -> Section | None:
+        """ "I can come" and "I can't come" to the member's page, once they have a private link."""
+        if not member.assessment_token:
+            return None
+        return members.reply_section(
+            self.content.settings.base_url, member.assessment_token, meeting
+        )
 
     def reminder_letter(self, db: Session, meeting: Meeting, member: Member) -> Letter:
         """The reminder: the member's open actions from earlier meetings, whether they present."""
         earlier = [a for a in sets.actions_to_review(db, meeting) if a.member_id == member.id]
         presenting = member.id in presented(meeting)
-        facts = Reminder(meeting, member, _facilitator(meeting).name, tuple(earlier), presenting)
+        facts = Reminder(
+            meeting,
+            member,
+            _facilitator(meeting).name,
+            tuple(earlier),
+            presenting,
+            self.reply_links(meeting, member),
+        )
         return reminder_letter(facts, catalogue(db, self.content.bank))
 
     def follow_up_letter(
@@ -94,6 +115,8 @@ class Composer:
         return self_assessment.link_letter(member, meeting.learning_set, url, nudge=nudge)
 
     def _reminder(self, db: Session, row: SentInvite, meeting: Meeting, member: Member) -> Composed:
+        self_assessment.ensure_token(member)
+        db.commit()
         letter = self.reminder_letter(db, meeting, member)
         return self._plain(meeting, member, letter, f"reminder-{row.id}")
 
@@ -126,6 +149,16 @@ class Composer:
         self, db: Session, row: SentInvite, meeting: Meeting, member: Member
     ) -> Composed:
         return self._link(db, row, meeting, member, nudge=False)
+
+    def _member_link(
+        self, db: Session, row: SentInvite, meeting: Meeting, member: Member
+    ) -> Composed:
+        """The member's private link to their own page, sent again by the facilitator."""
+        token = self_assessment.ensure_token(member)
+        db.commit()
+        url = members.page_url(self.content.settings.base_url, token)
+        letter = members.link_letter(member, meeting.learning_set, url)
+        return self._plain(meeting, member, letter, f"member-link-{member.id}")
 
     def _link(
         self, db: Session, row: SentInvite, meeting: Meeting, member: Member, nudge: bool

@@ -5,6 +5,7 @@ One flat API over the modules of this package; import from `toolkit.members`.
 
 from toolkit.members.links import (  # noqa: F401
     REPLY_WORDS,
+    link_letter,
     page_url,
     reply_section,
     reply_url,

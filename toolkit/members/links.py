@@ -3,8 +3,9 @@ reminder carries (the same words and addresses in the plain text and the HTML)."
 
 from __future__ import annotations
 
-from toolkit.letters import Link, Section
-from toolkit.models import Meeting
+from toolkit.letters import Link, Section, greeting, render
+from toolkit.mail import Letter
+from toolkit.models import LearningSet, Meeting, Member
 
 # what each answer in an address means, and the words before its link
 REPLY_WORDS = {"yes": ("attending", "I can come"), "no": ("apologies", "I can't come")}
@@ -29,4 +30,21 @@ def reply_section(base_url: str, token: str, meeting: Meeting) -> Section:
     )
     page = page_url(base_url, token)
     mine = ("Your page (sessions, pre-work, your actions): ", Link(page, page))
-    return Section(heading="Can you come?", paragraphs=(*lines, mine))
+    return Section(heading="Can you come", paragraphs=(*lines, mine))
+
+
+def link_letter(member: Member, learning_set: LearningSet, url: str) -> Letter:
+    """The e-mail with a member's private link to their page, sent again by the facilitator."""
+    paragraphs = [
+        greeting(member.name),
+        f"This is your private link to your page for {learning_set.title}:",
+        Link(url, url),
+        "On it you can say whether you can come to each session, tick off the pre-work, update "
+        "your actions and rate yourself in the leadership self-assessment. No account or "
+        "password is needed.",
+        "Keep this link to yourself: anyone who has it can see your page and reply for you. If "
+        "someone else may have it, open it and choose to replace it: the old link then stops "
+        "working.",
+    ]
+    subject = f"Your page for {learning_set.title}"
+    return render(subject, subject, [Section(paragraphs=tuple((p,) for p in paragraphs))])
