@@ -24,6 +24,7 @@ from toolkit.text import one_line
 MAX_MESSAGE = 10 * 1024 * 1024  # bytes in one e-mail or .ics; a calendar reply is a few KB
 MAX_MESSAGES = 5000  # in one mbox
 CALENDAR_TYPES = ("text/calendar", "application/ics", "text/x-vcalendar")
+TOO_LARGE = f"larger than {MAX_MESSAGE // 2**20} MB: not a reply"
 
 
 @dataclass(frozen=True)
@@ -53,10 +54,10 @@ def read_path(path: Path) -> list[Found]:
     """Every reply in an .eml, .ics or mbox file (told apart by their content, not their name)."""
     label = str(path)
     try:
-        if path.stat().st_size > MAX_MESSAGE and not _is_mbox_file(path):
-            return [Found(label, problem=f"larger than {MAX_MESSAGE // 2**20} MB: not a reply")]
         if _is_mbox_file(path):
             return _read_mbox(path, label)
+        if path.stat().st_size > MAX_MESSAGE:
+            return [Found(label, problem=TOO_LARGE)]
         return read_bytes(label, path.read_bytes())
     except OSError as exc:
         return [Found(label, problem=f"cannot read it ({exc.strerror or exc})")]
@@ -75,7 +76,7 @@ def read_upload(name: str, data: bytes) -> list[Found]:
 def read_bytes(label: str, data: bytes) -> list[Found]:
     """Every reply in one e-mail or one iCalendar file."""
     if len(data) > MAX_MESSAGE:
-        return [Found(label, problem=f"larger than {MAX_MESSAGE // 2**20} MB: not a reply")]
+        return [Found(label, problem=TOO_LARGE)]
     if data.lstrip()[:15].upper() == b"BEGIN:VCALENDAR":
         return _from_calendars(label, [data])
     return read_message(label, message_from_bytes(data, policy=default))
@@ -84,7 +85,7 @@ def read_bytes(label: str, data: bytes) -> list[Found]:
 def read_message(label: str, message: Message) -> list[Found]:
     """Every reply in an e-mail: its text/calendar parts and .ics attachments, at any depth
     (a forwarded message's too); the same reply inline and attached counts once."""
-    payloads = [p for p in _calendar_payloads(message)]
+    payloads = list(_calendar_payloads(message))
     if not payloads:
         return [Found(label, problem="no calendar in it (no text/calendar part or .ics file)")]
     return _from_calendars(label, payloads)
