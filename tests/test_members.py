@@ -247,3 +247,19 @@ def test_every_reminder_carries_the_reply_links(app, db, set_up):
         assert yes.endswith(f"/reply/{first.key}/yes")
     token = links["tom@example.nhs.uk"]  # tokens made before are the ones the letters carry
     assert any(f"/m/{token}/reply/" in plain for plain in reminders)
+
+
+def test_the_session_page_counts_the_replies_and_lists_their_notes(app, db, set_up):
+    facilitator, links = set_up
+    first = meetings(db)[0]
+    url = f"/sets/set-a/sessions/{first.key}"
+    assert "Replies:</strong> 0 coming, 0 apologies, 6 not answered" in text(facilitator.get(url))
+    member = app.test_client()
+    for email in ("zoe", "tom", "amara", "priya"):
+        token = links[f"{email}@example.nhs.uk"]
+        member.post(f"/m/{token}/reply/{first.key}/yes", data={"note": ""})
+    token = links["lukasz@example.nhs.uk"]
+    member.post(f"/m/{token}/reply/{first.key}/no", data={"note": "Night shifts <b>"})
+    page = facilitator.get(url).get_data(as_text=True)
+    assert "4 coming, 1 apologies, 1 not answered" in page
+    assert "Łukasz Nowak (apologies): Night shifts &lt;b&gt;" in page
