@@ -289,8 +289,9 @@ def _words(response) -> str:
 
 
 def test_set_page_upload_records_replies_and_lists_each_outcome(signed_in, factory, set_id):
-    page = _words(signed_in.get("/sets/set-a"))
-    assert "Calendar replies" in page and "Read the replies" in page
+    page = signed_in.get("/sets/set-a").text  # its form posts here, the files as "files"
+    assert 'action="/sets/set-a/replies"' in page and 'name="files"' in page
+    assert 'enctype="multipart/form-data"' in page and "Read the replies" in page
     response = _upload(signed_in, "set-a", "outlook-accepted.eml", "several.mbox", "wrong-uid.eml")
     assert response.status_code == 200
     results = _words(response)
