@@ -58,6 +58,8 @@ def test_the_page_shows_sessions_prework_and_own_actions_only(app, set_up):
     for other in ("Łukasz", "Siobhán", "Amara", "Priya", "lukasz@"):
         assert other not in page
     assert "/self-assessment/" in page
+    rating = text(member.get(f"/self-assessment/{links['zoe@example.nhs.uk']}"))
+    assert f'href="/m/{links["zoe@example.nhs.uk"]}"' in rating  # and back again
 
 
 def test_a_wrong_short_or_replaced_token_gets_nothing(app, set_up):
@@ -163,13 +165,25 @@ def test_past_sessions_attended_and_cancelled_ones_marked(app, db, signed_in):
     assert "Cancelled</strong>" in card and "Strike day" in card and "I can come" not in card
 
 
-def test_forms_on_the_page_need_a_csrf_token(env, set_up):
+def test_every_change_needs_the_forms_csrf_token(env, db, set_up):
     from toolkit.web import create_app
 
     _facilitator, links = set_up
     strict = create_app({"TESTING": True}).test_client()
     token = links["zoe@example.nhs.uk"]
-    assert strict.post(f"/m/{token}/reply/x/yes").status_code in (400, 404)
+    key = meetings(db)[0].key
+    action = db.scalars(select(Action).order_by(Action.id)).first()
+    for url, data in (
+        (f"/m/{token}/reply/{key}/no", {"note": "forged"}),
+        (f"/m/{token}/prework/{key}", {"done": "healthcare-leadership-model"}),
+        (f"/m/{token}/actions/{action.id}", {"status": "dropped"}),
+        (f"/m/{token}/new-link", {}),
+    ):
+        assert strict.post(url, data=data).status_code in (200, 400), url  # 200: asked again
+    db.expire_all()
+    assert db.scalars(select(Rsvp)).all() == [] and db.scalars(select(PreworkTick)).all() == []
+    assert action.status == "open"
+    assert strict.get(f"/m/{token}").status_code == 200  # the link still works
     page = strict.get(f"/m/{token}").get_data(as_text=True)
     assert page.count('name="csrf_token"') >= 2
 

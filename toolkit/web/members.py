@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
+from sqlalchemy.exc import IntegrityError
 
 from toolkit import members as service
 from toolkit import replies, self_assessment, sets
@@ -78,9 +79,12 @@ def prework(token: str, key: str):
         abort(400)
     done = set(request.form.getlist("done"))
     db = get_db()
-    for row in [r for r in meeting.resources if r.role == "prework"]:
-        service.tick_prework(db, member, meeting, row.resource_id, row.resource_id in done)
-    db.commit()
+    try:
+        for row in [r for r in meeting.resources if r.role == "prework"]:
+            service.tick_prework(db, member, meeting, row.resource_id, row.resource_id in done)
+        db.commit()
+    except IntegrityError:  # the same tick sent twice at once: the other request saved it
+        db.rollback()
     flash("Your pre-work ticks are saved.")
     return redirect(url_for("members.page", token=token, _anchor="prework"))
 
