@@ -279,3 +279,20 @@ def test_the_session_page_counts_the_replies_and_lists_their_notes(app, db, set_
     page = facilitator.get(url).get_data(as_text=True)
     assert "4 coming, 1 apologies, 1 not answered" in page
     assert "Łukasz Nowak (apologies): Night shifts &lt;b&gt;" in page
+
+
+def test_a_session_under_way_takes_no_more_replies(app, db, signed_in):
+    from datetime import UTC, datetime, timedelta
+
+    make_set(signed_in, first=FUTURE)
+    links = tokens(app)
+    first = meetings(db)[0]
+    first.starts_at = datetime.now(UTC) - timedelta(minutes=30)  # started, not yet over
+    db.commit()
+    member = app.test_client()
+    token = links["zoe@example.nhs.uk"]
+    card = text(member.get(f"/m/{token}")).split(f'id="session-{first.key}"')[1]
+    card = card.split('class="nhsuk-card"')[0]
+    assert "replies have closed" in card and "I can come" not in card
+    refused = member.post(f"/m/{token}/reply/{first.key}/yes", data={"note": ""})
+    assert refused.status_code == 400 and "The session has started" in text(refused)

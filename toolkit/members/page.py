@@ -34,6 +34,7 @@ class SessionLine:
     reply: str | None  # attending, apologies, tentative
     note: str
     presenting: bool
+    started: bool  # replies close when the session starts: the register is the record then
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ def member_page(
     now = now or datetime.now(UTC)
     learning_set = member.learning_set
     in_order = sets.meetings_in_order(learning_set)
-    lines = {m.id: _line(m, member, len(in_order)) for m in in_order}
+    lines = {m.id: _line(m, member, len(in_order), now) for m in in_order}
     upcoming = [m for m in in_order if sets.end_time(m) > now]
     coming = sets.next_meeting(learning_set, now)
     prework = _prework(db, member, coming, library) if coming else []
@@ -87,7 +88,7 @@ def _present(row, member: Member) -> bool:
     return row.member_id == member.id and row.status == "present"
 
 
-def _line(meeting: Meeting, member: Member, total: int) -> SessionLine:
+def _line(meeting: Meeting, member: Member, total: int, now: datetime) -> SessionLine:
     rsvp = replies.replies_by_member(meeting).get(member.id)
     return SessionLine(
         key=meeting.key,
@@ -103,6 +104,7 @@ def _line(meeting: Meeting, member: Member, total: int) -> SessionLine:
         reply=rsvp.status if rsvp else None,
         note=rsvp.note if rsvp else "",
         presenting=member.id in presented(meeting),
+        started=sets.has_started(meeting, now),
     )
 
 
