@@ -296,3 +296,10 @@ def test_a_session_under_way_takes_no_more_replies(app, db, signed_in):
     assert "replies have closed" in card and "I can come" not in card
     refused = member.post(f"/m/{token}/reply/{first.key}/yes", data={"note": ""})
     assert refused.status_code == 400 and "The session has started" in text(refused)
+
+
+def test_the_reminder_preview_shows_a_stand_in_never_a_members_link(app, set_up):
+    facilitator, links = set_up
+    preview = text(facilitator.get("/sets/set-a/messages/preview/reminder"))
+    assert "I can come: http://127.0.0.1:5000/m/…your-private-link…/reply/" in preview
+    assert not any(token in preview for token in links.values())

@@ -23,6 +23,7 @@ from toolkit.resources import catalogue
 from toolkit.sets.rota import presented
 
 FOLLOW_UP_DOCUMENTS = ("reflection", "evaluation")
+PREVIEW_TOKEN = "…your-private-link…"  # what a preview shows for a member's private token
 
 
 @dataclass(frozen=True)
@@ -72,19 +73,20 @@ class Composer:
         if match.method == "REQUEST":
             self_assessment.ensure_token(match.member)
             db.commit()
-            replies = self.reply_links(meeting, match.member)
+            replies = self.reply_links(meeting, match.member.assessment_token)
         return Composed(invites.message(match, config, replies), invites.file_stem(match))
 
-    def reply_links(self, meeting: Meeting, member: Member) -> Section | None:
+    def reply_links(self, meeting: Meeting, token: str | None) -> Section | None:
         """ "I can come" and "I can't come" to the member's page, once they have a private link."""
-        if not member.assessment_token:
+        if not token:
             return None
-        return members.reply_section(
-            self.content.settings.base_url, member.assessment_token, meeting
-        )
+        return members.reply_section(self.content.settings.base_url, token, meeting)
 
-    def reminder_letter(self, db: Session, meeting: Meeting, member: Member) -> Letter:
-        """The reminder: the member's open actions from earlier meetings, whether they present."""
+    def reminder_letter(
+        self, db: Session, meeting: Meeting, member: Member, token: str = PREVIEW_TOKEN
+    ) -> Letter:
+        """The reminder: the member's open actions from earlier meetings, whether they present,
+        and their reply links (with `token`; a preview shows a stand-in, never the real one)."""
         earlier = [a for a in sets.actions_to_review(db, meeting) if a.member_id == member.id]
         presenting = member.id in presented(meeting)
         facts = Reminder(
@@ -93,7 +95,7 @@ class Composer:
             _facilitator(meeting).name,
             tuple(earlier),
             presenting,
-            self.reply_links(meeting, member),
+            self.reply_links(meeting, token),
         )
         return reminder_letter(facts, catalogue(db, self.content.bank))
 
@@ -115,9 +117,9 @@ class Composer:
         return self_assessment.link_letter(member, meeting.learning_set, url, nudge=nudge)
 
     def _reminder(self, db: Session, row: SentInvite, meeting: Meeting, member: Member) -> Composed:
-        self_assessment.ensure_token(member)
+        token = self_assessment.ensure_token(member)
         db.commit()
-        letter = self.reminder_letter(db, meeting, member)
+        letter = self.reminder_letter(db, meeting, member, token)
         return self._plain(meeting, member, letter, f"reminder-{row.id}")
 
     def _follow_up(
