@@ -303,3 +303,10 @@ def test_the_reminder_preview_shows_a_stand_in_never_a_members_link(app, set_up)
     preview = text(facilitator.get("/sets/set-a/messages/preview/reminder"))
     assert "I can come: http://127.0.0.1:5000/m/…your-private-link…/reply/" in preview
     assert not any(token in preview for token in links.values())
+
+
+def test_the_invites_page_shows_the_reply_lines_with_a_stand_in(app, set_up):
+    facilitator, links = set_up
+    review = text(facilitator.get("/sets/set-a/invites"))
+    assert "I can come: http://127.0.0.1:5000/m/…your-private-link…/reply/session-1/yes" in review
+    assert not any(token in review for token in links.values())
