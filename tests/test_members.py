@@ -310,3 +310,37 @@ def test_the_invites_page_shows_the_reply_lines_with_a_stand_in(app, set_up):
     review = text(facilitator.get("/sets/set-a/invites"))
     assert "I can come: http://127.0.0.1:5000/m/…your-private-link…/reply/session-1/yes" in review
     assert not any(token in review for token in links.values())
+
+
+def test_a_reply_racing_another_is_recorded_after_reading_again(app, db, set_up, monkeypatch):
+    from sqlalchemy.orm.exc import StaleDataError
+
+    from toolkit import replies
+
+    _facilitator, links = set_up
+    first = meetings(db)[0]
+    real, calls = replies.record_reply, []
+
+    def racing(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:  # another member's apologies changed the session meanwhile
+            raise StaleDataError("meetings row was updated by someone else")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(replies, "record_reply", racing)
+    token = links["amara@example.nhs.uk"]
+    saved = app.test_client().post(f"/m/{token}/reply/{first.key}/no", data={"note": "Leave"})
+    assert saved.status_code == 302 and len(calls) == 2
+    db.expire_all()
+    assert db.scalars(select(Rsvp)).one().note == "Leave"
+
+
+def test_a_note_too_long_is_refused_and_kept_as_typed(app, db, set_up):
+    _facilitator, links = set_up
+    first = meetings(db)[0]
+    token = links["amara@example.nhs.uk"]
+    long_note = "On call " * 100
+    refused = app.test_client().post(f"/m/{token}/reply/{first.key}/yes", data={"note": long_note})
+    assert refused.status_code == 400 and "There is a problem" in text(refused)
+    assert long_note.strip() in text(refused)
+    assert db.scalars(select(Rsvp)).all() == []

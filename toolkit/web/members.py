@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from toolkit import members as service
 from toolkit import replies, self_assessment, sets
@@ -54,20 +55,37 @@ def reply(token: str, key: str, answer: str):
     if answer not in service.REPLY_WORDS:
         abort(404)
     status, words = service.REPLY_WORDS[answer]
+    note = request.form.get("note", "")
     shown = dict(token=token, meeting=meeting, answer=answer, words=words, status=status)
-    label = f"{sets.describe_when(meeting)}"
+    shown |= dict(when=sets.describe_when(meeting), note=note)
     if not FlaskForm().validate_on_submit():
-        return render_template("members/reply.html", when=label, error="", **shown)
-    db = get_db()
+        return render_template("members/reply.html", error="", **shown)
     try:
-        replies.record_reply(db, meeting, member, status, request.form.get("note", ""), "link")
-        db.commit()
+        _save_reply(token, key, status, note)
     except SetError as exc:
-        db.rollback()
-        return render_template("members/reply.html", when=label, error=str(exc), **shown), 400
+        return render_template("members/reply.html", error=str(exc), **shown), 400
     said = "you are coming" if status == "attending" else "you can't come"
     flash(f"Thank you: your facilitator knows {said} to {meeting.title}.")
     return redirect(url_for("members.page", token=token, _anchor="sessions"))
+
+
+def _save_reply(token: str, key: str, status: str, note: str, tries: int = 3) -> None:
+    """Record the reply; when another member's reply to the same session changed it at the same
+    moment (apologies touch the session), read it again and record this one on top."""
+    db = get_db()
+    for attempt in range(tries):
+        member = _member(token)
+        try:
+            replies.record_reply(db, _meeting(member, key), member, status, note, "link")
+            db.commit()
+            return
+        except (StaleDataError, IntegrityError):
+            db.rollback()
+            if attempt == tries - 1:
+                raise SetError("Many replies arrived at once: please send yours again.") from None
+        except SetError:
+            db.rollback()
+            raise
 
 
 @bp.post("/<token>/prework/<key>")
