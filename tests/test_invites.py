@@ -722,7 +722,7 @@ def test_every_property_of_an_emailed_invite(factory, set_id, config, tmp_path):
     member's name, no facilitator note and no facilitator-only block anywhere in it."""
     with database.transaction(factory) as db:
         first = sets.meetings_in_order(db.get(LearningSet, set_id))[0]
-        sets.add_block(db, first, "Facilitators' debrief", "other", 15, "Who needs a call?", False)
+        sets.add_block(db, first, "Facilitators' debrief", "input", 15, "Who needs a call?", False)
     send(factory, set_id, config, Outbox(tmp_path))
     by_session = {}
     for name, cal in _sent(tmp_path):
