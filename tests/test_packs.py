@@ -19,6 +19,7 @@ from toolkit.packs import (
     DOCUMENTS,
     NAMED_HANDOUTS,
     build_pack,
+    document_names,
     render_all,
     render_document,
     render_pdf,
@@ -262,3 +263,25 @@ def test_a_changed_stylesheet_renders_again_instead_of_serving_the_old_pdf(tmp_p
     monkeypatch.setattr(render_module.weasyprint, "__version__", "0.1-another")
     render_pdf(html, cache)
     assert len(made) == 2 and len(list(cache.glob("*.pdf"))) == 2
+
+
+def test_the_self_assessment_sheet_is_printed_at_the_first_and_last_sessions_only(env):
+    """Five sessions: the sheet goes with sessions 1 and 5 only."""
+    factory = database.session_factory(database.make_engine(env.database_url))
+    bank = load_bank(REPO_ROOT / "casebank")
+    templates = load_session_templates(REPO_ROOT / "session_templates")
+    with database.transaction(factory) as db:
+        owner = create_user(db, "fac@example.org", None, "Dr Facilitator")
+        s = sets.create_set(db, owner, "set-a", "Set A")
+        sets.add_member(db, s, "Zoë Marsh", "zoe@example.nhs.uk", "FY2")
+        start = local_start(date(2027, 3, 25), time(14, 0), "Europe/London")
+        series = sets.add_series(db, s, start, 6, 5, templates["action-learning-set"])
+        packs = [build_pack(db, m, bank, load_frameworks()) for m in series]
+    assert [p.count for p in packs] == [5] * 5 and [p.number for p in packs] == [1, 2, 3, 4, 5]
+    assert all(p.statements for p in packs)
+    printed = ["self-assessment" in document_names(p) for p in packs]
+    assert printed == [True, False, False, False, True]
+    sheet = render_document(packs[-1], "self-assessment")
+    assert sheet.pdf.startswith(b"%PDF") and packs[-1].statements[0][0] in pdf_text(sheet.pdf)
+    with pytest.raises(KeyError):
+        render_document(packs[0], "no-such-document")
