@@ -20,6 +20,14 @@ SENDER = "learning-sets@kss.example.nhs.uk"
 CHANGED = datetime(2027, 1, 5, 9, 30, 15, 123456, tzinfo=UTC)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_vtimezones():
+    """Build every VTIMEZONE anew: `vtimezone` is cached, and a test must see the code it runs."""
+    calendar.vtimezone.cache_clear()
+    yield
+    calendar.vtimezone.cache_clear()
+
+
 def session(**changes) -> SessionEvent:
     """Session 2 of Set A: Thu 28 Oct 2027, 14:00 to 17:15 London (BST, three days before the
     autumn change), at a venue of two lines, with a video link and a two-line description."""
