@@ -60,6 +60,7 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
             "tests/test_rota.py",
             "tests/test_attendance.py",
             "tests/test_sets_web.py",
+            "tests/test_sets_edits_web.py",
             "tests/test_sets_schedule_web.py",
             "tests/test_edit_conflicts.py",
             "tests/test_session_cases.py",
