@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, request
 
+from toolkit.case_profile import PLACE_LABELS
 from toolkit.casebank import SETTINGS, STAGES, CaseFilter, filter_cases
 from toolkit.text import render_markdown
 from toolkit.web import toolkit
@@ -40,7 +41,9 @@ def _case(case_id: str):
 def show(case_id: str):
     """The facilitator's view of a case, notes included and clearly marked."""
     case = _case(case_id)
-    return render_template("cases/show.html", case=case, md=render_markdown)
+    return render_template(
+        "cases/show.html", case=case, md=render_markdown, place_labels=PLACE_LABELS
+    )
 
 
 @bp.route("/<case_id>/handout")

@@ -12,17 +12,17 @@ from flask import (
     redirect,
     render_template,
     request,
-    stream_template,
     url_for,
 )
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 
-from toolkit import invites, sets
-from toolkit.mail import Outbox, Transport, transport_for
+from toolkit import invites
+from toolkit.mail import Transport, transport_for
 from toolkit.models import LearningSet
 from toolkit.resources import catalogue
 from toolkit.web import get_db, public_url, toolkit
+from toolkit.web.sets.messages import queue_send, session_numbers
 from toolkit.web.sets.routes import bp, find_meeting, find_set
 
 feeds = Blueprint("feeds", __name__)
@@ -37,14 +37,6 @@ def _config() -> invites.InviteSettings:
 def _transport() -> Transport:
     settings = toolkit().settings
     return transport_for(settings.smtp_url, settings.outbox_dir, settings.smtp_timeout)
-
-
-def _session_numbers(learning_set: LearningSet) -> dict[int, str]:
-    """Each session's number as the send pages show it, deleted ones marked as such."""
-    return {
-        m.id: f"{sets.meeting_number(m)}{' (deleted)' if m.deleted_at else ''}"
-        for m in invites.with_deleted(learning_set)
-    }
 
 
 def _calendar_response(body: bytes, filename: str, download: bool) -> Response:
@@ -68,7 +60,7 @@ def review_invites(slug: str):
         out_of_date=invites.out_of_date_members(owed),
         log=invites.send_log(db, learning_set),
         members={m.id: m for m in learning_set.members},
-        number_of_meeting=_session_numbers(learning_set),
+        number_of_meeting=session_numbers(learning_set),
         transport=_transport(),
         sender=config.sender,
         feed_url=feed_url,
@@ -79,20 +71,13 @@ def review_invites(slug: str):
 
 @bp.post("/<slug>/invites/send")
 def send_invites(slug: str):
-    """Send every owed message, showing each recipient's result as it happens."""
+    """Queue every owed message, then show the send's progress; a second click (or another tab)
+    queues nothing new, because each message's claim is taken once."""
     learning_set = find_set(slug)
-    kit = toolkit()
     owed = invites.pending_invites(get_db(), learning_set)
-    transport = _transport()
-    return stream_template(
-        "sets/sending.html",
-        s=learning_set,
-        total=len(owed),
-        where=transport.describe(),
-        outbox=isinstance(transport, Outbox),
-        outcomes=invites.send_each(kit.sessions, invites.prepare(owed, _config()), transport),
-        number_of_meeting=_session_numbers(learning_set),
-    )
+    batch = secrets.token_urlsafe(12)
+    queue_send(learning_set, [invites.draft(p) for p in owed], batch)
+    return redirect(url_for("sets.sending", slug=slug, batch=batch))
 
 
 @bp.post("/<slug>/feed-token")

@@ -308,8 +308,15 @@ def attach(slug: str, key: str):
     if request.form.get("do") == "detach":
         save(lambda: sets.detach(db, meeting, case_id, prompt_id), "Removed from the session.")
     else:
-        save(lambda: sets.attach(db, meeting, bank, case_id, prompt_id), "Added to the session.")
+        done = _added(sets.later_parts(meeting, bank, case_id))
+        save(lambda: sets.attach_with_parts(db, meeting, bank, case_id, prompt_id), done)
     return _back(meeting, "content")
+
+
+def _added(later: list) -> str:
+    """What attaching said: the session, and where a case's later parts went."""
+    placed = [f"part {case.part} to session {sets.meeting_number(m)}" for m, case in later]
+    return "Added to the session" + (f"; also {', '.join(placed)}." if placed else ".")
 
 
 @bp.post("/<slug>/sessions/<key>/resources")
