@@ -13,7 +13,7 @@ import pytest
 
 from toolkit.calendar import Person
 from toolkit.letters import Section, render
-from toolkit.mail import MailError, Outbox, Smtp, compose_plain, send_with_retry
+from toolkit.mail import MailError, Outbox, Smtp, compose_plain, send_with_retry, tls_context
 from toolkit.text import one_line
 
 from .smtp_server import Accounts, SmtpServer, TlsSmtpServer, self_signed_certificate
@@ -176,9 +176,12 @@ def certificate(tmp_path_factory):
 
 @pytest.fixture
 def trusted(certificate, monkeypatch):
-    """The test's certificate is the only one the client trusts (OpenSSL's SSL_CERT_FILE)."""
+    """The test's certificate is the only one the client trusts (OpenSSL's SSL_CERT_FILE; the
+    process's TLS context is made again, as it is cached)."""
     monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
-    return certificate
+    tls_context.cache_clear()
+    yield certificate
+    tls_context.cache_clear()
 
 
 def _send_through(url: str) -> str:
@@ -239,10 +242,12 @@ def test_a_certificate_the_client_does_not_trust_stops_the_send_before_the_passw
 ):
     other, _key = self_signed_certificate(tmp_path)
     monkeypatch.setenv("SSL_CERT_FILE", str(other))
+    tls_context.cache_clear()
     accounts = Accounts(USER, SECRET)
     with TlsSmtpServer(*certificate, accounts) as server:
         with pytest.raises(MailError) as failed:
             _send_through(server.url_for(USER, SECRET))
+    tls_context.cache_clear()
     assert "CERTIFICATE_VERIFY_FAILED" in str(failed.value) and failed.value.unreachable
     assert accounts.attempts == [] and server.recorder.messages == []
 
