@@ -237,6 +237,7 @@ def _misread(name: str, first: int, last: int) -> list[tuple[datetime, datetime]
         ("America/Mexico_City", 2022, 2023, "dates"),  # summer time ended for good in 2022
         ("Europe/Moscow", 2014, 2014, "dates"),  # one change, +4 to +3 for good, in Oct 2014
         ("Europe/Volgograd", 2020, 2020, "dates"),  # one change, +4 to +3, in Dec 2020
+        ("Asia/Pyongyang", 2016, 2018, "dates"),  # no change in 2016; +8:30 to +9 in May 2018
     ],
 )
 def test_the_vtimezone_alone_gives_the_right_instant_all_year(name, first, last, form):
@@ -352,6 +353,17 @@ def test_a_zone_that_changed_its_offset_for_good_reads_right_before_the_change()
     ]
     ics = calendar.feed("Set", "s@x", sessions).decode()
     assert [s.hour for s in event_starts_utc(ics)] == [6, 7]
+
+
+def test_a_zone_without_changes_in_the_first_year_but_one_later_is_not_taken_as_fixed():
+    """Pyongyang kept +8:30 all through 2016 and 2017, and went back to +9 in May 2018: one
+    fixed offset would put the 2018 session half an hour out."""
+    sessions = [
+        session(uid="a@x", zone="Asia/Pyongyang", start=datetime(2016, 6, 2, 10)),
+        session(uid="b@x", zone="Asia/Pyongyang", start=datetime(2018, 6, 7, 10)),
+    ]
+    ics = calendar.feed("Set", "s@x", sessions).decode()
+    assert [(s.hour, s.minute) for s in event_starts_utc(ics)] == [(1, 30), (1, 0)]
 
 
 def test_vtimezone_covers_the_years_of_the_sessions_in_its_zone_only():
