@@ -235,6 +235,7 @@ def _misread(name: str, first: int, last: int) -> list[tuple[datetime, datetime]
         ("Asia/Kolkata", 2027, 2028, "fixed"),  # no changes, half-hour offset
         ("UTC", 2027, 2027, "fixed"),
         ("America/Mexico_City", 2022, 2023, "dates"),  # summer time ended for good in 2022
+        ("America/Mexico_City", 2022, 2022, "rules"),  # within 2022 its yearly rules still hold
         ("Europe/Moscow", 2014, 2014, "dates"),  # one change, +4 to +3 for good, in Oct 2014
         ("Europe/Volgograd", 2020, 2020, "dates"),  # one change, +4 to +3, in Dec 2020
         ("Asia/Pyongyang", 2016, 2018, "dates"),  # no change in 2016; +8:30 to +9 in May 2018
