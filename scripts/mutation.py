@@ -1,6 +1,7 @@
 """Mutation-test the core, one module at a time, each against only the tests that exercise it.
 
     .venv/bin/python scripts/mutation.py [MODULE ...]   # default: every module, in MODULES order
+    .venv/bin/python scripts/mutation.py --scores        # the table for what has run so far
 
 Each module runs mutmut in its own folder, .mutation/<module>/, which links to the project's
 sources and tests and holds a pyproject.toml whose [tool.mutmut] table is the project's plus the
@@ -134,27 +135,39 @@ def run(module: str, children: int) -> dict[str, int]:
     return score(folder)
 
 
+def row(module: str, counts: dict[str, int]) -> str:
+    """One line of the score table; the percentage is of the mutants tested so far."""
+    total = sum(counts.values())
+    killed = counts.get("killed", 0) + counts.get("caught by type check", 0)
+    known = ("killed", "caught by type check", "survived", "timeout", "no tests")
+    untested = total - sum(counts.get(k, 0) for k in known)
+    tested = total - untested
+    percent = f"{100 * killed / tested:.0f}" if tested else "-"
+    return (
+        f"{module}\t{total}\t{killed}\t{counts.get('survived', 0)}\t"
+        f"{counts.get('timeout', 0)}\t{counts.get('no tests', 0)}\t{untested}\t{percent}"
+    )
+
+
 def main(argv: list[str]) -> int:
+    """Run the modules named (all by default); with --scores, only report what has run."""
+    report_only = "--scores" in argv
+    argv = [a for a in argv if a != "--scores"]
     children = int(os.environ.get("MUTATION_CHILDREN", "2"))
     modules = argv or list(MODULES)
     unknown = [m for m in modules if m not in MODULES]
     if unknown:
         sys.exit(f"unknown module(s) {', '.join(unknown)}; choose from {', '.join(MODULES)}")
-    rows = ["module\tmutants\tkilled\tsurvived\ttimeout\tno tests\tother\tkilled %"]
+    rows = ["module\tmutants\tkilled\tsurvived\ttimeout\tno tests\tnot tested yet\tkilled %"]
     for module in modules:
-        counts = run(module, children)
-        total = sum(counts.values())
-        killed = counts.get("killed", 0) + counts.get("caught by type check", 0)
-        known = ("killed", "caught by type check", "survived", "timeout", "no tests")
-        other = total - sum(counts.get(k, 0) for k in known)
-        percent = f"{100 * killed / total:.0f}" if total else "-"
-        rows.append(
-            f"{module}\t{total}\t{killed}\t{counts.get('survived', 0)}\t"
-            f"{counts.get('timeout', 0)}\t{counts.get('no tests', 0)}\t{other}\t{percent}"
-        )
+        if report_only and not (WORK / module / "mutants").exists():
+            continue
+        counts = score(prepare(module)) if report_only else run(module, children)
+        rows.append(row(module, counts))
         print(rows[-1], flush=True)
-    WORK.mkdir(exist_ok=True)
-    (WORK / "scores.tsv").write_text("\n".join(rows) + "\n", "utf-8")
+    if not report_only:
+        WORK.mkdir(exist_ok=True)
+        (WORK / "scores.tsv").write_text("\n".join(rows) + "\n", "utf-8")
     print("\n".join(rows))
     return 0
 
