@@ -230,6 +230,8 @@ def _misread(name: str, first: int, last: int) -> list[tuple[datetime, datetime]
     [
         ("Europe/London", 2027, 2028, "rules"),  # last Sunday of March and of October
         ("America/New_York", 2027, 2027, "rules"),  # second Sunday of March, first of November
+        ("America/New_York", 2026, 2026, "rules"),  # ... which falls on 8 March in 2026
+        ("Pacific/Fiji", 2019, 2019, "rules"),  # summer time ended in January, began in November
         ("Australia/Sydney", 2027, 2028, "rules"),  # southern: summer time over the new year
         ("Pacific/Auckland", 2027, 2027, "rules"),  # southern, +13 in summer
         ("Asia/Kolkata", 2027, 2028, "fixed"),  # no changes, half-hour offset
@@ -386,6 +388,10 @@ def test_byday_names_the_last_weekday_of_a_month_as_minus_one():
     assert calendar._byday(datetime(2027, 10, 24)) == "4SU"
     assert calendar._byday(datetime(2027, 11, 7)) == "1SU"
     assert calendar._byday(datetime(2027, 3, 14)) == "2SU"
+    assert (
+        calendar._byday(datetime(2026, 3, 8)) == "2SU"
+        and calendar._byday(datetime(2026, 3, 1)) == "1SU"
+    )
     assert calendar._byday(datetime(2027, 2, 22)) == "-1MO"  # 22 + 7 > 28
     assert calendar._rule_date(2027, 10, "-1SU") == 31
     assert calendar._rule_date(2027, 3, "2SU") == 14
