@@ -199,3 +199,25 @@ def test_cache_returns_the_same_pdf_and_changes_with_the_html(tmp_path, pack, mo
     assert render_document(pack, "sign-in", tmp_path).pdf == first.pdf
     with pytest.raises(AssertionError, match="rendered again"):
         render_pdf(first.html.replace("Sign-in register", "Register"), tmp_path)
+
+
+def test_session_n_of_m_counts_only_sessions_that_will_happen(env, tmp_path):
+    factory = database.session_factory(database.make_engine(env.database_url))
+    bank = load_bank(REPO_ROOT / "casebank")
+    templates = load_session_templates(REPO_ROOT / "session_templates")
+    with database.transaction(factory) as db:
+        owner = create_user(db, "fac@example.org", None, "Dr Facilitator")
+        s = sets.create_set(db, owner, "set-b", "Set B")
+        sets.add_member(db, s, "Zoë Marsh", "zoe@example.nhs.uk", "FY2")
+        start = local_start(date(2027, 3, 25), time(14, 0), "Europe/London")
+        meetings = sets.add_series(db, s, start, 2, 4, templates["case-discussion"])
+        sets.set_status(db, meetings[1], "cancelled", "Strike day")
+        last = build_pack(db, meetings[3], bank, load_frameworks())
+        cancelled = build_pack(db, meetings[1], bank, load_frameworks())
+    assert (last.number, last.count) == (3, 3)
+    assert last.self_assessment  # the last session that happens has the closing sheet
+    for stem in ("facilitator-pack", "handout"):
+        text = pdf_text(render_document(last, stem, tmp_path).pdf)
+        assert "Session 3 of 3:" in text, stem
+        assert "of 4" not in text, stem
+    assert (cancelled.number, cancelled.count) == (2, 4)  # as it was when it was on

@@ -184,10 +184,7 @@ def session_label(meeting: Meeting) -> str:
 
 
 def _n_of_m(meeting: Meeting) -> str:
-    total = len(sets.meetings_in_order(meeting.learning_set))
-    if meeting.deleted_at is not None:
-        total += 1  # it was one of them when the member was invited
-    return f"session {sets.meeting_number(meeting)} of {total}"
+    return sets.describe_n_of_m(meeting).lower()  # a cancelled one counts, as when invited
 
 
 def _opening(invite: Invite) -> str:

@@ -43,3 +43,4 @@ SUPPORT = 500
 OUTCOME = 2000
 CANCEL_REASON = 2000
 DESCRIPTION = 300  # a resource, in a line
+MEMBER_LIST = 20000  # a pasted list of members, about 50 lines of name, e-mail and grade

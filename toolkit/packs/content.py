@@ -187,12 +187,13 @@ def build_pack(
     if not sets.has_started(meeting, now):
         present_ids = set()
     library = catalogue(db, bank)
+    number, count = sets.session_of(meeting)
     return Pack(
         set_title=learning_set.title,
         programme=learning_set.programme,
         facilitators=", ".join(f.name for f in learning_set.facilitators),
-        number=sets.meeting_number(meeting),
-        count=len(learning_set.meetings),
+        number=number,
+        count=count,
         title=meeting.title,
         day=f"{start:%A} {start.day} {start:%B %Y}",
         start=_clock(start),

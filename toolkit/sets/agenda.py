@@ -24,7 +24,16 @@ from toolkit.planning import (
     timed_agenda,
 )
 from toolkit.session_templates import SessionTemplate
-from toolkit.sets.base import SetError, check_room, line, local, next_position, text_field, touch
+from toolkit.sets.base import (
+    SetError,
+    check_room,
+    line,
+    local,
+    meeting_number,
+    next_position,
+    text_field,
+    touch,
+)
 from toolkit.sets.rota import proposed_presenters, refresh_rota
 from toolkit.text import one_line
 
@@ -36,7 +45,8 @@ def apply_template(
     presenters: Sequence[int | None] | None = None,
     bank: Bank | None = None,
 ) -> None:
-    """Replace the agenda with the template's blocks; presenter rounds follow the rota.
+    """Replace the agenda with the template's blocks; presenter rounds follow the rota, and
+    the set's first session leaves out the review of actions (there are none yet).
 
     With `bank`, attached cases get their case blocks back (see `attach`).
     """
@@ -48,7 +58,8 @@ def apply_template(
     meeting.template_id = template.id
     meeting.blocks.clear()
     db.flush()
-    for position, block in enumerate(expand_template(template, presenters)):
+    first = meeting_number(meeting) == 1
+    for position, block in enumerate(expand_template(template, presenters, first)):
         meeting.blocks.append(_row(block, position))
     if bank is not None:
         _restore_case_blocks(db, meeting, bank)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import secrets
+import unicodedata
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -62,7 +64,18 @@ def check_zone(name: str) -> str:
 
 def can_access(user: User, learning_set: LearningSet) -> bool:
     """Admins see every set; facilitators only their own."""
-    return user.is_admin or any(f.id == user.id for f in learning_set.facilitators)
+    return user.is_admin or facilitates(user, learning_set)
+
+
+def is_demo(learning_set: LearningSet) -> bool:
+    """A set no facilitator can sign in to (the demo content, or a set imported for someone
+    who has no password yet): it belongs to no real facilitator."""
+    return not any(f.password_hash for f in learning_set.facilitators)
+
+
+def facilitates(user: User, learning_set: LearningSet) -> bool:
+    """Whether the user is one of the set's own facilitators (an admin sees more sets)."""
+    return any(f.id == user.id for f in learning_set.facilitators)
 
 
 def sets_for(db: Session, user: User) -> list[LearningSet]:
@@ -73,12 +86,33 @@ def sets_for(db: Session, user: User) -> list[LearningSet]:
     return list(db.scalars(query))
 
 
+def slug_for(title: str) -> str:
+    """A short id made from a title, as the create form's script makes it: "Thames Valley FY
+    set B" becomes "thames-valley-fy-set-b" (accents dropped, at most `limits.SLUG` long)."""
+    bare = "".join(c for c in unicodedata.normalize("NFKD", title) if not unicodedata.combining(c))
+    slug = re.sub(r"[^a-z0-9]+", "-", bare.lower()).strip("-")
+    return slug[: limits.SLUG].rstrip("-") or "learning-set"
+
+
+def free_slug(db: Session, title: str) -> str:
+    """`slug_for(title)`, with -2, -3… added when a set already has that id."""
+    base = slug_for(title)
+    taken = set(db.scalars(select(LearningSet.slug).where(LearningSet.slug.startswith(base))))
+    slug, n = base, 1
+    while slug in taken:
+        n += 1
+        slug = f"{base[: limits.SLUG - len(str(n)) - 1].rstrip('-')}-{n}"
+    return slug
+
+
 def create_set(
     db: Session, owner: User, slug: str, title: str, time_zone: str = "Europe/London", **fields: str
 ) -> LearningSet:
-    """Create a set facilitated by `owner`, with the default ground rules."""
+    """Create a set facilitated by `owner`, with the default ground rules; with no `slug`, its
+    short id is made from the title."""
+    slug = slug or free_slug(db, title)
     if db.scalar(select(LearningSet).where(LearningSet.slug == slug)):
-        raise SetError(f"a set with the id '{slug}' already exists")
+        raise SetError(f"A set with the short id '{slug}' already exists. Choose another short id.")
     learning_set = LearningSet(
         slug=slug,
         ground_rules="\n".join(DEFAULT_GROUND_RULES),
@@ -142,6 +176,21 @@ def meeting_number(meeting: Meeting) -> int:
     if meeting.deleted_at is None:
         return in_order.index(meeting) + 1
     return sum(1 for m in in_order if m.starts_at < meeting.starts_at) + 1
+
+
+def session_of(meeting: Meeting) -> tuple[int, int]:
+    """(N, M) for "session N of M", counting only the sessions that will happen: a cancelled or
+    deleted session is counted as if it were still on, so its cancellation reads as it was."""
+    held = [m for m in meetings_in_order(meeting.learning_set) if m.status != "cancelled"]
+    earlier = sum(1 for m in held if m.starts_at < meeting.starts_at and m is not meeting)
+    counted = meeting.status != "cancelled" and meeting.deleted_at is None
+    return earlier + 1, len(held) + (0 if counted else 1)
+
+
+def describe_n_of_m(meeting: Meeting) -> str:
+    """ "Session 2 of 5", counting only the sessions that will happen (see `session_of`)."""
+    number, count = session_of(meeting)
+    return f"Session {number} of {count}"
 
 
 def local(meeting: Meeting, when: datetime | None = None) -> datetime:
