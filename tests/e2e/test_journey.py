@@ -178,7 +178,7 @@ def test_journey(page, check, journey_server, journey_smtp, artifacts):
     page.get_by_role("navigation", name="Menu").get_by_role("link", name="Learning sets").click()
     page.get_by_text("You have no learning sets yet").wait_for()
     check("Learning sets, empty")
-    page.get_by_role("button", name="Create a learning set").click()
+    page.get_by_role("button", name="Create your first learning set").click()
     page.get_by_role("heading", name="Create a learning set").wait_for()
     check("Create a learning set")
     page.get_by_label("Title").fill("Thames Valley FY leadership set B")
@@ -218,14 +218,22 @@ def test_journey(page, check, journey_server, journey_smtp, artifacts):
     series.get_by_label("Start time").fill("14:00")
     series.get_by_label("Every how many weeks").fill("2")
     series.get_by_label("Number of sessions").fill("6")
-    series.get_by_label("Session template").select_option("action-learning-set")
+    # the first and last meetings take their own templates (proposed by the form)
+    assert series.get_by_label("First session", exact=True).input_value() == "first-meeting"
+    assert series.get_by_label("Last session", exact=True).input_value() == "final-review"
+    series.get_by_label("Sessions in between").select_option("action-learning-set")
     series.get_by_role("button", name="Schedule sessions").click()
     page.get_by_text("6 sessions scheduled.").wait_for()
     rows = page.get_by_role("table", name="Sessions, in date order").locator("tbody tr")
     assert rows.count() == 6
     for number, day in enumerate(DATES, 1):
-        # 14:00 local before and after the clocks go forward on 29 March 2037
-        assert f"{day}, 14:00 to 17:15" in rows.nth(number - 1).inner_text()
+        # 14:00 local before and after the clocks go forward on 29 March 2037; the first
+        # meeting's template has a 180-minute slot, the others 195
+        end = "17:00" if number == 1 else "17:15"
+        assert f"{day}, 14:00 to {end}" in rows.nth(number - 1).inner_text()
+    assert "Session 1" not in rows.first.inner_text()  # titles say what each meeting is
+    assert "Getting started" in rows.first.inner_text()
+    assert "Looking back and moving on" in rows.last.inner_text()
     check("Six sessions scheduled")
 
     # Session 1: rebuild from the classic action learning set.
@@ -248,8 +256,10 @@ def test_journey(page, check, journey_server, journey_smtp, artifacts):
     page.get_by_role("button", name="Rebuild agenda").click()
     page.get_by_text("Agenda rebuilt from 'Action learning set (classic, 3 presenters)'").wait_for()
     blocks_after = agenda_inputs.evaluate_all("els => els.map(e => e.id)")
-    assert len(blocks_after) == len(blocks_before) and not set(blocks_after) & set(blocks_before)
-    assert page.get_by_text("The agenda fits the 195-minute slot with 5 min to spare").is_visible()
+    assert blocks_after and not set(blocks_after) & set(blocks_before)
+    # the set's first session has no earlier actions to review, so no review block
+    assert page.get_by_text("The agenda fits the 195-minute slot with 25 min to spare").is_visible()
+    assert page.locator('input[value="Review of actions"]').count() == 0
     session_1 = page.url.split("#")[0]
 
     # Attach a case found by searching the bank on the page, and a suggested prompt.
@@ -264,7 +274,7 @@ def test_journey(page, check, journey_server, journey_smtp, artifacts):
     # the case brings a block of its own 35 minutes, just before process review: now it over-runs
     agenda = page.get_by_role("table", name="Agenda with clock times")
     assert agenda.locator(f'input[value="Case: {CASE}"]').count() == 1
-    assert "runs 30 min over the slot" in page.locator("#overrun").inner_text()
+    assert "runs 10 min over the slot" in page.locator("#overrun").inner_text()
     first_prompt = page.get_by_role("button", name=re.compile(r"^Add prompt ")).first
     prompt_id = " ".join(first_prompt.text_content().split()).removeprefix("Add prompt ")
     first_prompt.click()
@@ -275,8 +285,8 @@ def test_journey(page, check, journey_server, journey_smtp, artifacts):
     # Make room for the case: two presenter rounds instead of three.
     round_3 = agenda.locator("tbody tr", has=page.locator('input[value="Presenter round 3"]'))
     round_3.get_by_role("button", name=re.compile(r"^Remove block \d+$")).click()
-    page.get_by_text("Agenda updated.").wait_for()
-    assert page.get_by_text("The agenda fits the 195-minute slot with 10 min to spare").is_visible()
+    page.get_by_text("Agenda saved.").wait_for()
+    assert page.get_by_text("The agenda fits the 195-minute slot with 30 min to spare").is_visible()
 
     # The rota: everyone presents before anyone presents twice.
     assert page.get_by_text("Proposed by the rota (follows earlier sessions)").is_visible()
@@ -292,7 +302,7 @@ def test_journey(page, check, journey_server, journey_smtp, artifacts):
     block_form = form_with(page, "Add block")
     block_form.get_by_label("Block title").fill("Peer coaching in pairs")
     block_form.get_by_label("Kind").select_option("input")
-    block_form.get_by_label("Minutes").fill("30")
+    block_form.get_by_label("Minutes").fill("50")
     block_form.get_by_role("button", name="Add block").click()
     page.get_by_text("Block added.").wait_for()
     overrun = page.locator("#overrun")
@@ -303,10 +313,10 @@ def test_journey(page, check, journey_server, journey_smtp, artifacts):
     last = page.get_by_role("table", name="Agenda with clock times").locator("tbody tr").last
     minutes = last.get_by_label(re.compile(r"^Minutes for block \d+$"))
     minutes.fill("5")
-    last.get_by_role("button", name=re.compile(r"^Save block \d+$")).click()
-    page.get_by_text("Agenda updated.").wait_for()
+    page.get_by_role("button", name="Save agenda").click()
+    page.get_by_text("Agenda saved.").wait_for()
     assert page.locator("#overrun").count() == 0
-    assert page.get_by_text("The agenda fits the 195-minute slot with 5 min to spare").is_visible()
+    assert page.get_by_text("The agenda fits the 195-minute slot with 25 min to spare").is_visible()
     check("Session 1 over-run fixed")
 
     # Print: the facilitator pack (downloaded in the browser) and the handout.
@@ -349,6 +359,10 @@ def test_journey(page, check, journey_server, journey_smtp, artifacts):
     details.get_by_role("button", name="Save date, time and place").click()
     page.get_by_text("Session details saved.").wait_for()
     assert page.get_by_text(f"{DATES[1]}, 15:00 to 18:15").is_visible()
+    # the session page itself says the invites are now wrong, with the send button there
+    warning = page.locator("#invites-out-of-date")
+    assert "6 members hold an invite for this session" in warning.inner_text()
+    assert warning.get_by_role("button", name="Send the updated invites").is_visible()
     check("Session 2 moved")
     page.get_by_role("link", name="Thames Valley FY leadership set B").click()
     page.get_by_text("6 members have out-of-date invites").wait_for()
@@ -391,10 +405,12 @@ def test_journey(page, check, journey_server, journey_smtp, artifacts):
     details.get_by_role("button", name="Save date, time and place").click()
     page.get_by_text("Session details saved.").wait_for()
     absent = MEMBERS[2][0]
+    page.get_by_role("button", name="Mark all present").click()
+    page.get_by_text("Everyone is marked present").wait_for()
     attendance = form_with(page, "Save attendance")
     for name, _email, _grade in MEMBERS:
-        status = "Apologies" if name == absent else "Present"
-        attendance.get_by_role("group", name=name).get_by_label(status).check()
+        assert attendance.get_by_role("group", name=name).get_by_label("Present").is_checked()
+    attendance.get_by_role("group", name=absent).get_by_label("Apologies").check()  # the exception
     attendance.get_by_role("button", name="Save attendance").click()
     page.get_by_text("Attendance saved.").wait_for()
     open_details(page, "Record an action")
