@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from toolkit.packs.cache import set_folder
 from toolkit.packs.content import Pack
-from toolkit.packs.render import DOCUMENTS, render_html, render_pdf
+from toolkit.packs.render import DOCUMENTS, render_html, render_pdfs
 
 NAMED_HANDOUTS = "handouts-named"
 
@@ -40,18 +40,21 @@ def available(anyone_present: bool, self_assessment: bool, has_members: bool) ->
 
 
 def render_document(pack: Pack, stem: str, cache_dir: Path | None = None) -> Rendered:
-    """Render one document; `handouts-named` is the handout with one named copy per member.
+    """Render one document; `handouts-named` is the handout with one named copy per member,
+    each numbering its own pages (the preview HTML shows every copy in one page).
 
     PDFs are cached in the set's own folder under `cache_dir`, so deleting it forgets them all.
     """
     if stem == NAMED_HANDOUTS:
         html = render_html("handout", pack, personalise=pack.members)
+        copies = [render_html("handout", pack, personalise=(m,)) for m in pack.members]
     elif stem in DOCUMENTS:
         html = render_html(stem, pack)
+        copies = [html]
     else:
         raise KeyError(stem)
     folder = set_folder(cache_dir, pack.set_id) if cache_dir else None
-    return Rendered(stem, html, render_pdf(html, folder))
+    return Rendered(stem, html, render_pdfs(copies, folder))
 
 
 def render_all(pack: Pack, cache_dir: Path | None = None) -> list[Rendered]:
