@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from .test_packs import pdf_text
 from .test_sets_web import make_set, meetings
 
 
@@ -46,3 +47,20 @@ def test_previews_name_an_icon_and_everything_they_link_to_is_there(signed_in, p
         for href in re.findall(r'<link [^>]*href="([^"]+)"', preview):
             if not href.startswith("data:"):
                 assert signed_in.get(f"{printing}/{href}").status_code == 200, (stem, href)
+
+
+def test_the_register_can_add_gmc_number_and_arrival_time_columns(signed_in, printing):
+    page = signed_in.get(printing.removesuffix("/print")).text
+    assert 'name="column" type="checkbox" value="gmc"' in page
+    assert 'name="column" type="checkbox" value="arrival"' in page
+
+    plain = pdf_text(signed_in.get(f"{printing}/sign-in.pdf").data)
+    assert "Signature" in plain and "GMC number" not in plain and "Arrival time" not in plain
+
+    both = signed_in.get(f"{printing}/sign-in.pdf?column=gmc&column=arrival&column=nonsense")
+    text = pdf_text(both.data)
+    assert "Name Grade GMC number Arrival time Signature" in text
+    assert "Zoë Marsh" in text
+
+    only_arrival = pdf_text(signed_in.get(f"{printing}/sign-in.pdf?column=arrival").data)
+    assert "Arrival time" in only_arrival and "GMC number" not in only_arrival

@@ -23,6 +23,10 @@ PROCESS_REVIEW_QUESTIONS = (
 )
 
 
+# Columns a facilitator may add to the sign-in register, by the name the print form sends.
+REGISTER_COLUMNS = {"gmc": "GMC number", "arrival": "Arrival time"}
+
+
 @dataclass(frozen=True)
 class AgendaRow:
     """One agenda block as printed."""
@@ -126,6 +130,7 @@ class Pack:
     reading: tuple[ResourceRow, ...] = ()
     statements: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (dimension, statement per level)
     participant: bool = False
+    register: tuple[str, ...] = ()  # extra columns of the sign-in register (REGISTER_COLUMNS)
     set_id: int = 0  # where the set's PDFs are cached, so deleting its data can remove them
 
     @property
@@ -152,6 +157,16 @@ class Pack:
         """Prompts grouped by questioning stage, in the order a conversation uses them."""
         groups = [(s, [p for p in self.prompts if p.stage == s]) for s in QUESTION_STAGES]
         return [(stage, rows) for stage, rows in groups if rows]
+
+    def with_register(self, chosen: list[str]) -> Pack:
+        """The same pack with the register columns chosen on the print form (unknown ones are
+        ignored), in the order the form lists them."""
+        return replace(self, register=tuple(c for c in REGISTER_COLUMNS if c in chosen))
+
+    @property
+    def register_headings(self) -> tuple[str, ...]:
+        """The headings of the register's extra columns."""
+        return tuple(REGISTER_COLUMNS[c] for c in self.register)
 
     def for_participants(self) -> Pack:
         """The same pack without facilitator notes, facilitator-only blocks or prompts."""

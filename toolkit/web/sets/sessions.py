@@ -104,6 +104,7 @@ def _session_page(meeting: Meeting, status: int = 200, typed: dict | None = None
         "end_time": sets.end_time,
         "csrf_form": FlaskForm(),
         "documents": [(n, _document_title(n)) for n in _documents(meeting)],
+        "register_columns": packs.REGISTER_COLUMNS,
         "prework": resources.session_resources(meeting, library, "prework"),
         "reading": resources.session_resources(meeting, library, "reading"),
         "suggested_resources": resources.suggest_resources(meeting, kit.bank, library),
@@ -456,7 +457,8 @@ def _pack(meeting: Meeting):
 def print_document(slug: str, key: str, stem: str, ext: str):
     """A session document as PDF (download), HTML (preview), or every PDF in one zip."""
     meeting = find_meeting(slug, key)
-    content, cache = _pack(meeting), toolkit().settings.pdf_cache_dir
+    content = _pack(meeting).with_register(request.args.getlist("column"))
+    cache = toolkit().settings.pdf_cache_dir
     base = f"{slug}-session-{sets.meeting_number(meeting)}"
     if (stem, ext) == ("print", "css"):
         return send_from_directory(packs.STATIC, "print.css", mimetype="text/css")
