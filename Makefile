@@ -6,8 +6,9 @@ TOOLKIT := .venv/bin/toolkit
 # Debian packages the app and its tests use: Pango for WeasyPrint, fonts, poppler for PDF checks,
 # Chromium for the end-to-end tests (Playwright drives it; it never downloads its own browsers).
 RUN_DEBS := libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core fonts-liberation
-# Tests also read PDFs back (poppler), drive a browser (Chromium) and run against PostgreSQL.
-TEST_DEBS := $(RUN_DEBS) poppler-utils chromium postgresql
+# Tests also read PDFs back (poppler), drive a browser (Chromium), run against PostgreSQL, and
+# run the task queue on Redis as well as on its embedded SQLite file.
+TEST_DEBS := $(RUN_DEBS) poppler-utils chromium postgresql redis-server
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test install assets system-deps lint format clean bench

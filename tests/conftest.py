@@ -82,7 +82,14 @@ def new_database(postgres_admin, tmp_path):
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str | None) -> Settings:
     """Point every TOOLKIT_* setting at a temporary data dir with a migrated database."""
     monkeypatch.setenv("TOOLKIT_DATA_DIR", str(tmp_path / "instance"))
-    for name in ("TOOLKIT_DATABASE_URL", "TOOLKIT_SECRET_KEY", "TOOLKIT_CASEBANK_DIR"):
+    for name in (
+        "TOOLKIT_DATABASE_URL",
+        "TOOLKIT_SECRET_KEY",
+        "TOOLKIT_CASEBANK_DIR",
+        "TOOLKIT_QUEUE_URL",
+        "TOOLKIT_SEND_LEASE",
+        "TOOLKIT_SMTP_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
     if database_url:
         monkeypatch.setenv("TOOLKIT_DATABASE_URL", database_url)
@@ -125,3 +132,12 @@ def signed_in(app, client):
     """A client signed in as a facilitator."""
     sign_in(client, add_user(app))
     return client
+
+
+def send_and_deliver(client, app, url: str, **kwargs):
+    """POST a send from the web, let the task queue deliver it here (one burst of its tasks),
+    and return the send's progress page."""
+    sent = client.post(url, **kwargs)
+    assert sent.status_code == 302, sent.status_code
+    app.extensions["toolkit"].queue.burst()
+    return client.get(sent.headers["Location"])

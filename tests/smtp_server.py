@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 from email import message_from_bytes
@@ -19,6 +20,11 @@ class Recorder:
         self.envelopes: list[tuple[str, list[str]]] = []
         self.fail_next = 0
         self.reject: set[str] = set()
+        # when set, the message after `hold_after` accepted ones is held: its data is read but
+        # never answered until `release` is set (a server stuck mid-send)
+        self.hold_after: int | None = None
+        self.holding = threading.Event()
+        self.release = threading.Event()
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.reject:
@@ -30,6 +36,11 @@ class Recorder:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.hold_after is not None and len(self.messages) >= self.hold_after:
+            self.holding.set()
+            while not self.release.is_set():
+                await asyncio.sleep(0.05)
+            return "451 4.3.0 held, not accepted"  # the sender has gone: nothing was delivered
         self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         self.messages.append(message_from_bytes(envelope.content, policy=default))
         return "250 Message accepted"

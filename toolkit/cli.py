@@ -75,12 +75,42 @@ def serve(host: str, port: int, threads: int) -> None:
     if token:
         click.echo(f"First run: create the admin account at {address}/setup")
         click.echo(f"  (from another machine: {address}/setup?token={token})")
+    consumer = _embedded_consumer(app)
     click.echo(f"Serving the learning-set toolkit on {address} (Ctrl+C to stop)")
     sys.stdout.flush()
     try:
         server.run()
     except KeyboardInterrupt:
         click.echo("stopped")
+    finally:
+        if consumer is not None:
+            consumer.stop(graceful=True)
+
+
+def _embedded_consumer(app):
+    """Without TOOLKIT_QUEUE_URL the queue is a file in the data folder and its workers run in
+    this process, so one command does everything; with it, `toolkit worker` runs them."""
+    from toolkit.jobs.queue import EmbeddedConsumer
+    from toolkit.web import toolkit
+
+    queue = toolkit(app).queue
+    if queue.settings.queue_url:
+        click.echo("Messages and printing wait for `toolkit worker` (TOOLKIT_QUEUE_URL is set)")
+        return None
+    consumer = EmbeddedConsumer(queue.huey, workers=2, worker_type="thread", shutdown_timeout=20)
+    consumer.start()
+    click.echo(f"Running the task queue ({queue.settings.queue_file}) in this process")
+    return consumer
+
+
+def _add_job_commands() -> None:
+    from toolkit.jobs.cli import jobs, worker
+
+    main.add_command(worker)
+    main.add_command(jobs)
+
+
+_add_job_commands()
 
 
 @main.group("db")

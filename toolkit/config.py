@@ -30,6 +30,8 @@ class Settings:
     reminder_minutes: int
     proxies: int  # reverse proxies in front of the app whose X-Forwarded-* headers to trust
     smtp_timeout: float = SMTP_TIMEOUT
+    queue_url: str | None = None  # redis://… to share the task queue between machines
+    send_lease: float = 0.0  # seconds before a send that never finished is tried again (0: auto)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -54,12 +56,25 @@ class Settings:
             reminder_minutes=int(env.get("TOOLKIT_REMINDER_MINUTES") or 1440),
             proxies=int(env.get("TOOLKIT_PROXIES") or 0),
             smtp_timeout=float(env.get("TOOLKIT_SMTP_TIMEOUT") or SMTP_TIMEOUT),
+            queue_url=env.get("TOOLKIT_QUEUE_URL") or None,
+            send_lease=float(env.get("TOOLKIT_SEND_LEASE") or 0),
         )
 
     @property
     def host(self) -> str:
         """The host name in `TOOLKIT_BASE_URL`, used in calendar UIDs and Message-IDs."""
         return urlsplit(self.base_url).hostname or "localhost"
+
+    @property
+    def lease(self) -> float:
+        """How long a message may stay "sending" before it counts as abandoned (its worker died):
+        by default far longer than one send can take, every wait bounded by the SMTP timeout."""
+        return self.send_lease or max(20 * self.smtp_timeout, 60.0)
+
+    @property
+    def queue_file(self) -> Path:
+        """The embedded task queue (Huey's SQLite storage), used when no TOOLKIT_QUEUE_URL."""
+        return self.data_dir / "queue.sqlite3"
 
     @property
     def outbox_dir(self) -> Path:

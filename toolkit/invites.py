@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email.message import EmailMessage
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from toolkit import calendar, sets
@@ -18,17 +17,10 @@ from toolkit.calendar import Person, SessionEvent
 from toolkit.casebank import Resource
 from toolkit.config import Settings
 from toolkit.db import transaction
+from toolkit.jobs.outgoing import Composed, Draft, Drop, deliver, queue_rows, transport_kind
 from toolkit.letters import Invite, invite_letter, outline
-from toolkit.mail import (
-    SERVICE,
-    Letter,
-    MailError,
-    Outbox,
-    Transport,
-    compose,
-    send_with_retry,
-)
-from toolkit.models import LearningSet, Meeting, Member, SentInvite, utcnow
+from toolkit.mail import SERVICE, Letter, Transport, compose
+from toolkit.models import LearningSet, Meeting, Member, SentInvite
 from toolkit.resources import session_resources
 
 
@@ -153,6 +145,7 @@ def _delivered(db: Session, meeting: Meeting) -> list[SentInvite]:
         db.scalars(
             select(SentInvite)
             .where(SentInvite.meeting_id == meeting.id, SentInvite.delivered.is_(True))
+            .where(SentInvite.kind == "invite")
             .order_by(SentInvite.id)
         )
     )
@@ -263,94 +256,69 @@ def message(p: Pending, config: InviteSettings) -> EmailMessage:
     )
 
 
-@dataclass(frozen=True)
-class Prepared:
-    """A composed message, ready to hand to a transport."""
-
-    pending: Pending
-    email: EmailMessage
-    name: str
-
-
-def prepare(pending: list[Pending], config: InviteSettings) -> list[Prepared]:
-    """Compose every message up front (cheap), so sending needs no database objects loaded."""
-    return [Prepared(p, message(p, config), file_stem(p)) for p in pending]
-
-
 ALREADY_SENDING = "skipped: another send, started at the same time, has sent it or is sending it"
-# A claim whose send never finished (the process died mid-send) is released after this long, far
-# longer than a send with all its retries and timeouts takes (about two minutes at worst), so the
-# message is owed again; it may then reach someone twice, which beats never reaching them.
-STALE_CLAIM = timedelta(minutes=15)
 
 
-def send_each(
+def draft(p: Pending) -> Draft:
+    """The send-log row a pending invite is queued as; its claim makes queueing it twice (two
+    clicks, two tabs) queue it once."""
+    return Draft(p.meeting.id, p.member.id, p.member.email, "invite", p.claim, p.method, p.sequence)
+
+
+def compose_row(db: Session, row: SentInvite, config: InviteSettings) -> Composed | Drop:
+    """A queued invite's e-mail as the session and member are now; dropped when what it was
+    queued for is no longer what is owed (the session moved again, say: that is owed instead)."""
+    meeting = db.get(Meeting, row.meeting_id)
+    if meeting is None:
+        return Drop("the session has been deleted")
+    owed = pending_invites(db, meeting.learning_set, only=meeting, resend=True)
+    match = next((p for p in owed if p.claim == row.claim), None)
+    if match is None:
+        return Drop(
+            "the session or the member changed after it was queued; what is owed now "
+            "is on the invites page"
+        )
+    return Composed(message(match, config), file_stem(match))
+
+
+def send_pending(
     sessions: sessionmaker[Session],
-    prepared: list[Prepared],
+    pending: list[Pending],
+    config: InviteSettings,
     transport: Transport,
+    progress: Callable[[Outcome], None] | None = None,
     delays: tuple[float, ...] = (1, 4, 15),
-) -> Iterator[Outcome]:
-    """Claim, send and log each message, yielding each outcome at once (so a page can show
-    progress); a message another send has claimed is skipped, and a failure stops nothing."""
-    kind = "outbox" if isinstance(transport, Outbox) else "smtp"
+) -> list[Outcome]:
+    """Queue and deliver each message here and now, for the command line: the same claims and
+    send log as the task queue's workers, retrying a temporary failure after each of `delays`
+    seconds; a message that still fails is owed again. Reports each outcome to `progress`."""
+    outcomes = []
+    kind = transport_kind(transport)
+
+    def compose(db: Session, row: SentInvite, _now: datetime) -> Composed | Drop:
+        return compose_row(db, row, config)
+
     try:
-        for item in prepared:
-            row_id = _claim(sessions, item.pending, kind)
-            if row_id is None:
-                yield Outcome(item.pending, False, ALREADY_SENDING, skipped=True)
-                continue
-            outcome = _send(transport, item, delays)
-            _finish(sessions, row_id, outcome)
-            yield outcome
+        for p in pending:
+            ids = queue_rows(sessions, [draft(p)], kind)
+            if not ids:
+                outcome = Outcome(p, False, ALREADY_SENDING, skipped=True)
+            else:
+                state = deliver(sessions, ids[0], compose, transport, back_off=(), delays=delays)
+                outcome = Outcome(p, state == "delivered", _result(sessions, ids[0]))
+            outcomes.append(outcome)
+            if progress:
+                progress(outcome)
     finally:
         transport.close()
-    _purge_after(sessions, prepared)
+    purge_sets(sessions, {p.meeting.set_id for p in pending})
+    return outcomes
 
 
-def _send(transport: Transport, item: Prepared, delays: tuple[float, ...]) -> Outcome:
-    try:
-        detail = send_with_retry(transport, item.email, item.name, delays)
-    except MailError as exc:
-        state = "temporary" if exc.temporary else "permanent"
-        return Outcome(item.pending, False, f"{state}: {exc}")
-    return Outcome(item.pending, True, detail)
-
-
-def _claim(sessions: sessionmaker[Session], p: Pending, kind: str) -> int | None:
-    """Log the message as being sent, committed before it is sent; None if another send has
-    it (the unique claim), or if its session has just been purged."""
-    stale = update(SentInvite).where(
-        SentInvite.claim == p.claim,
-        SentInvite.delivered.is_(False),
-        SentInvite.sent_at < utcnow() - STALE_CLAIM,
-    )
-    row = SentInvite(
-        meeting_id=p.meeting.id,
-        member_id=p.member.id,
-        email=p.member.email,
-        method=p.method,
-        sequence=p.sequence,
-        transport=kind,
-        result="sending",
-        delivered=False,
-        claim=p.claim,
-    )
-    try:
-        with transaction(sessions) as db:
-            db.execute(stale.values(claim=None, result="abandoned: the send never finished"))
-            db.add(row)
-    except IntegrityError:
-        return None
-    return row.id
-
-
-def _finish(sessions: sessionmaker[Session], row_id: int, outcome: Outcome) -> None:
-    """Record the result; a failed message gives up its claim, so it is owed and sent again."""
-    done = {"delivered": outcome.delivered, "result": outcome.detail, "sent_at": utcnow()}
-    if not outcome.delivered:
-        done["claim"] = None
-    with transaction(sessions) as db:
-        db.execute(update(SentInvite).where(SentInvite.id == row_id).values(**done))
+def _result(sessions: sessionmaker[Session], row_id: int) -> str:
+    with sessions() as db:
+        row = db.get(SentInvite, row_id)
+        return row.result if row else "dropped"
 
 
 def purge_deleted(db: Session, learning_set: LearningSet, now: datetime | None = None) -> int:
@@ -367,30 +335,13 @@ def purge_deleted(db: Session, learning_set: LearningSet, now: datetime | None =
     return len(done)
 
 
-def _purge_after(sessions: sessionmaker[Session], prepared: list[Prepared]) -> None:
-    set_ids = {i.pending.meeting.set_id for i in prepared}
+def purge_sets(sessions: sessionmaker[Session], set_ids: set[int]) -> None:
+    """Purge each set's deleted sessions that owe nobody a cancellation any more."""
     for set_id in set_ids:
         with transaction(sessions) as db:
             learning_set = db.get(LearningSet, set_id)
             if learning_set is not None:
                 purge_deleted(db, learning_set)
-
-
-def send_pending(
-    sessions: sessionmaker[Session],
-    pending: list[Pending],
-    config: InviteSettings,
-    transport: Transport,
-    progress: Callable[[Outcome], None] | None = None,
-    delays: tuple[float, ...] = (1, 4, 15),
-) -> list[Outcome]:
-    """Send every message; return the outcomes (and report each to `progress` as it happens)."""
-    outcomes = []
-    for outcome in send_each(sessions, prepare(pending, config), transport, delays):
-        outcomes.append(outcome)
-        if progress:
-            progress(outcome)
-    return outcomes
 
 
 def feed(learning_set: LearningSet, config: InviteSettings) -> bytes:

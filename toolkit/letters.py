@@ -170,8 +170,8 @@ def invite_letter(invite: Invite, library: dict[str, Resource] | None = None) ->
     if reason in WITHDRAWN:
         sections = [opening, *_why(meeting, reason)]
     else:
-        sections = [opening, *_changes(invite), _when_where(meeting)]
-        sections += _prework(meeting, library or {}) + [_agenda(meeting)]
+        sections = [opening, *_changes(invite), when_where(meeting)]
+        sections += prework_sections(meeting, library or {}) + [_agenda(meeting)]
     facilitator = one_line(invite.facilitator.name) or "Your facilitator"
     sign_off = f"{facilitator} facilitates this set: reply to this e-mail to reach them."
     sections.append(Section(paragraphs=((sign_off,),)))
@@ -180,16 +180,18 @@ def invite_letter(invite: Invite, library: dict[str, Resource] | None = None) ->
 
 def session_label(meeting: Meeting) -> str:
     """ "Set A, session 2 of 6: Giving feedback"."""
-    return f"{meeting.learning_set.title}, {_n_of_m(meeting)}: {meeting.title}"
+    return f"{meeting.learning_set.title}, {n_of_m(meeting)}: {meeting.title}"
 
 
-def _n_of_m(meeting: Meeting) -> str:
-    return sets.describe_n_of_m(meeting).lower()  # a cancelled one counts, as when invited
+def n_of_m(meeting: Meeting) -> str:
+    """ "session 2 of 6", counting the sessions that will happen (a cancelled one counts, as when
+    the member was invited)."""
+    return sets.describe_n_of_m(meeting).lower()
 
 
 def _opening(invite: Invite) -> str:
     meeting = invite.meeting
-    which = f"{_n_of_m(meeting)} in {meeting.learning_set.title}, “{meeting.title}”"
+    which = f"{n_of_m(meeting)} in {meeting.learning_set.title}, “{meeting.title}”"
     which_on = f"{which}, on {sets.describe_when(meeting)},"
     return {
         "new": f"You are invited to {which}.",
@@ -217,7 +219,7 @@ def _why(meeting: Meeting, reason: str) -> list[Section]:
     return [Section(heading="Why", paragraphs=paragraphs)]
 
 
-def _when_where(meeting: Meeting) -> Section:
+def when_where(meeting: Meeting) -> Section:
     learning_set = meeting.learning_set
     facts: list[tuple[str, Run]] = [
         ("When", (f"{sets.describe_when(meeting)} ({learning_set.time_zone} time)",))
@@ -231,7 +233,7 @@ def _when_where(meeting: Meeting) -> Section:
     return Section(heading="When and where", facts=tuple(facts))
 
 
-def _prework(meeting: Meeting, library: dict[str, Resource]) -> list[Section]:
+def prework_sections(meeting: Meeting, library: dict[str, Resource]) -> list[Section]:
     prework = session_resources(meeting, library, "prework")
     if not prework:
         return []

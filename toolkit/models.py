@@ -15,6 +15,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -110,6 +111,14 @@ class LearningSet(Base):
     changed_at: Mapped[datetime | None] = mapped_column(
         UTCDateTime, default=utcnow, onupdate=utcnow, nullable=True
     )
+    # automatic messages: a reminder `reminder_days` before each session at `reminder_at`, a
+    # follow-up `follow_up_days` after it at `follow_up_at` (None: off), both in the set's zone;
+    # and the self-assessment invitations at the programme's start and end
+    reminder_days: Mapped[int | None] = mapped_column(Integer, nullable=True, default=2)
+    reminder_at: Mapped[str] = mapped_column(String(5), default="09:00", server_default="09:00")
+    follow_up_days: Mapped[int | None] = mapped_column(Integer, nullable=True, default=1)
+    follow_up_at: Mapped[str] = mapped_column(String(5), default="09:00", server_default="09:00")
+    assessment_mail: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     __mapper_args__ = {"version_id_col": version}  # optimistic locking
 
     facilitators: Mapped[list[User]] = relationship(secondary="set_facilitators")
@@ -295,7 +304,11 @@ class Action(Base):
 
 
 class SentInvite(Base):
-    """One calendar message sent (or written to the outbox) to one member for one meeting."""
+    """The send log: one e-mail to one member, tied to the session it is about (a calendar
+    invite, a reminder, a follow-up, or a self-assessment invitation due by that session).
+
+    A row is written, holding its `claim`, before the message is queued; a worker moves it from
+    queued to sending (the one that moves it sends it), then to delivered or failed."""
 
     __tablename__ = "sent_invites"
 
@@ -305,14 +318,20 @@ class SentInvite(Base):
         ForeignKey("members.id", ondelete="SET NULL"), nullable=True
     )
     email: Mapped[str] = mapped_column(String(limits.EMAIL))
-    method: Mapped[str] = mapped_column(String(10))  # REQUEST or CANCEL
+    kind: Mapped[str] = mapped_column(String(20), default="invite", server_default="invite")
+    method: Mapped[str] = mapped_column(String(10))  # REQUEST or CANCEL; "" for other kinds
     sequence: Mapped[int] = mapped_column(Integer)
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     transport: Mapped[str] = mapped_column(String(10))  # smtp or outbox
     result: Mapped[str] = mapped_column(Text, default="")
     delivered: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    # held while a message is being sent (and kept once delivered), so two senders at once
-    # cannot both send it: "<meeting>:<member>:<method>:<sequence>:<resend number>"
+    state: Mapped[str] = mapped_column(String(10), default="queued", index=True)
+    batch: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # held while a message is queued or being sent (and kept once delivered), so two senders
+    # cannot both send it: an invite's is "<meeting>:<member>:<method>:<sequence>:<resend
+    # number>", other kinds' "<kind>:<meeting>:<member>:<what makes it due>"
     claim: Mapped[str | None] = mapped_column(String(120), unique=True, nullable=True)
 
 

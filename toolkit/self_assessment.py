@@ -127,9 +127,9 @@ def published_totals(
     now = now or utcnow()
     freeze_closed(db, learning_set, dims, now)
     active = {m.id for m in learning_set.members if m.active}
-    answered = _answered(db, learning_set)
+    answered = answered_by(db, learning_set)
     return {
-        phase: _phase_totals(_phase_row(db, learning_set, phase), phase, answered[phase], active)
+        phase: _phase_totals(phase_row(db, learning_set, phase), phase, answered[phase], active)
         for phase in PHASES
     }
 
@@ -152,7 +152,7 @@ def _phase_totals(
     )
 
 
-def _answered(db: Session, learning_set: LearningSet) -> dict[str, set[int]]:
+def answered_by(db: Session, learning_set: LearningSet) -> dict[str, set[int]]:
     """Per phase, the ids of the set's members who have answered it."""
     ids = [m.id for m in learning_set.members]
     rows = db.execute(
@@ -172,7 +172,7 @@ def came_to_a_session(learning_set: LearningSet) -> set[int]:
     }
 
 
-def _phase_row(db: Session, learning_set: LearningSet, phase: str) -> AssessmentPhase | None:
+def phase_row(db: Session, learning_set: LearningSet, phase: str) -> AssessmentPhase | None:
     return db.scalar(
         select(AssessmentPhase).where(
             AssessmentPhase.set_id == learning_set.id, AssessmentPhase.phase == phase
@@ -196,9 +196,9 @@ def freeze_closed(
 ) -> None:
     """Freeze the totals of every phase whose answers have closed and that is not frozen yet."""
     now = now or utcnow()
-    answered = _answered(db, learning_set)
+    answered = answered_by(db, learning_set)
     for phase in PHASES:
-        row = _phase_row(db, learning_set, phase)
+        row = phase_row(db, learning_set, phase)
         if (row is None or row.closed_at is None) and is_closed(
             row, learning_set, answered[phase], now
         ):
@@ -210,7 +210,7 @@ def _new_phase_row(db: Session, learning_set: LearningSet, phase: str) -> Assess
     dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
     values = {"set_id": learning_set.id, "phase": phase, "counted": 0, "totals": ""}
     db.execute(dialect.insert(AssessmentPhase).values(**values).on_conflict_do_nothing())
-    return _phase_row(db, learning_set, phase)
+    return phase_row(db, learning_set, phase)
 
 
 def _freeze(
@@ -259,7 +259,7 @@ def set_closing_date(
     zone = ZoneInfo(learning_set.time_zone)
     if day < now.astimezone(zone).date():
         raise SetError("Choose today or a later date: answers cannot close in the past")
-    row = _phase_row(db, learning_set, phase)
+    row = phase_row(db, learning_set, phase)
     if row is not None and is_closed(row, learning_set, set(), now):
         raise SetError("Answers for this point have closed and their totals are fixed")
     row = row or _new_phase_row(db, learning_set, phase)
@@ -273,9 +273,14 @@ def last_open_day(closes_at: datetime, zone: ZoneInfo) -> date:
     return (closes_at.astimezone(zone) - timedelta(seconds=1)).date()
 
 
-def link_letter(member: Member, learning_set: LearningSet, url: str) -> Letter:
-    """The e-mail with a member's private link."""
+def link_letter(member: Member, learning_set: LearningSet, url: str, nudge: bool = False) -> Letter:
+    """The e-mail with a member's private link (`nudge`: the one reminder to answer)."""
     about = f"This is your private link for the leadership self-assessment in {learning_set.title}:"
+    if nudge:
+        about = (
+            "A reminder: you have not yet answered the leadership self-assessment in "
+            f"{learning_set.title}. It takes about ten minutes. Your private link:"
+        )
     paragraphs = [
         greeting(member.name),
         about,
@@ -289,6 +294,8 @@ def link_letter(member: Member, learning_set: LearningSet, url: str) -> Letter:
         "working.",
     ]
     subject = f"Your leadership self-assessment: {learning_set.title}"
+    if nudge:
+        subject = f"Reminder: {subject[0].lower()}{subject[1:]}"
     return render(subject, subject, [Section(paragraphs=tuple((p,) for p in paragraphs))])
 
 

@@ -5,6 +5,7 @@ from toolkit.packs.content import REGISTER_COLUMNS, Pack, Person, build_pack
 from toolkit.packs.files import (
     NAMED_HANDOUTS,
     Rendered,
+    document_html,
     document_names,
     render_all,
     render_document,
@@ -23,6 +24,7 @@ __all__ = [
     "Rendered",
     "STATIC",
     "build_pack",
+    "document_html",
     "document_names",
     "forget_set",
     "render_all",

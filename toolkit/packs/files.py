@@ -45,16 +45,23 @@ def render_document(pack: Pack, stem: str, cache_dir: Path | None = None) -> Ren
 
     PDFs are cached in the set's own folder under `cache_dir`, so deleting it forgets them all.
     """
-    if stem == NAMED_HANDOUTS:
-        html = render_html("handout", pack, personalise=pack.members)
-        copies = [render_html("handout", pack, personalise=(m,)) for m in pack.members]
-    elif stem in DOCUMENTS:
-        html = render_html(stem, pack)
-        copies = [html]
-    else:
-        raise KeyError(stem)
+    html = document_html(pack, stem)
+    copies = (
+        [render_html("handout", pack, personalise=(m,)) for m in pack.members]
+        if stem == NAMED_HANDOUTS
+        else [html]
+    )
     folder = set_folder(cache_dir, pack.set_id) if cache_dir else None
     return Rendered(stem, html, render_pdfs(copies, folder))
+
+
+def document_html(pack: Pack, stem: str) -> str:
+    """One document's HTML, ready for WeasyPrint."""
+    if stem == NAMED_HANDOUTS:
+        return render_html("handout", pack, personalise=pack.members)
+    if stem in DOCUMENTS:
+        return render_html(stem, pack)
+    raise KeyError(stem)
 
 
 def render_all(pack: Pack, cache_dir: Path | None = None) -> list[Rendered]:

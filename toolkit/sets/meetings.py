@@ -203,6 +203,7 @@ def invited_members(db: Session, meeting: Meeting) -> set[int]:
     rows = db.scalars(
         select(SentInvite)
         .where(SentInvite.meeting_id == meeting.id, SentInvite.member_id.is_not(None))
+        .where(SentInvite.kind == "invite")
         .where(or_(SentInvite.delivered.is_(True), SentInvite.claim.is_not(None)))
         .order_by(SentInvite.id)
     )

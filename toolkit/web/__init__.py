@@ -24,6 +24,8 @@ from toolkit.accounts import check_email, setup_needed
 from toolkit.casebank import Bank, load_bank
 from toolkit.config import Settings
 from toolkit.frameworks import Frameworks, load_frameworks
+from toolkit.jobs.compose import Content
+from toolkit.jobs.queue import Queue, Worker
 from toolkit.session_templates import SessionTemplate, load_session_templates
 
 csrf = CSRFProtect()
@@ -40,6 +42,7 @@ class Toolkit:
     frameworks: Frameworks
     bank: Bank
     templates: dict[str, SessionTemplate]
+    queue: Queue
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -57,13 +60,17 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     engine = database.make_engine(settings.database_url)
     database.check_schema(engine)
     frameworks = load_frameworks()
+    sessions = database.session_factory(engine)
+    bank = load_bank(settings.casebank_dir, frameworks)
+    content = Content(settings, bank, frameworks)
     app.extensions["toolkit"] = Toolkit(
         settings=settings,
         engine=engine,
-        sessions=database.session_factory(engine),
+        sessions=sessions,
         frameworks=frameworks,
-        bank=load_bank(settings.casebank_dir, frameworks),
+        bank=bank,
         templates=load_session_templates(settings.session_templates_dir),
+        queue=Queue(settings, lambda: Worker(sessions, content)),
     )
     if settings.proxies:  # the client's address and scheme come from the proxy's headers
         app.wsgi_app = ProxyFix(app.wsgi_app, settings.proxies, settings.proxies, settings.proxies)

@@ -3,19 +3,21 @@ and see the anonymous totals frozen then."""
 
 from __future__ import annotations
 
+import secrets
 from zoneinfo import ZoneInfo
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 
 from toolkit import self_assessment as service
-from toolkit.calendar import Person
+from toolkit import sets
 from toolkit.casebank import LEVELS
 from toolkit.clock_changes import long_day
-from toolkit.mail import SERVICE, MailError, compose_plain, send_with_retry, transport_for
+from toolkit.jobs.outgoing import Draft
 from toolkit.sets import SetError, active_members
-from toolkit.web import get_db, public_url, toolkit
+from toolkit.web import get_db, toolkit
 from toolkit.web.sets.forms import ClosingDateForm
+from toolkit.web.sets.messages import queue_send
 from toolkit.web.sets.routes import bp, find_set
 
 
@@ -39,6 +41,7 @@ def _assessment_page(learning_set, status: int = 200, form: ClosingDateForm | No
         forms[form.phase] = form
     page = render_template(
         "sets/assessment.html",
+        send_id=secrets.token_urlsafe(12),
         s=learning_set,
         totals=totals,
         forms=forms,
@@ -78,32 +81,19 @@ def assessment_closes(slug: str):
 
 @bp.post("/<slug>/self-assessment/send")
 def send_assessment_links(slug: str):
-    """E-mail every active member their own private link."""
+    """Queue every active member's e-mail with their own private link, then show the send's
+    progress. The form's own id is part of each claim: submitting it twice sends once."""
     learning_set = find_set(slug)
-    kit = toolkit()
-    db = get_db()
-    members = active_members(learning_set)
-    links = {m.id: service.ensure_token(m) for m in members}
-    db.commit()
-    facilitator = min(learning_set.facilitators, key=lambda u: u.id)
-    reply_to = Person(facilitator.name, facilitator.email)
-    sender = Person(SERVICE, kit.settings.mail_from)
-    settings = kit.settings
-    transport = transport_for(settings.smtp_url, settings.outbox_dir, settings.smtp_timeout)
-    sent = 0
-    try:
-        for m in members:
-            url = public_url("self_assessment.member", token=links[m.id])
-            letter = service.link_letter(m, learning_set, url)
-            message = compose_plain(
-                sender, reply_to, Person(m.name, m.email), letter, kit.settings.host
-            )
-            try:
-                send_with_retry(transport, message, f"self-assessment-{m.id}")
-                sent += 1
-            except MailError as exc:
-                flash(f"Not delivered to {m.email}: {exc}", "error")
-    finally:
-        transport.close()
-    flash(f"Sent {sent} private link(s) through {transport.describe()}.")
-    return redirect(url_for("sets.assessment", slug=slug))
+    first = next(iter(sets.meetings_in_order(learning_set)), None)
+    if first is None:
+        flash("Add the set's first session before sending the links.", "error")
+        return redirect(url_for("sets.assessment", slug=slug))
+    send_id = request.form.get("send_id") or secrets.token_urlsafe(12)
+    if not send_id.replace("-", "").replace("_", "").isalnum() or len(send_id) > 40:
+        abort(400)
+    drafts = [
+        Draft(first.id, m.id, m.email, "assessment-link", f"assessment-link:{m.id}:{send_id}")
+        for m in active_members(learning_set)
+    ]
+    queue_send(learning_set, drafts, send_id)
+    return redirect(url_for("sets.sending", slug=slug, batch=send_id))

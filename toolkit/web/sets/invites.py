@@ -12,17 +12,17 @@ from flask import (
     redirect,
     render_template,
     request,
-    stream_template,
     url_for,
 )
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from toolkit import invites, sets
-from toolkit.mail import Outbox, Transport, transport_for
+from toolkit.mail import Transport, transport_for
 from toolkit.models import LearningSet
 from toolkit.resources import catalogue
 from toolkit.web import get_db, public_url, toolkit
+from toolkit.web.sets.messages import queue_send
 from toolkit.web.sets.routes import bp, find_meeting, find_set
 
 feeds = Blueprint("feeds", __name__)
@@ -79,20 +79,13 @@ def review_invites(slug: str):
 
 @bp.post("/<slug>/invites/send")
 def send_invites(slug: str):
-    """Send every owed message, showing each recipient's result as it happens."""
+    """Queue every owed message, then show the send's progress; a second click (or another tab)
+    queues nothing new, because each message's claim is taken once."""
     learning_set = find_set(slug)
-    kit = toolkit()
     owed = invites.pending_invites(get_db(), learning_set)
-    transport = _transport()
-    return stream_template(
-        "sets/sending.html",
-        s=learning_set,
-        total=len(owed),
-        where=transport.describe(),
-        outbox=isinstance(transport, Outbox),
-        outcomes=invites.send_each(kit.sessions, invites.prepare(owed, _config()), transport),
-        number_of_meeting=_session_numbers(learning_set),
-    )
+    batch = secrets.token_urlsafe(12)
+    queue_send(learning_set, [invites.draft(p) for p in owed], batch)
+    return redirect(url_for("sets.sending", slug=slug, batch=batch))
 
 
 @bp.post("/<slug>/feed-token")

@@ -1,0 +1,134 @@
+"""Bulk printing: every document of every session of a set as one zip, rendered in a pool of
+processes (WeasyPrint is CPU-bound, so one per core), with its progress kept beside the zip.
+
+A bundle lives in the data folder's `bundles/` as `<id>.zip` and `<id>.json` (its progress), and
+is deleted after `KEEP`. The id is long and random: it is the only key to the download.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+import zipfile
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from toolkit import packs, sets
+from toolkit.models import LearningSet
+from toolkit.packs.cache import set_folder
+from toolkit.private_files import private_folder
+
+if TYPE_CHECKING:
+    from toolkit.jobs.queue import Queue
+
+KEEP = 24 * 3600  # seconds a finished bundle is kept for download
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far a bundle has got: documents done of the total, and its state."""
+
+    set_slug: str
+    done: int
+    total: int
+    state: str  # queued, rendering, ready, failed
+    detail: str = ""
+
+
+def folder(data_dir: Path) -> Path:
+    return data_dir / "bundles"
+
+
+def new_bundle(data_dir: Path, learning_set: LearningSet) -> str:
+    """Record a queued bundle for the set; its id."""
+    bundle_id = secrets.token_urlsafe(24)
+    _write(data_dir, bundle_id, Progress(learning_set.slug, 0, 0, "queued"))
+    return bundle_id
+
+
+def progress(data_dir: Path, bundle_id: str) -> Progress | None:
+    """A bundle's progress, or None when there is no such bundle (or it has expired)."""
+    if not bundle_id.replace("-", "").replace("_", "").isalnum():
+        return None
+    try:
+        return Progress(**json.loads((folder(data_dir) / f"{bundle_id}.json").read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def zip_path(data_dir: Path, bundle_id: str) -> Path:
+    return folder(data_dir) / f"{bundle_id}.zip"
+
+
+def _write(data_dir: Path, bundle_id: str, state: Progress) -> None:
+    """Replace the progress file whole (write, then rename), so a reader never sees half."""
+    where = private_folder(folder(data_dir))
+    partial = where / f".{bundle_id}.json.tmp"
+    partial.write_text(json.dumps(asdict(state)))
+    os.replace(partial, where / f"{bundle_id}.json")
+
+
+def run(queue: Queue, set_id: int, bundle_id: str) -> str:
+    """The bundle task: build every document's HTML here, render the PDFs in a process pool."""
+    data_dir = queue.settings.data_dir
+    jobs, slug = _documents(queue, set_id)
+    _write(data_dir, bundle_id, Progress(slug, 0, len(jobs), "rendering"))
+    target = zip_path(data_dir, bundle_id)
+    partial = target.with_suffix(".zip.tmp")
+    cache = set_folder(queue.settings.pdf_cache_dir, set_id)
+    stamp = time.localtime()[:6]
+    try:
+        with (
+            ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool,
+            zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive,
+        ):
+            futures = {pool.submit(packs.render_pdf, html, cache): name for name, html in jobs}
+            for done, future in enumerate(as_completed(futures), 1):
+                info = zipfile.ZipInfo(f"{slug}/{futures[future]}.pdf", date_time=stamp)
+                archive.writestr(info, future.result(), zipfile.ZIP_DEFLATED)
+                _write(data_dir, bundle_id, Progress(slug, done, len(jobs), "rendering"))
+    except Exception as exc:
+        partial.unlink(missing_ok=True)
+        _write(data_dir, bundle_id, Progress(slug, 0, len(jobs), "failed", repr(exc)))
+        raise
+    os.replace(partial, target)
+    _write(data_dir, bundle_id, Progress(slug, len(jobs), len(jobs), "ready"))
+    return str(target)
+
+
+def _documents(queue: Queue, set_id: int) -> tuple[list[tuple[str, str]], str]:
+    """(zip entry name, HTML) for every document of every session of the set."""
+    worker = queue.worker
+    content = worker.content
+    with worker.sessions() as db:
+        learning_set = db.get(LearningSet, set_id)
+        if learning_set is None:
+            return [], ""
+        jobs = []
+        for meeting in sets.meetings_in_order(learning_set):
+            pack = packs.build_pack(db, meeting, content.bank, content.frameworks)
+            number = sets.meeting_number(meeting)
+            for stem in packs.document_names(pack):
+                jobs.append((f"session-{number}/{stem}", packs.document_html(pack, stem)))
+        return jobs, learning_set.slug
+
+
+def purge(data_dir: Path, now: float | None = None) -> int:
+    """Delete bundles older than `KEEP`; how many files went."""
+    now = now or time.time()
+    gone = 0
+    for path in folder(data_dir).glob("*") if folder(data_dir).is_dir() else []:
+        if now - path.stat().st_mtime > KEEP:
+            path.unlink(missing_ok=True)
+            gone += 1
+    return gone
+
+
+def finished_at(data_dir: Path, bundle_id: str) -> datetime | None:
+    path = zip_path(data_dir, bundle_id)
+    return datetime.fromtimestamp(path.stat().st_mtime) if path.exists() else None
