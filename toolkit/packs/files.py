@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from toolkit.packs.cache import set_folder
 from toolkit.packs.content import Pack
-from toolkit.packs.render import DOCUMENTS, render_html, render_pdfs
+from toolkit.packs.render import DOCUMENTS, render_html, render_pdf
 
 NAMED_HANDOUTS = "handouts-named"
 
@@ -41,18 +41,13 @@ def available(anyone_present: bool, self_assessment: bool, has_members: bool) ->
 
 def render_document(pack: Pack, stem: str, cache_dir: Path | None = None) -> Rendered:
     """Render one document; `handouts-named` is the handout with one named copy per member,
-    each numbering its own pages (the preview HTML shows every copy in one page).
+    each numbering its own pages (see `render_pdf`).
 
     PDFs are cached in the set's own folder under `cache_dir`, so deleting it forgets them all.
     """
     html = document_html(pack, stem)
-    copies = (
-        [render_html("handout", pack, personalise=(m,)) for m in pack.members]
-        if stem == NAMED_HANDOUTS
-        else [html]
-    )
     folder = set_folder(cache_dir, pack.set_id) if cache_dir else None
-    return Rendered(stem, html, render_pdfs(copies, folder))
+    return Rendered(stem, html, render_pdf(html, folder))
 
 
 def document_html(pack: Pack, stem: str) -> str:

@@ -103,20 +103,32 @@ def cache_key(html: str) -> str:
 
 
 def render_pdf(html: str, cache_dir: Path | None = None) -> bytes:
-    """A tagged A4 PDF of `html`, from the cache when the same HTML was rendered before."""
-    return render_pdfs([html], cache_dir)
+    """A tagged A4 PDF of `html`, from the cache when the same HTML was rendered before.
 
-
-def render_pdfs(htmls: Sequence[str], cache_dir: Path | None = None) -> bytes:
-    """One PDF of several documents one after another, each numbering its own pages (a named
-    copy per member: "Page 1 of 3" starts again for each); cached like `render_pdf`."""
-    cached = cache_dir / f"{cache_key(chr(0).join(htmls))}.pdf" if cache_dir else None
+    A document of several named copies (each between `COPY_START` and `COPY_END`) is laid out
+    one copy at a time and the pages joined, so each copy numbers its own pages.
+    """
+    cached = cache_dir / f"{cache_key(html)}.pdf" if cache_dir else None
     pdf = read_cached(cached) if cached else None
     if pdf is None:
-        pdf = combined_pdf(htmls, StaticOnlyFetcher())
+        pdf = combined_pdf(split_copies(html), StaticOnlyFetcher())
         if cached:
             store(cached, pdf)
     return pdf
+
+
+COPY_START, COPY_END = "<!--copy-->", "<!--/copy-->"
+
+
+def split_copies(html: str) -> list[str]:
+    """One whole document per marked copy (the head and tail around every copy), or `[html]`."""
+    if COPY_START not in html:
+        return [html]
+    head, rest = html.split(COPY_START, 1)
+    parts = (COPY_START + rest).rsplit(COPY_END, 1)
+    body, tail = parts[0], parts[1] if len(parts) > 1 else ""
+    copies = [c.split(COPY_END)[0] for c in body.split(COPY_START) if c.strip()]
+    return [head + copy + tail for copy in copies]
 
 
 def combined_pdf(htmls: Sequence[str], fetcher: URLFetcher) -> bytes:
