@@ -40,6 +40,8 @@ from toolkit.sets.base import (  # noqa: F401
     check_zone,
     create_set,
     delete_set,
+    describe_change,
+    describe_moment,
     describe_n_of_m,
     describe_start,
     describe_when,

@@ -18,6 +18,7 @@ from toolkit.models import (
     LearningSet,
     Meeting,
     MeetingCase,
+    MeetingChange,
     MeetingPrompt,
     MeetingResource,
     Member,
@@ -226,6 +227,31 @@ def describe_start(meeting: Meeting) -> str:
     """The meeting's local date and start time, e.g. "Thu 14 Jan 2027, 14:00"."""
     start = local(meeting)
     return f"{start:%a} {start.day} {start:%b %Y}, {start:%H:%M}"
+
+
+def describe_moment(learning_set: LearningSet, when: datetime) -> str:
+    """A moment (kept in UTC) on the set's clock, e.g. "Thu 14 Jan 2027, 09:05"; pages name the
+    zone beside it (`learning_set.time_zone`)."""
+    there = when.astimezone(ZoneInfo(learning_set.time_zone))
+    return f"{there:%a} {there.day} {there:%b %Y}, {there:%H:%M}"
+
+
+CHANGED = {"start": "Start", "minutes": "Length", "venue": "Venue", "video_url": "Video link"}
+
+
+def describe_change(meeting: Meeting, change: MeetingChange) -> str:
+    """A change to a session in words, its times on the set's clock: "Start moved from Thu 14
+    Jan 2027, 14:00 to Thu 21 Jan 2027, 15:00"."""
+    old, new = change.old or "none", change.new or "none"
+    if change.field == "start":
+        learning_set = meeting.learning_set
+        old, new = (describe_moment(learning_set, datetime.fromisoformat(v)) for v in (old, new))
+        return f"Start moved from {old} to {new}"
+    if change.field == "minutes":
+        return f"Length changed from {old} to {new} minutes"
+    if change.field == "status":
+        return f"Status changed from {old} to {new}"
+    return f"{CHANGED.get(change.field, change.field)} changed from “{old}” to “{new}”"
 
 
 def describe_when(meeting: Meeting) -> str:

@@ -43,7 +43,13 @@ bp = Blueprint("sets", __name__, url_prefix="/sets")
 
 @bp.context_processor
 def _helpers() -> dict:
-    return {"when": sets.describe_when, "number_of": sets.meeting_number, "is_demo": sets.is_demo}
+    return {
+        "when": sets.describe_when,
+        "number_of": sets.meeting_number,
+        "is_demo": sets.is_demo,
+        "moment": sets.describe_moment,  # a stored UTC time on the set's clock
+        "change": sets.describe_change,
+    }
 
 
 def _user():
