@@ -45,6 +45,7 @@ PAGES = [
     ("/frameworks/mlcf/working-with-others", "Working with Others"),
     ("/frameworks/gpc/gpc-5", "Capabilities in leadership and team working"),
     ("/admin/users", "Users"),
+    ("/admin/users/1", "Change Dr Ada Admin's account"),
 ]
 PREVIEWS = ["facilitator-pack", "handout", "sign-in", "reflection", "evaluation", "ground-rules"]
 
