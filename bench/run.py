@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import select  # noqa: E402
 
-from bench import load, packs  # noqa: E402
+from bench import load, packs, reminders  # noqa: E402
 from toolkit import db as database  # noqa: E402
 from toolkit import invites, sets  # noqa: E402
 from toolkit.accounts import create_user  # noqa: E402
@@ -153,6 +153,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         feed_and_invites(Path(tmp))
         set_file_import(Path(tmp))
+    with tempfile.TemporaryDirectory() as tmp:
+        took, arrived = reminders.run(Path(tmp))
+        label = f"reminders, {reminders.SETS} sets x {reminders.MEMBERS} members, queue on SQLite"
+        row(f"{label}, {reminders.WORKERS} workers", f"{ms(took)} ({arrived} delivered)")
     pages(seconds)
     print("\n| measurement | figure |\n| --- | --- |")
     for name, figure in ROWS:

@@ -3,7 +3,15 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.casebank import CaseFilter, covering, filter_cases, load_bank, load_case
+from toolkit.case_profile import grade_group, word_count
+from toolkit.casebank import (
+    CaseFilter,
+    covering,
+    filter_cases,
+    load_bank,
+    load_case,
+    series_parts,
+)
 from toolkit.config import REPO_ROOT
 from toolkit.datafiles import DataFileError
 
@@ -42,11 +50,15 @@ def test_bad_bank_reports_every_problem_with_file_and_line():
         f"{cases}/unknown-tag.md:8: hlm: unknown HLM id 'shouting-loudly'",
         f"{cases}/unknown-tag.md:10: gpc: unknown GPC id 'gpc-10'",
         f"{cases}/wrong-name.md:2: id 'not-the-file-name' does not match the file name",
-        f"{cases}/missing-notes.md:16: missing or empty section '## Facilitator notes'",
+        f"{cases}/missing-notes.md:18: missing or empty section '## Facilitator notes'",
         f"{cases}/bad-yaml.md:4: bad YAML",
         f"{cases}/bad-fields.md:5: stages[0]: Input should be 'foundation'",
         f"{cases}/bad-fields.md:7: minutes: Input should be a valid integer",
         f"{cases}/bad-fields.md:8: themse: is not a known field",
+        f"{cases}/bad-profile.md:8: protagonist: 'a doctor' names no grade",
+        f"{cases}/bad-profile.md:9: place: Input should be 'district-general'",
+        f"{cases}/no-part.md:2: give both 'series' and 'part'",
+        f"{cases}/series-gap.md:2: series 'half-a-story' has parts [2]: number its cases 1, 2",
         f"{prompts}/dupes.yaml:7: duplicate id 'explore-same'",
         f"{prompts}/dupes.yaml:14: stage: Input should be 'check-in'",
         f"{prompts}/dupes.yaml:17: duplicate key 'hlm'",
@@ -108,3 +120,57 @@ def test_covering_counts_cases_and_prompts():
     cases, prompts = covering(bank, "mlcf", "working-with-others")
     assert [c.id for c in cases] == ["night-shift-escalation"]
     assert {p.id for p in prompts} == {"explore-who-else", "process-how-did-we-question"}
+
+
+@pytest.mark.parametrize(
+    ("protagonist", "group"),
+    [
+        ("FY1", "foundation"),
+        ("FY2 in general practice", "foundation"),
+        ("CT2 in psychiatry", "core"),
+        ("IMT3 acting as medical registrar", "core"),
+        ("ST2 in paediatrics", "core"),
+        ("ST5 in anaesthetics", "higher"),
+        ("medical registrar", "higher"),
+        ("ST6 in emergency medicine and chief registrar", "higher"),
+        ("GP specialty trainee (ST2)", "gp-trainee"),
+        ("GPST3 in a rural practice", "gp-trainee"),
+        ("consultant radiologist", "senior"),
+        ("GP partner and trainer", "senior"),
+        ("salaried GP", "senior"),
+        ("SAS doctor in emergency medicine", "other"),
+        ("locally employed doctor", "other"),
+        ("a doctor", None),
+    ],
+)
+def test_protagonist_grade_groups(protagonist, group):
+    assert grade_group(protagonist) == group
+
+
+def test_case_profile_fields_load():
+    case = load_bank(DATA / "casebank").cases["night-shift-escalation"]
+    assert (case.protagonist, case.protagonist_group) == ("FY2 on nights", "foundation")
+    assert (case.place, case.rural, case.appreciative) == ("district-general", False, False)
+    assert case.short_trigger and case.scenario_words == 32
+    assert case.summary_dict()["protagonist_group"] == "foundation"
+
+
+def test_word_count_counts_words_not_punctuation():
+    assert word_count("At 21:40 Zoë — an FY1 — calls Dr O'Neill's bleep.") == 9
+    assert word_count("word " * 150) == 150
+
+
+def test_a_series_loads_its_parts_in_order(tmp_path):
+    shutil.copytree(DATA / "casebank", tmp_path / "bank")
+    source = (tmp_path / "bank" / "cases" / "night-shift-escalation.md").read_text()
+    for part in (3, 1, 2):
+        text = source.replace("id: night-shift-escalation", f"id: night-part-{part}")
+        text = text.replace(
+            "place: district-general", f"place: district-general\nseries: night\npart: {part}"
+        )
+        (tmp_path / "bank" / "cases" / f"night-part-{part}.md").write_text(text)
+    bank = load_bank(tmp_path / "bank")
+    parts = series_parts(bank, bank.cases["night-part-2"])
+    assert [c.id for c in parts] == ["night-part-1", "night-part-2", "night-part-3"]
+    alone = bank.cases["night-shift-escalation"]
+    assert series_parts(bank, alone) == [alone]

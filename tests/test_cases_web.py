@@ -45,6 +45,9 @@ def test_facilitator_view_marks_notes(fixture_client):
     assert "SECRET-FACILITATOR-NOTE" in page.text
     assert "Not for participants" in page.text
     assert fixture_client.get("/cases/no-such-case").status_code == 404
+    shown = html.unescape(page.text)
+    assert "FY2 on nights" in shown and "district general hospital" in shown
+    assert "short trigger" in shown
 
 
 def test_no_participant_rendering_contains_facilitator_notes(signed_in, app):

@@ -38,7 +38,11 @@ def test_list_filters_and_json(runner, monkeypatch):
         "hlm",
         "mlcf",
         "gpc",
+    } | {"protagonist", "protagonist_group", "place", "rural", "appreciative", "short_trigger"} | {
+        "series",
+        "part",
     }
+    assert (data[0]["protagonist_group"], data[0]["short_trigger"]) == ("foundation", True)
     assert "facilitator_notes" not in result.stdout and "SECRET" not in result.stdout
     by_mlcf = runner.invoke(main, ["cases", "list", "--mlcf", "managing-services", "--json"])
     assert [c["id"] for c in json.loads(by_mlcf.stdout)] == ["budget-for-the-clinic"]
@@ -150,11 +154,23 @@ def test_pack_writes_every_document(runner, env, tmp_path):
 def test_coverage_report_exits_non_zero_when_targets_are_missed(runner):
     small = runner.invoke(main, ["cases", "coverage", str(DATA / "casebank")])
     assert small.exit_code == 1
-    assert "LOW    2 / 40  cases" in small.output
+    assert "LOW    2 / 64   cases" in small.output
     assert (
         "cases by MLCF domain and element" in small.output
         and "2.3 Encouraging Contribution" in small.output
     )
+    for line in (
+        "missed: totals: cases (2, needs 64)",
+        "missed: totals: prompts missing an HLM, MLCF or GPC tag (3, needs ≤0)",
+        "missed: cases by protagonist's grade: GP specialty trainee (0, needs 8)",
+        "missed: cases by place: mental health services (0, needs 5)",
+        "missed: kinds of case: cases in three parts across three meetings (0, needs 1)",
+        "missed: cases by GPC domain: 7 Capabilities in safeguarding vulnerable groups (0,",
+        "missed: prompts by stage: balint (0, needs 10)",
+    ):
+        assert line in small.output, line
+    # one consultant of two is 50 %, over the 20 % a bank may give to consultants and partners
+    assert "HIGH   1 / ≤0   consultant or GP partner (at most 20 % of 2 cases)" in small.output
 
 
 def test_repository_bank_meets_every_coverage_target(runner):

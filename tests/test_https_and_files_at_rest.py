@@ -18,7 +18,7 @@ from toolkit.cli import main
 from toolkit.config import REPO_ROOT, Settings
 from toolkit.web import create_app
 
-from .conftest import add_user, sign_in
+from .conftest import add_user, send_and_deliver, sign_in
 from .test_sets_web import make_set
 
 
@@ -113,9 +113,10 @@ def test_files_the_web_app_writes_are_for_their_owner_alone(fresh, monkeypatch):
     client = app.test_client()
     sign_in(client, add_user(app))
     make_set(client)
-    sending = client.post("/sets/set-a/invites/send")
-    assert "delivered to the outbox folder" in sending.get_data(as_text=True)  # streamed
-    assert client.post("/sets/set-a/self-assessment/send").status_code == 302
+    sending = send_and_deliver(client, app, "/sets/set-a/invites/send")
+    assert "delivered to the outbox folder" in sending.get_data(as_text=True)
+    assert send_and_deliver(client, app, "/sets/set-a/self-assessment/send").status_code == 200
+    assert mode(fresh.queue_file) == 0o600
     response = client.get("/sets/set-a/sessions/session-1/print/handout.pdf")
     assert response.status_code == 200, response.text
     assert os.umask(0o022) == 0o022  # the app never needed the CLI's umask

@@ -4,6 +4,7 @@ on both storages (Huey's SQLite file and a real Redis server started for the run
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -494,6 +495,8 @@ def test_the_schedule_page_shows_changes_and_previews_each_message(app, signed_i
     assert saved.status_code == 302
     page = text(signed_in.get("/sets/set-a/messages"))
     assert "3 days before, at 18:30" in page and "Mon 9 Feb 2037, 18:30" in page
+    overview = " ".join(re.sub(r"<[^>]+>", " ", text(signed_in.get("/sets/set-a"))).split())
+    assert "Reminders 3 days before, at 18:30; no follow-ups; self-assessment off." in overview
     assert "<td>off</td>" in page  # the follow-up
     bad = signed_in.post("/sets/set-a/messages", data=form | {"reminder_at": "6.30pm"})
     assert bad.status_code == 400 and "Enter a time like 09:00" in text(bad)
@@ -511,12 +514,12 @@ def test_the_self_assessment_links_go_once_per_form_even_when_submitted_twice(ap
     second = signed_in.post("/sets/set-a/self-assessment/send", data=form)  # a double click
     app.extensions["toolkit"].queue.burst()
     outbox = app.extensions["toolkit"].settings.outbox_dir
-    assert len(list(outbox.glob("assessment-link-*.eml"))) == 6
+    assert len(list(outbox.glob("self-assessment-*.eml"))) == 6
     page = text(signed_in.get(first.headers["Location"]))
     assert page.count("Delivered") == 6 and second.headers["Location"] == first.headers["Location"]
     signed_in.post("/sets/set-a/self-assessment/send", data={"send_id": "form-two"})
     app.extensions["toolkit"].queue.burst()
-    assert len(list(outbox.glob("assessment-link-*.eml"))) == 12  # a new send, meant
+    assert len(list(outbox.glob("self-assessment-*.eml"))) == 12  # a new send, meant
 
 
 def test_another_facilitator_sees_no_progress_of_a_send_or_a_bundle(app, signed_in):
@@ -556,3 +559,29 @@ def test_bulk_printing_a_whole_set_as_one_zip(app, signed_in, env):
         info = archive.getinfo("set-a/session-1/facilitator-pack.pdf")
         assert info.date_time[0] >= 2026  # the real date, not 1980
         assert archive.read(info).startswith(b"%PDF")
+
+
+def test_the_certificates_of_a_programme_as_one_zip(app, signed_in, env):
+    from .conftest import add_user, sign_in
+    from .test_sets_web import make_set as make_web_set
+
+    make_web_set(signed_in, first="2025-02-13")  # held sessions: certificates exist
+    make_web_set(signed_in, slug="set-b", first="2025-02-20")
+    make_web_set(signed_in, slug="set-c", first="2025-02-27")
+    with database.transaction(app.extensions["toolkit"].sessions) as db:
+        for s in db.scalars(select(LearningSet)):
+            s.programme = "KSS 2025" if s.slug != "set-c" else "Another programme"
+            first = sets.meetings_in_order(s)[0]
+            sets.record_attendance(db, first, {m.id: "present" for m in s.members})
+    where = signed_in.post("/sets/set-a/bundle", data={"what": "programme"}).headers["Location"]
+    app.extensions["toolkit"].queue.burst()
+    download = signed_in.get(where + ".zip")
+    assert download.status_code == 200
+    path = env.data_dir / "certificates.zip"
+    path.write_bytes(download.data)
+    with zipfile.ZipFile(path) as archive:
+        names = sorted(archive.namelist())
+    assert names == ["set-a/session-1/certificates.pdf", "set-b/session-1/certificates.pdf"]
+    other = app.test_client()  # a facilitator of none of them
+    sign_in(other, add_user(app, "other@example.org"))
+    assert other.get(where).status_code == 404

@@ -167,19 +167,19 @@ def test_presence_for_a_session_still_to_come_is_refused_but_apologies_are_not(t
 @pytest.mark.parametrize(
     ("change", "line", "message"),
     [
-        (("title: Getting started", 'title: "Getting\\0started"'), 48, "NUL character"),
-        (("title: Getting started", "title: Getting\x00started"), 48, "bad YAML: unacceptable"),
-        (("owner: zoe.marsh@", "owner: nobody@"), 108, "not among the set's members"),
+        (("title: Getting started", 'title: "Getting\\0started"'), 58, "NUL character"),
+        (("title: Getting started", "title: Getting\x00started"), 58, "bad YAML: unacceptable"),
+        (("owner: zoe.marsh@", "owner: nobody@"), 118, "not among the set's members"),
         (
             ("session: session-1\n    owner: rhodri", "session: session-9\n    owner: rhodri"),
-            113,
+            123,
             "no session 'session-9'",
         ),
-        (("status: done", "status: finished"), 111, "status: Input should be"),
-        (("kind: close", "kind: farewell"), 60, "kind: Input should be"),
+        (("status: done", "status: finished"), 121, "status: Input should be"),
+        (("kind: close", "kind: farewell"), 70, "kind: Input should be"),
         (
             ("zoe.marsh@example.nhs.uk: present", "zoe.marsh@example.nhs.uk: late"),
-            62,
+            72,
             "Input should be 'present', 'apologies' or 'absent'",
         ),
     ],

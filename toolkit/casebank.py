@@ -8,8 +8,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from toolkit.case_profile import (
+    GRADE_HINT,
+    SHORT_TRIGGER_WORDS,
+    Place,
+    grade_group,
+    word_count,
+)
 from toolkit.datafiles import DataFileError, Problem, YamlDoc, parse_yaml, read_text, validate
 from toolkit.frameworks import Frameworks, load_frameworks, mlcf_covers
 
@@ -28,18 +42,40 @@ Setting = Literal[
     "outpatients",
 ]
 SETTINGS: tuple[str, ...] = Setting.__args__
+# In the order a meeting or a set uses them: packs list prompts in this order.
 QuestionStage = Literal[
     "check-in",
+    "contracting",
     "clarify",
     "explore",
     "challenge",
     "feelings",
+    "balint",
+    "reflecting-back",
     "options",
     "action",
     "learning",
     "process-review",
+    "check-out",
+    "ending",
 ]
 QUESTION_STAGES: tuple[str, ...] = QuestionStage.__args__
+QUESTION_STAGE_LABELS: dict[str, str] = {
+    "check-in": "Check-in",
+    "contracting": "Contracting: agreeing how the set works",
+    "clarify": "Clarifying",
+    "explore": "Exploring",
+    "challenge": "Challenging",
+    "feelings": "Feelings",
+    "balint": "Balint-style: the doctor and the patient",
+    "reflecting-back": "Reflecting back to the presenter",
+    "options": "Options",
+    "action": "Action",
+    "learning": "Learning",
+    "process-review": "Process review",
+    "check-out": "Check-out: ending a meeting",
+    "ending": "Ending the set",
+}
 SLUG = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 REQUIRED_SECTIONS = ("Scenario", "Discussion questions", "Facilitator notes")
 OPTIONAL_SECTIONS = ("Further reading",)
@@ -80,6 +116,25 @@ class CaseMeta(_Tagged):
     settings: list[Setting] = Field(min_length=1)
     minutes: int = Field(ge=5, le=180)
     themes: list[str] = []
+    protagonist: str = Field(min_length=1, max_length=120)
+    place: Place
+    rural: bool = False
+    appreciative: bool = False
+    series: str | None = Field(default=None, pattern=SLUG)
+    part: int | None = Field(default=None, ge=1, le=6)
+
+    @field_validator("protagonist")
+    @classmethod
+    def _names_a_grade(cls, value: str) -> str:
+        if grade_group(value) is None:
+            raise ValueError(f"'{value}' names no grade: {GRADE_HINT}")
+        return value
+
+    @model_validator(mode="after")
+    def _series_and_part_together(self) -> CaseMeta:
+        if (self.series is None) != (self.part is None):
+            raise ValueError("give both 'series' and 'part' (a case in parts), or neither")
+        return self
 
 
 class PromptMeta(_Tagged):
@@ -137,6 +192,27 @@ class Case:
     further_reading: str | None
     path: Path
     line: int = 1
+    protagonist: str = ""
+    place: str = "other"
+    rural: bool = False
+    appreciative: bool = False
+    series: str | None = None
+    part: int | None = None
+
+    @property
+    def protagonist_group(self) -> str:
+        """The protagonist's grade group (foundation, core, higher, gp-trainee, senior, other)."""
+        return grade_group(self.protagonist) or "other"
+
+    @property
+    def scenario_words(self) -> int:
+        """How many words the scenario runs to."""
+        return word_count(self.scenario)
+
+    @property
+    def short_trigger(self) -> bool:
+        """A short trigger: a scenario of at most 150 words, to open discussion quickly."""
+        return self.scenario_words <= SHORT_TRIGGER_WORDS
 
     def for_participants(self) -> ParticipantCase:
         """The participant-facing part of the case (no facilitator notes)."""
@@ -156,6 +232,14 @@ class Case:
             "hlm": list(self.tags.hlm),
             "mlcf": list(self.tags.mlcf),
             "gpc": list(self.tags.gpc),
+            "protagonist": self.protagonist,
+            "protagonist_group": self.protagonist_group,
+            "place": self.place,
+            "rural": self.rural,
+            "appreciative": self.appreciative,
+            "short_trigger": self.short_trigger,
+            "series": self.series,
+            "part": self.part,
         }
 
 
@@ -170,6 +254,11 @@ class Prompt:
     tags: Tags
     path: Path
     line: int = 1
+
+    @property
+    def stage_label(self) -> str:
+        """The stage in plain words, for pages and packs."""
+        return QUESTION_STAGE_LABELS.get(self.stage, self.stage)
 
 
 ResourceKind = Literal[
@@ -267,7 +356,7 @@ def load_bank(folder: Path, frameworks: Frameworks | None = None) -> Bank:
     statements = _optional(
         folder / "self-assessment.yaml", load_statements, frameworks, problems, {}
     )
-    problems += _duplicates(cases) + _duplicates(prompts)
+    problems += _duplicates(cases) + _duplicates(prompts) + _series_problems(cases)
     if problems:
         raise DataFileError(problems)
     return Bank(
@@ -397,7 +486,40 @@ def _build_case(meta: CaseMeta, sections: dict, path: Path, line: int) -> Case:
         further_reading=reading[1] if reading else None,
         path=path,
         line=line,
+        protagonist=meta.protagonist,
+        place=meta.place,
+        rural=meta.rural,
+        appreciative=meta.appreciative,
+        series=meta.series,
+        part=meta.part,
     )
+
+
+def _series_problems(cases: list[Case]) -> list[Problem]:
+    """A case in parts needs its series numbered 1, 2, … with no gap, no repeat, at least two."""
+    series: dict[str, list[Case]] = {}
+    for case in cases:
+        if case.series:
+            series.setdefault(case.series, []).append(case)
+    problems = []
+    for name, parts in sorted(series.items()):
+        numbers = sorted(c.part for c in parts)
+        if len(numbers) < 2 or numbers != list(range(1, len(numbers) + 1)):
+            first = min(parts, key=lambda c: c.path)
+            message = (
+                f"series '{name}' has parts {numbers}: number its cases 1, 2, 3 … "
+                "with no gap or repeat (a series needs at least two parts)"
+            )
+            problems.append(Problem(first.path, first.line, message))
+    return problems
+
+
+def series_parts(bank: Bank, case: Case) -> list[Case]:
+    """All parts of the series `case` belongs to, in order (just `case` when not in one)."""
+    if not case.series:
+        return [case]
+    parts = [c for c in bank.cases.values() if c.series == case.series]
+    return sorted(parts, key=lambda c: c.part or 0)
 
 
 def _load_entries(

@@ -202,7 +202,7 @@ def cases_validate(folder: Path | None) -> None:
 @cases.command("coverage")
 @click.argument("folder", required=False, type=click.Path(path_type=Path))
 def cases_coverage(folder: Path | None) -> None:
-    """Print coverage of frameworks, stages and settings; exit non-zero if a target is missed."""
+    """Print coverage of grades, places, kinds of case and frameworks; exit 1 if one is missed."""
     from toolkit.bank_coverage import coverage_report
 
     folder = folder or Settings.from_env().casebank_dir
@@ -216,10 +216,12 @@ def cases_coverage(folder: Path | None) -> None:
         if target.group != group:
             group = target.group
             click.echo(f"\n{group}")
-        mark = "ok  " if target.met else "LOW "
-        click.echo(f"  {mark}{target.count:4} / {target.minimum:<3} {target.label}")
+        mark = "ok  " if target.met else ("LOW " if target.count < target.minimum else "HIGH")
+        click.echo(f"  {mark}{target.count:4} / {target.limit:<4} {target.label}")
     missed = [t for t in report if not t.met]
     click.echo(f"\n{len(report) - len(missed)} of {len(report)} targets met")
+    for target in missed:
+        click.echo(f"missed: {target.group}: {target.label} ({target.count}, needs {target.limit})")
     if missed:
         sys.exit(1)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import smtplib
 import ssl
@@ -131,6 +132,13 @@ class Outbox:
         """Nothing to close."""
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """One verifying TLS context per process: building one loads the system's certificates,
+    which costs tens of milliseconds, per message when every queued message connects afresh."""
+    return ssl.create_default_context()
+
+
 class Smtp:
     """Sends through SMTP: `smtp://` (STARTTLS when offered or with credentials), `smtps://`.
 
@@ -156,7 +164,7 @@ class Smtp:
         return f"the SMTP server {self.host}:{self.port}"
 
     def _open(self) -> smtplib.SMTP:
-        context = ssl.create_default_context()
+        context = tls_context()
         if self.implicit_tls:
             return smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
         connection = smtplib.SMTP(self.host, self.port, timeout=self.timeout)

@@ -28,6 +28,15 @@ PAGES = [
     (f"{DEMO}/sessions/session-2", "Session 2: Action learning set 1"),
     (f"{DEMO}/sessions/session-4?q=handover", "Session 4: Leading change without authority"),
     (f"{DEMO}/invites", "Invites: KSS Foundation leadership set A"),
+    (f"{DEMO}/messages", "Automatic messages: KSS Foundation leadership set A"),
+    (
+        f"{DEMO}/messages/preview/reminder",
+        "Preview: reminder before each session: KSS Foundation leadership set A",
+    ),
+    (
+        f"{DEMO}/messages/preview/follow-up",
+        "Preview: follow-up after each session: KSS Foundation leadership set A",
+    ),
     (f"{DEMO}/self-assessment", "Self-assessment: KSS Foundation leadership set A"),
     (f"{DEMO}/actions", "Action log: KSS Foundation leadership set A"),
     (f"{DEMO}/map", "Programme map: KSS Foundation leadership set A"),
@@ -73,8 +82,10 @@ def test_member_self_assessment_page(browser, page, shared_server, check):
     sign_in(page, shared_server)
     page.goto(shared_server.url + f"{DEMO}/self-assessment")
     page.get_by_role("button", name="E-mail each member their private link").click()
-    page.get_by_text(re.compile(r"Sent \d+ private link")).wait_for()
-    letters = sorted((shared_server.data_dir / "outbox").rglob("*.eml"))
+    page.get_by_role("heading", level=1, name="Sending self-assessment links").wait_for()
+    page.get_by_text(re.compile(r"(\d+) of \1 messages delivered")).wait_for()  # live, queued
+    check("Sending self-assessment links")
+    letters = sorted((shared_server.data_dir / "outbox").rglob("self-assessment-*.eml"))
     assert letters, "no letters in the outbox"
     body = message_from_bytes(letters[-1].read_bytes(), policy=default).get_body(("plain",))
     link = re.search(r"https?://\S+/self-assessment/\S+", body.get_content()).group(0)

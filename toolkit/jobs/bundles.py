@@ -1,5 +1,6 @@
-"""Bulk printing: every document of every session of a set as one zip, rendered in a pool of
-processes (WeasyPrint is CPU-bound, so one per core), with its progress kept beside the zip.
+"""Bulk printing: every document of every session of a set, or every certificate of a
+programme's sets, as one zip, rendered in a pool of processes (WeasyPrint is CPU-bound, so one
+per core), with its progress kept beside the zip.
 
 A bundle lives in the data folder's `bundles/` as `<id>.zip` and `<id>.json` (its progress), and
 is deleted after `KEEP`. The id is long and random: it is the only key to the download.
@@ -33,7 +34,7 @@ KEEP = 24 * 3600  # seconds a finished bundle is kept for download
 class Progress:
     """How far a bundle has got: documents done of the total, and its state."""
 
-    set_slug: str
+    set_slugs: list[str]  # whoever may see every one of these sets may see the bundle
     done: int
     total: int
     state: str  # queued, rendering, ready, failed
@@ -44,10 +45,10 @@ def folder(data_dir: Path) -> Path:
     return data_dir / "bundles"
 
 
-def new_bundle(data_dir: Path, learning_set: LearningSet) -> str:
-    """Record a queued bundle for the set; its id."""
+def new_bundle(data_dir: Path, learning_sets: list[LearningSet]) -> str:
+    """Record a queued bundle of the sets' documents; its id."""
     bundle_id = secrets.token_urlsafe(24)
-    _write(data_dir, bundle_id, Progress(learning_set.slug, 0, 0, "queued"))
+    _write(data_dir, bundle_id, Progress([s.slug for s in learning_sets], 0, 0, "queued"))
     return bundle_id
 
 
@@ -73,49 +74,58 @@ def _write(data_dir: Path, bundle_id: str, state: Progress) -> None:
     os.replace(partial, where / f"{bundle_id}.json")
 
 
-def run(queue: Queue, set_id: int, bundle_id: str) -> str:
-    """The bundle task: build every document's HTML here, render the PDFs in a process pool."""
+def run(queue: Queue, set_ids: list[int], bundle_id: str, only: str | None = None) -> str:
+    """The bundle task: build every document's HTML here (only `only`, when given, e.g.
+    "certificates"), render the PDFs in a process pool, write the zip."""
     data_dir = queue.settings.data_dir
-    jobs, slug = _documents(queue, set_id)
-    _write(data_dir, bundle_id, Progress(slug, 0, len(jobs), "rendering"))
+    jobs, slugs = _documents(queue, set_ids, only)
+    _write(data_dir, bundle_id, Progress(slugs, 0, len(jobs), "rendering"))
     target = zip_path(data_dir, bundle_id)
     partial = target.with_suffix(".zip.tmp")
-    cache = set_folder(queue.settings.pdf_cache_dir, set_id)
     stamp = time.localtime()[:6]
     try:
         with (
             ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool,
             zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive,
         ):
-            futures = {pool.submit(packs.render_pdf, html, cache): name for name, html in jobs}
+            futures = {
+                pool.submit(packs.render_pdf, html, cache): name for name, html, cache in jobs
+            }
             for done, future in enumerate(as_completed(futures), 1):
-                info = zipfile.ZipInfo(f"{slug}/{futures[future]}.pdf", date_time=stamp)
+                info = zipfile.ZipInfo(f"{futures[future]}.pdf", date_time=stamp)
                 archive.writestr(info, future.result(), zipfile.ZIP_DEFLATED)
-                _write(data_dir, bundle_id, Progress(slug, done, len(jobs), "rendering"))
+                _write(data_dir, bundle_id, Progress(slugs, done, len(jobs), "rendering"))
     except Exception as exc:
         partial.unlink(missing_ok=True)
-        _write(data_dir, bundle_id, Progress(slug, 0, len(jobs), "failed", repr(exc)))
+        _write(data_dir, bundle_id, Progress(slugs, 0, len(jobs), "failed", repr(exc)))
         raise
     os.replace(partial, target)
-    _write(data_dir, bundle_id, Progress(slug, len(jobs), len(jobs), "ready"))
+    _write(data_dir, bundle_id, Progress(slugs, len(jobs), len(jobs), "ready"))
     return str(target)
 
 
-def _documents(queue: Queue, set_id: int) -> tuple[list[tuple[str, str]], str]:
-    """(zip entry name, HTML) for every document of every session of the set."""
+def _documents(
+    queue: Queue, set_ids: list[int], only: str | None
+) -> tuple[list[tuple[str, str, Path]], list[str]]:
+    """(zip entry name, HTML, cache folder) for each document of each session of the sets."""
     worker = queue.worker
     content = worker.content
+    jobs, slugs = [], []
     with worker.sessions() as db:
-        learning_set = db.get(LearningSet, set_id)
-        if learning_set is None:
-            return [], ""
-        jobs = []
-        for meeting in sets.meetings_in_order(learning_set):
-            pack = packs.build_pack(db, meeting, content.bank, content.frameworks)
-            number = sets.meeting_number(meeting)
-            for stem in packs.document_names(pack):
-                jobs.append((f"session-{number}/{stem}", packs.document_html(pack, stem)))
-        return jobs, learning_set.slug
+        for set_id in set_ids:
+            learning_set = db.get(LearningSet, set_id)
+            if learning_set is None:
+                continue
+            slugs.append(learning_set.slug)
+            cache = set_folder(queue.settings.pdf_cache_dir, set_id)
+            for meeting in sets.meetings_in_order(learning_set):
+                pack = packs.build_pack(db, meeting, content.bank, content.frameworks)
+                number = sets.meeting_number(meeting)
+                for stem in packs.document_names(pack):
+                    if only is None or stem == only:
+                        name = f"{learning_set.slug}/session-{number}/{stem}"
+                        jobs.append((name, packs.document_html(pack, stem), cache))
+    return jobs, slugs
 
 
 def purge(data_dir: Path, now: float | None = None) -> int:

@@ -134,7 +134,8 @@ class Composer:
         db.commit()
         url = member_link(self.content.settings, token)
         letter = self.assessment_letter(meeting, member, url, nudge)
-        return self._plain(meeting, member, letter, f"{row.kind}-{row.id}")
+        name = "self-assessment-reminder" if nudge else "self-assessment"
+        return self._plain(meeting, member, letter, f"{name}-{member.id}")
 
     def _plain(self, meeting: Meeting, member: Member, letter: Letter, name: str) -> Composed:
         settings = self.content.settings

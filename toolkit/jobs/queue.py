@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from toolkit.config import Settings
 from toolkit.jobs import outgoing, schedule
 from toolkit.mail import transport_for
-from toolkit.models import LearningSet, SentInvite
+from toolkit.models import LearningSet, Meeting, SentInvite
 from toolkit.private_files import create_private_file
 
 if TYPE_CHECKING:
@@ -78,15 +78,27 @@ class Queue:
         finally:
             transport.close()
 
-    def _bundle(self, set_id: int, bundle_id: str) -> str:
+    def _bundle(self, set_ids: list[int], bundle_id: str, only: str | None = None) -> str:
         from toolkit.jobs import bundles  # WeasyPrint: only where printing happens
 
-        return bundles.run(self, set_id, bundle_id)
+        return bundles.run(self, set_ids, bundle_id, only)
 
     def _tick(self) -> None:
         """Every minute: queue what is due now, and what a dead worker left unfinished."""
         self.recover()
         self.run_due(datetime.now(UTC))
+        self.purge()
+        from toolkit.jobs import bundles
+
+        bundles.purge(self.settings.data_dir)
+
+    def purge(self) -> None:
+        """Delete for good the deleted sessions whose cancellations have all gone."""
+        from toolkit import invites
+
+        with self.worker.sessions() as db:
+            ids = set(db.scalars(select(Meeting.set_id).where(Meeting.deleted_at.is_not(None))))
+        invites.purge_sets(self.worker.sessions, ids)
 
     def send(self, ids: Iterable[int]) -> None:
         """Queue a delivery task for each row of the send log."""

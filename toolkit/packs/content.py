@@ -9,7 +9,15 @@ import segno
 from sqlalchemy.orm import Session
 
 from toolkit import sets
-from toolkit.casebank import LEVELS, QUESTION_STAGES, Bank, Case, ParticipantCase, Resource
+from toolkit.casebank import (
+    LEVELS,
+    QUESTION_STAGE_LABELS,
+    QUESTION_STAGES,
+    Bank,
+    Case,
+    ParticipantCase,
+    Resource,
+)
 from toolkit.frameworks import Frameworks
 from toolkit.models import Meeting
 from toolkit.resources import catalogue, session_resources
@@ -154,9 +162,9 @@ class Pack:
         return f"{self.set_title} · Session {self.number}: {self.title}"
 
     def prompts_by_stage(self) -> list[tuple[str, list[PromptRow]]]:
-        """Prompts grouped by questioning stage, in the order a conversation uses them."""
+        """Prompts grouped by questioning stage (its plain-words label), in the order used."""
         groups = [(s, [p for p in self.prompts if p.stage == s]) for s in QUESTION_STAGES]
-        return [(stage, rows) for stage, rows in groups if rows]
+        return [(QUESTION_STAGE_LABELS[stage], rows) for stage, rows in groups if rows]
 
     def with_register(self, chosen: list[str]) -> Pack:
         """The same pack with the register columns chosen on the print form (unknown ones are

@@ -12,6 +12,7 @@ from toolkit import sets
 from toolkit.accounts import create_user
 from toolkit.casebank import Bank
 from toolkit.db import transaction
+from toolkit.jobs import schedule
 from toolkit.models import (
     Action,
     AgendaBlock,
@@ -29,6 +30,7 @@ from toolkit.setfile.schema import (
     START_FORMAT,
     ActionSpec,
     BlockSpec,
+    MessagesEntry,
     Person,
     ResourceEntry,
     SessionSpec,
@@ -42,6 +44,7 @@ DETAILS = {
     "video_url": "video link",
     "time_zone": "time zone",
     "ground_rules": "ground rules",
+    "messages": "automatic messages",
 }
 
 
@@ -91,7 +94,23 @@ def _update_details(learning_set: LearningSet, set_file: SetFile) -> list[str]:
     changed = [field for field, value in wanted.items() if getattr(learning_set, field) != value]
     for field in changed:
         setattr(learning_set, field, wanted[field])
+    plan = _plan(set_file.messages)
+    if plan != schedule.plan_of(learning_set):
+        schedule.set_plan(learning_set, plan)
+        changed.append("messages")
     return [DETAILS[field] for field in changed]
+
+
+def _plan(entry: MessagesEntry) -> schedule.Plan:
+    """The file's `messages` as the set's schedule of automatic messages."""
+    reminder, follow_up = entry.reminder, entry.follow_up
+    return schedule.Plan(
+        reminder.days_before if reminder else None,
+        reminder.at if reminder else schedule.DEFAULT_CLOCK,
+        follow_up.days_after if follow_up else None,
+        follow_up.at if follow_up else schedule.DEFAULT_CLOCK,
+        entry.self_assessment,
+    )
 
 
 def _resource_fields(entry: ResourceEntry) -> dict[str, str | int]:

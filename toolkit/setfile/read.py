@@ -247,6 +247,7 @@ def _build(
         video_url=header.video_url,
         ground_rules=tuple(rules),
         members=tuple(Person(m.name, m.email, m.grade, m.active) for m in members),
+        messages=header.messages,
         sessions=tuple(_spec(item, templates[item.entry.template], zone) for item in items),
         actions=tuple(ActionSpec(**a.model_dump()) for a in actions),
         resources=tuple(resources),

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainValidator,
@@ -228,6 +229,45 @@ class ResourceEntry(_Tagged):
     description: Line = Field(default="", max_length=limits.DESCRIPTION)
 
 
+def _clock(value: Any) -> Any:
+    """An HH:MM time; YAML reads an unquoted 09:00 as the number 540 (minutes), so take that
+    back to "09:00" rather than refuse what a person wrote naturally."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 24 * 60:
+        return f"{value // 60:02d}:{value % 60:02d}"
+    return value
+
+
+def _check_clock(value: str) -> str:
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+        raise ValueError(f"must be a time of day like 09:00, not {value!r}")
+    return value
+
+
+Clock = Annotated[str, BeforeValidator(_clock), AfterValidator(_check_clock)]
+
+
+class ReminderEntry(_Strict):
+    """When the reminder before each session goes."""
+
+    days_before: int = Field(default=2, ge=0, le=14)
+    at: Clock = "09:00"
+
+
+class FollowUpEntry(_Strict):
+    """When the follow-up after each session goes."""
+
+    days_after: int = Field(default=1, ge=0, le=14)
+    at: Clock = "09:00"
+
+
+class MessagesEntry(_Strict):
+    """A learning-set file's `messages`: the set's automatic e-mails (`false`: off)."""
+
+    reminder: ReminderEntry | Literal[False] = ReminderEntry()
+    follow_up: FollowUpEntry | Literal[False] = FollowUpEntry()
+    self_assessment: bool = True
+
+
 class SetHeader(_Strict):
     """The top level of a learning-set file (lists are checked item by item)."""
 
@@ -239,6 +279,7 @@ class SetHeader(_Strict):
     venue: Text = Field(default="", max_length=limits.VENUE)
     video_url: Url = ""
     ground_rules: Annotated[list[Rule] | None, AfterValidator(_rules_fit)] = None
+    messages: MessagesEntry = MessagesEntry()
     resources: list[Any] = Field(default=[], max_length=MAX_RESOURCES)
     members: list[Any] = Field(default=[], max_length=limits.MEMBERS)
     sessions: list[Any] | None = Field(default=None, max_length=limits.SESSIONS)
@@ -319,6 +360,7 @@ class SetFile:
     video_url: str
     ground_rules: tuple[str, ...]
     members: tuple[Person, ...]
+    messages: MessagesEntry
     sessions: tuple[SessionSpec, ...]
     actions: tuple[ActionSpec, ...] = ()
     resources: tuple[ResourceEntry, ...] = ()

@@ -24,12 +24,28 @@ def export_set(learning_set: LearningSet) -> str:
     data["facilitator"] = _owner(learning_set)
     data |= _optional(venue=learning_set.venue, video_url=learning_set.video_url)
     data["ground_rules"] = [r.strip() for r in learning_set.ground_rules.splitlines() if r.strip()]
+    data["messages"] = _messages(learning_set)
     data |= _listed(resources=_resources(learning_set))
     data["members"] = [_member(m) for m in learning_set.members]
     emails = {m.id: m.email for m in learning_set.members}
     data["sessions"] = [_session(m, emails) for m in sets.meetings_in_order(learning_set)]
     data |= _listed(actions=_actions(learning_set, emails))
     return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=4096)
+
+
+def _messages(learning_set: LearningSet) -> dict[str, Any]:
+    """The set's automatic messages (`false` for one that is off)."""
+    reminder = learning_set.reminder_days
+    follow_up = learning_set.follow_up_days
+    return {
+        "reminder": {"days_before": reminder, "at": learning_set.reminder_at}
+        if reminder is not None
+        else False,
+        "follow_up": {"days_after": follow_up, "at": learning_set.follow_up_at}
+        if follow_up is not None
+        else False,
+        "self_assessment": learning_set.assessment_mail,
+    }
 
 
 def _optional(**fields: Any) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from sqlalchemy.orm import Session
 
 from toolkit import limits
-from toolkit.casebank import Bank, Case
+from toolkit.casebank import Bank, Case, series_parts
 from toolkit.models import (
     AgendaBlock,
     Meeting,
@@ -30,6 +30,7 @@ from toolkit.sets.base import (
     line,
     local,
     meeting_number,
+    meetings_in_order,
     next_position,
     text_field,
     touch,
@@ -151,6 +152,40 @@ def attach(
     return block
 
 
+def later_parts(meeting: Meeting, bank: Bank, case_id: str) -> list[tuple[Meeting, Case]]:
+    """For part 1 of a case in parts: each later part paired with the next session, in order
+    (fewer pairs than parts when the set has too few sessions left); nothing for other cases."""
+    case = bank.cases.get(case_id)
+    if case is None or case.part != 1:
+        return []
+    following = [
+        m
+        for m in meetings_in_order(meeting.learning_set)
+        if m.starts_at > meeting.starts_at and m.deleted_at is None and m.status != "cancelled"
+    ]
+    return list(zip(following, series_parts(bank, case)[1:], strict=False))
+
+
+def attach_with_parts(
+    db: Session, meeting: Meeting, bank: Bank, case_id: str = "", prompt_id: str = ""
+) -> list[tuple[Meeting, Case]]:
+    """`attach`, and for part 1 of a case in parts put each later part on the next session,
+    one each, in order; refuse (attaching nothing) when the set has too few sessions left."""
+    case = bank.cases.get(case_id)
+    later = series_parts(bank, case)[1:] if case is not None and case.part == 1 else []
+    pairs = later_parts(meeting, bank, case_id)
+    if len(pairs) < len(later):
+        missing = len(later) - len(pairs)
+        raise SetError(
+            f"'{case.title}' is part 1 of {len(later) + 1}, one part per session: add {missing} "
+            "more session(s) after this one, then attach it again"
+        )
+    attach(db, meeting, bank, case_id, prompt_id)
+    for later_meeting, part in pairs:
+        attach(db, later_meeting, bank, part.id)
+    return pairs
+
+
 def _attach_case(
     db: Session, meeting: Meeting, bank: Bank, case_id: str, with_block: bool
 ) -> AgendaBlock | None:
@@ -251,11 +286,13 @@ def _restore_case_blocks(db: Session, meeting: Meeting, bank: Bank) -> None:
 
 PROMPT_STAGES_FOR_KIND = {
     "check-in": {"check-in"},
-    "presenter": {"clarify", "explore", "challenge", "feelings", "options", "action"},
-    "case": {"clarify", "explore", "challenge", "options", "action", "learning"},
+    "ground-rules": {"contracting"},
+    "presenter": {"clarify", "explore", "challenge", "feelings", "options", "action"}
+    | {"reflecting-back"},
+    "case": {"clarify", "explore", "challenge", "options", "action", "learning", "balint"},
     "process-review": {"process-review", "learning"},
     "action-review": {"learning", "action"},
-    "close": {"learning"},
+    "close": {"learning", "check-out", "ending"},
 }
 
 

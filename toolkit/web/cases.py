@@ -6,6 +6,7 @@ from flask import Blueprint, abort, render_template, request
 from flask_login import current_user
 
 from toolkit import sets
+from toolkit.case_profile import PLACE_LABELS
 from toolkit.case_search import STAGE_HINT
 from toolkit.casebank import SETTINGS, STAGES, CaseFilter, filter_cases
 from toolkit.models import LearningSet
@@ -52,6 +53,7 @@ def show(case_id: str):
         upcoming=_upcoming(),
         number_of=sets.meeting_number,
         starts=sets.describe_start,
+        place_labels=PLACE_LABELS,
     )
 
 

@@ -17,12 +17,12 @@ from flask import (
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 
-from toolkit import invites, sets
+from toolkit import invites
 from toolkit.mail import Transport, transport_for
 from toolkit.models import LearningSet
 from toolkit.resources import catalogue
 from toolkit.web import get_db, public_url, toolkit
-from toolkit.web.sets.messages import queue_send
+from toolkit.web.sets.messages import queue_send, session_numbers
 from toolkit.web.sets.routes import bp, find_meeting, find_set
 
 feeds = Blueprint("feeds", __name__)
@@ -37,14 +37,6 @@ def _config() -> invites.InviteSettings:
 def _transport() -> Transport:
     settings = toolkit().settings
     return transport_for(settings.smtp_url, settings.outbox_dir, settings.smtp_timeout)
-
-
-def _session_numbers(learning_set: LearningSet) -> dict[int, str]:
-    """Each session's number as the send pages show it, deleted ones marked as such."""
-    return {
-        m.id: f"{sets.meeting_number(m)}{' (deleted)' if m.deleted_at else ''}"
-        for m in invites.with_deleted(learning_set)
-    }
 
 
 def _calendar_response(body: bytes, filename: str, download: bool) -> Response:
@@ -68,7 +60,7 @@ def review_invites(slug: str):
         out_of_date=invites.out_of_date_members(owed),
         log=invites.send_log(db, learning_set),
         members={m.id: m for m in learning_set.members},
-        number_of_meeting=_session_numbers(learning_set),
+        number_of_meeting=session_numbers(learning_set),
         transport=_transport(),
         sender=config.sender,
         feed_url=feed_url,

@@ -16,7 +16,7 @@ from toolkit.jobs.compose import Composer
 from toolkit.mail import Letter
 from toolkit.models import LearningSet, SentInvite
 from toolkit.web import get_db, toolkit
-from toolkit.web.sets.routes import bp, find_set, save_checked
+from toolkit.web.sets.routes import _user, bp, find_set, save_checked
 
 KIND_LABELS = {"invite": "Calendar invite", "assessment-link": "Self-assessment link"}
 KIND_LABELS |= {k: v for k, v in schedule.LABELS.items()}
@@ -29,6 +29,14 @@ def queue_send(learning_set: LearningSet, drafts: list[outgoing.Draft], batch: s
     kit = toolkit()
     kind = "smtp" if kit.settings.smtp_url else "outbox"
     kit.queue.send(outgoing.queue_rows(kit.sessions, drafts, kind, batch))
+
+
+def session_numbers(learning_set: LearningSet) -> dict[int, str]:
+    """Each session's number as the send pages show it, deleted ones marked as such."""
+    return {
+        m.id: f"{sets.meeting_number(m)}{' (deleted)' if m.deleted_at else ''}"
+        for m in invites.with_deleted(learning_set)
+    }
 
 
 def _batch(learning_set: LearningSet, batch: str) -> list[SentInvite]:
@@ -65,9 +73,7 @@ def sending(slug: str, batch: str):
         outbox=not settings.smtp_url,
         labels=KIND_LABELS,
         members={m.id: m for m in learning_set.members},
-        number_of_meeting={
-            m.id: sets.meeting_number(m) for m in invites.with_deleted(learning_set)
-        },
+        number_of_meeting=session_numbers(learning_set),
     )
 
 
@@ -214,17 +220,27 @@ def _letter_for(row: SentInvite, meeting, member, kind: str) -> Letter:
 
 @bp.post("/<slug>/bundle")
 def new_bundle(slug: str):
-    """Queue every document of every session as one zip; show its progress."""
+    """Queue every document of every session as one zip, or (`programme`) the certificates of
+    every set of the set's programme that the user may see; show its progress."""
     learning_set = find_set(slug)
     kit = toolkit()
-    bundle_id = bundles.new_bundle(kit.settings.data_dir, learning_set)
-    kit.queue.bundle(learning_set.id, bundle_id)
+    chosen, only = [learning_set], None
+    if request.form.get("what") == "programme" and learning_set.programme:
+        visible = sets.sets_for(get_db(), _user())
+        chosen = [s for s in visible if s.programme == learning_set.programme]
+        only = "certificates"
+    bundle_id = bundles.new_bundle(kit.settings.data_dir, chosen)
+    kit.queue.bundle([s.id for s in chosen], bundle_id, only)
     return redirect(url_for("sets.bundle", slug=slug, bundle_id=bundle_id))
 
 
 def _progress(learning_set: LearningSet, bundle_id: str) -> bundles.Progress:
+    """The bundle's progress, for a user who may see every set in it (404 otherwise)."""
     found = bundles.progress(toolkit().settings.data_dir, bundle_id)
-    if found is None or found.set_slug != learning_set.slug:
+    if found is None or learning_set.slug not in found.set_slugs:
+        abort(404)
+    visible = {s.slug for s in sets.sets_for(get_db(), _user())}
+    if not set(found.set_slugs) <= visible:
         abort(404)
     return found
 

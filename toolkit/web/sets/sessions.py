@@ -347,7 +347,8 @@ def attach(slug: str, key: str):
     if request.form.get("do") == "detach":
         save(lambda: sets.detach(db, meeting, case_id, prompt_id), "Removed from the session.")
     else:
-        save(lambda: sets.attach(db, meeting, bank, case_id, prompt_id), "Added to the session.")
+        done = _added(sets.later_parts(meeting, bank, case_id))
+        save(lambda: sets.attach_with_parts(db, meeting, bank, case_id, prompt_id), done)
     return _back(meeting, "content")
 
 
@@ -364,8 +365,15 @@ def add_case():
     meeting = find_meeting(slug, key)
     db, bank = get_db(), toolkit().bank
     label = f"Session {sets.meeting_number(meeting)}: {meeting.title}"
-    save(lambda: sets.attach(db, meeting, bank, case_id), f"Added to {label}.")
+    done = _added(sets.later_parts(meeting, bank, case_id)).replace("the session", label, 1)
+    save(lambda: sets.attach_with_parts(db, meeting, bank, case_id), done)
     return _back(meeting, "content")
+
+
+def _added(later: list) -> str:
+    """What attaching said: the session, and where a case's later parts went."""
+    placed = [f"part {case.part} to session {sets.meeting_number(m)}" for m, case in later]
+    return "Added to the session" + (f"; also {', '.join(placed)}." if placed else ".")
 
 
 @bp.post("/<slug>/sessions/<key>/resources")
