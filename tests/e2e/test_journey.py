@@ -115,15 +115,19 @@ def fetch(page, link_name: str) -> bytes:
     return response.body()
 
 
-def send_invites(page, smtp: SmtpServer, expected: int, calendar: str, check) -> list[EmailMessage]:
-    """On the invites page: review what will go, send it, watch each recipient's result, and
+def send_invites(
+    page, smtp: SmtpServer, expected: int, plain: str, calendar: str, check
+) -> list[EmailMessage]:
+    """On the invites page: review what will go (in `plain` words, the `calendar` method and
+    sequence only under Technical details), send it, watch each recipient's result, and
     return what arrived at the SMTP server."""
     before = len(smtp.recorder.messages)
     review = page.get_by_role("table", name="Messages that will be sent")
     review.wait_for()
     rows = review.locator("tbody tr")
     assert rows.count() == expected
-    assert all(calendar in text for text in rows.all_inner_texts()), calendar
+    assert all(plain in text and calendar not in text for text in rows.all_inner_texts()), plain
+    assert all(calendar in text for text in rows.all_text_contents()), calendar
     page.get_by_role(
         "button", name=f"Send {expected} message{'s' if expected != 1 else ''}"
     ).click()
@@ -135,7 +139,7 @@ def send_invites(page, smtp: SmtpServer, expected: int, calendar: str, check) ->
     lines = page.locator(".toolkit-progress > li")
     assert lines.count() == expected
     assert lines.filter(has_text="Delivered").count() == expected
-    check(f"Sending {expected} {calendar.split(',')[0]} messages")
+    check(f"Sending {expected} {calendar.split(',')[0]} messages")  # the file names stay
     page.get_by_role("link", name="Back to calendar invites").click()
     page.get_by_text("Everyone has up-to-date invites").wait_for()
     # the send log has one row per recipient and message, each with its outcome
@@ -334,7 +338,7 @@ def test_journey(page, check, journey_server, journey_smtp, artifacts):
     page.get_by_role("heading", name="Calendar invites").wait_for()
     assert page.get_by_text("Nothing sent yet.").is_visible()
     check("Invites to review")
-    first_round = send_invites(page, smtp, 36, "REQUEST, sequence 0", check)
+    first_round = send_invites(page, smtp, 36, "Invitation", "REQUEST, sequence 0", check)
     check("Invites sent")
     uids: dict[str, str] = {}
     for message in first_round:
@@ -371,7 +375,9 @@ def test_journey(page, check, journey_server, journey_smtp, artifacts):
     page.get_by_text("6 members have out-of-date invites").wait_for()
     check("Set with out-of-date invites")
     page.get_by_role("link", name="Review and send the updates").click()
-    updates = send_invites(page, smtp, 6, "REQUEST, sequence 1", check)
+    updates = send_invites(
+        page, smtp, 6, "Update: the session has changed", "REQUEST, sequence 1", check
+    )
     for message in updates:
         method, _calendar = calendar_of(message)
         event = event_of(message)
@@ -389,7 +395,9 @@ def test_journey(page, check, journey_server, journey_smtp, artifacts):
     assert page.get_by_role("button", name="Restore this session").is_visible()
     check("Session 3 cancelled")
     page.get_by_role("link", name="Invites for the set").click()
-    cancellations = send_invites(page, smtp, 6, "CANCEL, sequence 1", check)
+    cancellations = send_invites(
+        page, smtp, 6, "Cancellation: the session is cancelled", "CANCEL, sequence 1", check
+    )
     for message in cancellations:
         method, calendar = calendar_of(message)
         event = event_of(message)
