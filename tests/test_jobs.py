@@ -585,3 +585,30 @@ def test_the_certificates_of_a_programme_as_one_zip(app, signed_in, env):
     other = app.test_client()  # a facilitator of none of them
     sign_in(other, add_user(app, "other@example.org"))
     assert other.get(where).status_code == 404
+
+
+def test_a_queue_that_cannot_be_reached_loses_nothing(monkeypatch, env, factory):
+    from toolkit.web import create_app
+
+    from .conftest import add_user, sign_in
+    from .test_sets_web import make_set as make_web_set
+    from .test_sets_web import text
+
+    monkeypatch.setenv("TOOLKIT_QUEUE_URL", f"redis://127.0.0.1:{free_port()}/0")  # nobody there
+    down = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False})
+    client = down.test_client()
+    sign_in(client, add_user(down, "down@example.org"))
+    make_web_set(client, first="2037-02-12")
+    sent = client.post("/sets/set-a/invites/send")
+    assert sent.status_code == 302
+    page = " ".join(re.sub(r"<[^>]+>", " ", text(client.get(sent.headers["Location"]))).split())
+    assert "The task queue could not be reached just now" in page and "36 still to go" in page
+    assert [r.state for r in rows(factory)] == ["queued"] * 36
+    monkeypatch.delenv("TOOLKIT_QUEUE_URL")  # the queue is back (here: the embedded one)
+    q = queue()
+    assert q.recover() == 0  # within the lease: perhaps still on its way
+    stale = datetime.now(UTC) + timedelta(seconds=Settings.from_env().lease + 1)
+    assert len(outgoing.recover(factory, Settings.from_env().lease, stale)) == 36
+    q.send([r.id for r in rows(factory)])
+    q.burst()
+    assert [r.state for r in rows(factory)] == ["delivered"] * 36

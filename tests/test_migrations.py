@@ -91,3 +91,18 @@ def test_upgrading_from_0007_keeps_every_row_and_adds_empty_assessment_phases(ne
                 "VALUES (1, 'start', 0, '')"
             )
         )
+
+
+def test_the_head_revision_read_from_file_names_is_alembics_own():
+    """Commands check the schema without importing Alembic: the head is the highest numbered
+    migration file, which holds only if each file's revision is its number and the chain is one
+    line (no branches)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(database.MIGRATIONS))
+    script = ScriptDirectory.from_config(config)
+    assert script.get_heads() == [database.head_revision()]
+    for revision in script.walk_revisions():
+        assert revision.path.rsplit("/", 1)[-1].startswith(revision.revision + "_")

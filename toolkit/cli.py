@@ -10,7 +10,6 @@ from pathlib import Path
 import click
 
 from toolkit import db as database
-from toolkit.accounts import AccountError, create_user
 from toolkit.casebank import (
     QUESTION_STAGES,
     RESOURCE_KINDS,
@@ -170,6 +169,8 @@ def users() -> None:
 @click.password_option(help="Password (asked for when not given).")
 def users_add(email: str, name: str, admin: bool, password: str) -> None:
     """Add a facilitator (or, with --admin, an admin) account."""
+    from toolkit.accounts import AccountError, create_user
+
     settings = Settings.from_env()
     engine = _engine(settings)
     try:

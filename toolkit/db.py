@@ -6,11 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from toolkit.private_files import create_private_file
@@ -41,7 +37,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def _alembic_config(engine: Engine) -> Config:
+def _alembic_config(engine: Engine):
+    from alembic.config import Config  # Alembic only where migrations run: commands start faster
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["engine"] = engine
@@ -50,15 +48,26 @@ def _alembic_config(engine: Engine) -> Config:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Apply every migration (up to `revision`) that has not been applied yet."""
+    from alembic import command
+
     command.upgrade(_alembic_config(engine), revision)
+
+
+def head_revision() -> str:
+    """The newest migration the code knows: revisions are numbered in order, one per file
+    (`0009_….py`), so the head is the highest number (a test checks this against Alembic)."""
+    return max(
+        path.name[:4] for path in (MIGRATIONS / "versions").glob("[0-9][0-9][0-9][0-9]_*.py")
+    )
 
 
 def schema_revisions(engine: Engine) -> tuple[str | None, str | None]:
     """The database's current revision and the newest one the code knows."""
-    head = ScriptDirectory.from_config(_alembic_config(engine)).get_current_head()
     with engine.connect() as connection:
-        current = MigrationContext.configure(connection).get_current_revision()
-    return current, head
+        if not inspect(connection).has_table("alembic_version"):
+            return None, head_revision()
+        current = connection.scalar(text("SELECT version_num FROM alembic_version"))
+    return current, head_revision()
 
 
 def check_schema(engine: Engine) -> None:

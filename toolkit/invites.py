@@ -79,7 +79,8 @@ def event_uid(meeting: Meeting, host: str) -> str:
     return f"session-{meeting.uid}@{host}"
 
 
-def _organizer(meeting: Meeting) -> Person:
+def organizer(meeting: Meeting) -> Person:
+    """The set's first facilitator: the ORGANIZER of its events and the Reply-To of its mail."""
     facilitator = min(meeting.learning_set.facilitators, key=lambda u: u.id)
     return Person(facilitator.name, facilitator.email)
 
@@ -122,7 +123,7 @@ def session_event(
         location=meeting.venue or learning_set.venue,
         video_url=meeting.video_url or learning_set.video_url,
         description=describe(meeting, config.library),
-        organizer=_organizer(meeting),
+        organizer=organizer(meeting),
         sent_by=config.sender.email,
         cancelled=meeting.status == "cancelled",
         reminder_minutes=config.reminder_minutes,
@@ -219,7 +220,7 @@ def out_of_date_members(pending: list[Pending]) -> int:
 def letter(p: Pending, library: dict[str, Resource] | None = None) -> Letter:
     """What the e-mail says: what changed since the member's last message, or why it is
     cancelled; "session N of M" and the session's title."""
-    invite = Invite(p.meeting, p.member.name, p.reason, _organizer(p.meeting), p.since)
+    invite = Invite(p.meeting, p.member.name, p.reason, organizer(p.meeting), p.since)
     return invite_letter(invite, library)
 
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 import sys
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import click
 
 from toolkit.config import Settings
-from toolkit.jobs.queue import Queue
+
+if TYPE_CHECKING:
+    from toolkit.jobs.queue import Queue
 
 
 def build_queue(settings: Settings) -> Queue:
@@ -18,7 +21,7 @@ def build_queue(settings: Settings) -> Queue:
     from toolkit.casebank import load_bank
     from toolkit.frameworks import load_frameworks
     from toolkit.jobs.compose import Content
-    from toolkit.jobs.queue import Worker
+    from toolkit.jobs.queue import Queue, Worker
 
     def worker() -> Worker:
         engine = database.make_engine(settings.database_url)

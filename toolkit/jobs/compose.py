@@ -57,23 +57,18 @@ class Composer:
         return getattr(self, "_" + row.kind.replace("-", "_"))(db, row, meeting, member)
 
     def _invite(self, db: Session, row: SentInvite, meeting: Meeting) -> Composed | Drop:
-        owed = invites.pending_invites(db, meeting.learning_set, only=meeting, resend=True)
-        match = next((p for p in owed if p.claim == row.claim), None)
-        if match is None:
-            return Drop(
-                "the session or the member changed after it was queued; what is owed now "
-                "is on the invites page"
-            )
         config = invites.InviteSettings.from_settings(
             self.content.settings, catalogue(db, self.content.bank)
         )
-        return Composed(invites.message(match, config), invites.file_stem(match))
+        return invites.compose_row(db, row, config)
 
     def reminder_letter(self, db: Session, meeting: Meeting, member: Member) -> Letter:
         """The reminder: the member's open actions from earlier meetings, whether they present."""
         earlier = [a for a in sets.actions_to_review(db, meeting) if a.member_id == member.id]
         presenting = member.id in presented(meeting)
-        facts = Reminder(meeting, member, _facilitator(meeting).name, tuple(earlier), presenting)
+        facts = Reminder(
+            meeting, member, invites.organizer(meeting).name, tuple(earlier), presenting
+        )
         return reminder_letter(facts, catalogue(db, self.content.bank))
 
     def follow_up_letter(
@@ -87,7 +82,9 @@ class Composer:
             if a.meeting_id == meeting.id and a.member_id == member.id
         ]
         titles = tuple(packs.DOCUMENTS[s].title for s in FOLLOW_UP_DOCUMENTS) if attachments else ()
-        facts = FollowUp(meeting, member, _facilitator(meeting).name, attended, tuple(mine), titles)
+        facts = FollowUp(
+            meeting, member, invites.organizer(meeting).name, attended, tuple(mine), titles
+        )
         return follow_up_letter(facts)
 
     def assessment_letter(self, meeting: Meeting, member: Member, url: str, nudge: bool) -> Letter:
@@ -139,7 +136,7 @@ class Composer:
 
     def _plain(self, meeting: Meeting, member: Member, letter: Letter, name: str) -> Composed:
         settings = self.content.settings
-        facilitator = _facilitator(meeting)
+        facilitator = invites.organizer(meeting)
         email = compose_plain(
             Person(SERVICE, settings.mail_from),
             facilitator,
@@ -148,11 +145,6 @@ class Composer:
             settings.host,
         )
         return Composed(email, name)
-
-
-def _facilitator(meeting: Meeting) -> Person:
-    first = min(meeting.learning_set.facilitators, key=lambda u: u.id)
-    return Person(first.name, first.email)
 
 
 def _unwanted(db: Session, row: SentInvite, meeting: Meeting, member: Member, now: datetime) -> str:

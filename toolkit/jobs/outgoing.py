@@ -140,7 +140,7 @@ def deliver(
         except Exception as exc:  # a fault of ours: logged on the row rather than retried forever
             made = exc
     if isinstance(made, Exception):
-        _finish(sessions, row_id, "failed", f"error: could not compose it ({made!r})")
+        _finish(sessions, row_id, "failed", f"error: could not compose it ({made!r})", None)
         return "failed"
     if isinstance(made, Drop):
         _finish(sessions, row_id, "dropped", f"not sent: {made.reason}", release=True)

@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import abort, jsonify, redirect, render_template, request, send_file, url_for
+from flask import (
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, SelectField, StringField
 from wtforms.validators import Regexp
@@ -25,10 +35,20 @@ CLOCK = Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", message="Enter a time like 09:00")
 
 
 def queue_send(learning_set: LearningSet, drafts: list[outgoing.Draft], batch: str) -> None:
-    """Write the send's rows (their claims) and hand them to the queue."""
+    """Write the send's rows (their claims) and hand them to the queue. If the queue cannot be
+    reached, the rows are kept: a worker takes them up once it can (after the lease)."""
     kit = toolkit()
     kind = "smtp" if kit.settings.smtp_url else "outbox"
-    kit.queue.send(outgoing.queue_rows(kit.sessions, drafts, kind, batch))
+    ids = outgoing.queue_rows(kit.sessions, drafts, kind, batch)
+    try:
+        kit.queue.send(ids)
+    except Exception as exc:  # Redis down, say: nothing is lost, it only waits
+        current_app.logger.warning("could not reach the task queue: %r", exc)
+        flash(
+            "The task queue could not be reached just now. The messages are saved and will go "
+            "once it is back; this page shows them as waiting until then.",
+            "error",
+        )
 
 
 def session_numbers(learning_set: LearningSet) -> dict[int, str]:
