@@ -97,13 +97,13 @@ def _cases(ids: dict) -> dict[str, Case]:
         ),
         "rename block": Case(
             p1,
-            p1 + f"/blocks/{block}",
-            {"do": "save", "title": "Title typed in B", "minutes": "11"},
+            p1 + "/agenda",
+            {"do": "save", f"title-{block}": "Title typed in B", f"minutes-{block}": "11"},
             ('value="Title typed in B"', 'value="11"'),
             _blocks,
         ),
-        "move block": Case(p1, p1 + f"/blocks/{block}", {"do": "down"}, (), _blocks),
-        "remove block": Case(p1, p1 + f"/blocks/{block}", {"do": "remove"}, (), _blocks),
+        "move block": Case(p1, p1 + "/agenda", {"do": f"down:{block}"}, (), _blocks),
+        "remove block": Case(p1, p1 + "/agenda", {"do": f"remove:{block}"}, (), _blocks),
         "rebuild agenda": Case(
             p1,
             p1 + "/template",

@@ -337,7 +337,7 @@ def test_web_review_send_feed_and_download(app, signed_in, env, monkeypatch):
     review = text(signed_in.get("/sets/set-a/invites"))
     assert "36 messages will be sent" in review and "the outbox folder" in review
     assert (
-        "Invitation: Set A, session 1 of 6: Action learning set (classic, 3 presenters), "
+        "Invitation: Set A, session 1 of 6: Action learning, "
         "Thu 12 Feb 2037, 14:00 to 17:15" in review
     )
     sent = signed_in.post("/sets/set-a/invites/send")
@@ -594,7 +594,7 @@ def test_deleted_session_is_cancelled_with_the_same_uid_then_purged(factory, set
         assert owed(factory, set_id) == []
     request, cancel = server.recorder.messages[4], server.recorder.messages[12]
     assert len(server.recorder.messages) == 16
-    assert cancel["Subject"].startswith("Cancelled: Set A, session 2 of 3: Action learning set")
+    assert cancel["Subject"].startswith("Cancelled: Set A, session 2 of 3: Action learning,")
     assert cancel["Subject"].endswith("Thu 25 Mar 2027, 14:00 to 17:15")
     part = calendar_part(cancel)
     assert part.get_param("method") == "CANCEL"

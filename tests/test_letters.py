@@ -29,7 +29,7 @@ from .test_invites import (  # noqa: F401 (fixtures)
 )
 from .test_sets_web import make_set, text
 
-TEMPLATE = "Action learning set (classic, 3 presenters)"
+TEMPLATE = "Action learning"  # the session title the template gives
 
 
 class Node:
@@ -217,6 +217,19 @@ def test_cancel_says_why_not_agenda(factory, set_id, config, tmp_path):  # noqa:
     assert [h.text for h in page.all("h2")] == ["Why"]
     assert not page.all("a") and not page.all("ul")
     assert "fire drill" in page.all("p")[2].text
+
+
+def test_n_of_m_counts_only_the_sessions_that_will_happen(factory, set_id, config, tmp_path):  # noqa: F811
+    with database.transaction(factory) as db:
+        second = sets.meetings_in_order(db.get(LearningSet, set_id))[1]
+        sets.set_status(db, second, "cancelled", "Strike day")
+    send(factory, set_id, config, Outbox(tmp_path / "out"))
+    messages = outbox_messages(tmp_path / "out")
+    third = messages["session-3-zoe-example-nhs-uk-request-0.eml"]
+    assert third["Subject"].startswith("Invitation: Set A, session 2 of 2: ")
+    assert "You are invited to session 2 of 2 in Set A, " in plain_of(third)
+    first = messages["session-1-zoe-example-nhs-uk-request-0.eml"]
+    assert first["Subject"].startswith("Invitation: Set A, session 1 of 2: ")
 
 
 def test_outbox_keeps_every_message(factory, set_id, config, env):  # noqa: F811

@@ -1,8 +1,10 @@
 """Printed documents: render real PDFs and read their text back."""
 
+import html
 import io
 import logging
 import re
+import subprocess
 from datetime import date, time, timedelta
 from pathlib import Path
 
@@ -169,13 +171,83 @@ def test_certificates_only_for_members_marked_present(rendered, pack):
     for name, _grade in MEMBERS[5:]:
         assert name not in text
     assert "2 hours of educational activity" in text
+    assert "CPD" not in text and "credit" not in text  # portfolios record hours, not credits
     assert "Dr Facilitator" in text
+
+
+def word_tops(pdf: bytes, page: int) -> dict[str, float]:
+    """Where each word first appears on a page: its top, as a share of the page's height."""
+    boxes = subprocess.run(
+        ["pdftotext", "-bbox", "-f", str(page), "-l", str(page), "-", "-"],
+        input=pdf,
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    height = float(re.search(r'<page width="[\d.]+" height="([\d.]+)"', boxes).group(1))
+    tops: dict[str, float] = {}
+    for top, word in re.findall(r'<word [^>]*yMin="([\d.]+)"[^>]*>([^<]+)</word>', boxes):
+        tops.setdefault(html.unescape(word), float(top) / height)
+    return tops
+
+
+def test_a_certificate_uses_its_page_with_the_signatures_at_the_foot(rendered):
+    tops = word_tops(rendered["certificates"].pdf, 1)
+    assert tops["Certificate"] < 0.2  # the title near the top
+    assert 0.2 < tops[MEMBERS[0][0].split()[0]] < 0.6  # the name in the middle band
+    assert tops["Signed"] > 0.75  # the signature lines at the foot
 
 
 def test_named_handouts_one_copy_per_member(rendered):
     text = pdf_text(rendered[NAMED_HANDOUTS].pdf)
     for name, _grade in MEMBERS:
         assert f"Participant handout · {name}".upper() in text.upper()
+
+
+def test_each_named_copy_numbers_its_own_pages_with_the_name_on_every_page(rendered):
+    reader = PdfReader(io.BytesIO(rendered[NAMED_HANDOUTS].pdf))
+    single = len(PdfReader(io.BytesIO(rendered["handout"].pdf)).pages)
+    pages = [re.sub(r"\s+", " ", page.extract_text()) for page in reader.pages]
+    assert len(pages) == single * len(MEMBERS)
+    for n, (name, _grade) in enumerate(MEMBERS):
+        copy = pages[n * single : (n + 1) * single]
+        for number, text in enumerate(copy, start=1):
+            assert f"Participant handout for {name}" in text, (name, number)
+            assert f"Page {number} of {single}" in text, (name, number)
+        others = [other for other, _ in MEMBERS if other != name]
+        assert not any(other in text for other in others for text in copy), name
+
+
+def ink_depth(pdf: bytes) -> list[float]:
+    """For each page, how far down its body the lowest mark is (0 = top, 1 = foot), from a
+    greyscale picture of the page; the running header and footer are left out."""
+    pictures = subprocess.run(
+        ["pdftoppm", "-r", "20", "-gray", "-"], input=pdf, capture_output=True, check=True
+    ).stdout
+    depths = []
+    while pictures:
+        header, _, rest = pictures.split(b"\n", 3)[:3], None, pictures.split(b"\n", 3)[3]
+        width, height = map(int, header[1].split())
+        pixels, pictures = rest[: width * height], rest[width * height :]
+        top, foot = int(height * 0.07), int(height * 0.9)
+        rows = [pixels[r * width : (r + 1) * width] for r in range(top, foot)]
+        inked = [i for i, row in enumerate(rows) if min(row) < 220]  # faint rules count
+        depths.append((inked[-1] + 1) / len(rows) if inked else 0.0)
+    return depths
+
+
+@pytest.mark.parametrize("stem", ["handout", "reflection", NAMED_HANDOUTS])
+def test_no_mostly_empty_pages(rendered, stem):
+    depths = ink_depth(rendered[stem].pdf)
+    assert all(depth > 0.6 for depth in depths), depths
+
+
+def test_writing_lines_fill_the_page_they_end_on(pack, tmp_path):
+    from dataclasses import replace
+
+    short = replace(pack, cases=(), prompts=(), prework=(), reading=())  # notes on page 1
+    handout = render_document(short, "handout", tmp_path).pdf
+    (tmp_path / "short.pdf").write_bytes(handout)
+    assert ink_depth(handout)[-1] > 0.9
 
 
 def test_no_certificates_without_attendance(env, pack):
@@ -219,7 +291,7 @@ def test_cache_returns_the_same_pdf_and_changes_with_the_html(tmp_path, pack, mo
     def no_weasyprint(*_args, **_kwargs):
         raise AssertionError("rendered again instead of using the cache")
 
-    monkeypatch.setattr(render_module, "bare_pdf", no_weasyprint)
+    monkeypatch.setattr(render_module, "combined_pdf", no_weasyprint)
     assert render_document(pack, "sign-in", tmp_path).pdf == first.pdf
     with pytest.raises(AssertionError, match="rendered again"):
         render_pdf(first.html.replace("Sign-in register", "Register"), tmp_path)
@@ -285,3 +357,25 @@ def test_the_self_assessment_sheet_is_printed_at_the_first_and_last_sessions_onl
     assert sheet.pdf.startswith(b"%PDF") and packs[-1].statements[0][0] in pdf_text(sheet.pdf)
     with pytest.raises(KeyError):
         render_document(packs[0], "no-such-document")
+
+
+def test_session_n_of_m_counts_only_sessions_that_will_happen(env, tmp_path):
+    factory = database.session_factory(database.make_engine(env.database_url))
+    bank = load_bank(REPO_ROOT / "casebank")
+    templates = load_session_templates(REPO_ROOT / "session_templates")
+    with database.transaction(factory) as db:
+        owner = create_user(db, "fac@example.org", None, "Dr Facilitator")
+        s = sets.create_set(db, owner, "set-b", "Set B")
+        sets.add_member(db, s, "Zoë Marsh", "zoe@example.nhs.uk", "FY2")
+        start = local_start(date(2027, 3, 25), time(14, 0), "Europe/London")
+        meetings = sets.add_series(db, s, start, 2, 4, templates["case-discussion"])
+        sets.set_status(db, meetings[1], "cancelled", "Strike day")
+        last = build_pack(db, meetings[3], bank, load_frameworks())
+        cancelled = build_pack(db, meetings[1], bank, load_frameworks())
+    assert (last.number, last.count) == (3, 3)
+    assert last.self_assessment  # the last session that happens has the closing sheet
+    for stem in ("facilitator-pack", "handout"):
+        text = pdf_text(render_document(last, stem, tmp_path).pdf)
+        assert "Session 3 of 3:" in text, stem
+        assert "of 4" not in text, stem
+    assert (cancelled.number, cancelled.count) == (2, 4)  # as it was when it was on

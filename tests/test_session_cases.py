@@ -23,7 +23,9 @@ def db(app):
 
 
 def first_session(db):
-    return meetings(db)[0]
+    """The session under test: the set's second, with the template's full agenda (the first
+    has no review of actions)."""
+    return meetings(db)[1]
 
 
 def agenda(db) -> list[AgendaBlock]:

@@ -15,7 +15,7 @@ from toolkit.planning import local_start
 from toolkit.session_templates import load_session_templates
 
 TEMPLATE = load_session_templates(REPO_ROOT / "session_templates")["action-learning-set"]
-TITLE = TEMPLATE.name
+TITLE = TEMPLATE.short_title  # a new session is titled from its template
 
 
 @pytest.fixture

@@ -78,6 +78,17 @@ def create_user(
     return user
 
 
+def update_user(db: Session, user: User, name: str, is_admin: bool) -> None:
+    """Change an account's name and role; raise AccountError for a name that is too long."""
+    name = one_line(name)
+    if not name:
+        raise AccountError("Enter their name")
+    if len(name) > limits.NAME:
+        raise AccountError(f"Keep the name within {limits.NAME} characters")
+    user.name, user.is_admin = name, is_admin
+    db.flush()
+
+
 def authenticate(db: Session, email: str, password: str) -> User | None:
     """Return the user if the e-mail and password match, else None (in similar time either way)."""
     user = db.scalar(select(User).where(User.email == normalise_email(email)))

@@ -186,10 +186,9 @@ def session_label(meeting: Meeting) -> str:
 
 
 def n_of_m(meeting: Meeting) -> str:
-    total = len(sets.meetings_in_order(meeting.learning_set))
-    if meeting.deleted_at is not None:
-        total += 1  # it was one of them when the member was invited
-    return f"session {sets.meeting_number(meeting)} of {total}"
+    """ "session 2 of 6", counting the sessions that will happen (a cancelled one counts, as when
+    the member was invited)."""
+    return sets.describe_n_of_m(meeting).lower()
 
 
 def _opening(invite: Invite) -> str:

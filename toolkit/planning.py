@@ -53,11 +53,14 @@ class TimedBlock:
 
 
 def expand_template(
-    template: SessionTemplate, presenters: Sequence[int | None]
+    template: SessionTemplate, presenters: Sequence[int | None], first: bool = False
 ) -> list[PlannedBlock]:
-    """The template's blocks, `repeat: presenters` blocks expanded to one round each."""
+    """The template's blocks, `repeat: presenters` blocks expanded to one round each; the
+    `first` session of a set has no earlier actions, so no action-review block."""
     blocks: list[PlannedBlock] = []
     for b in template.blocks:
+        if first and b.kind == "action-review":
+            continue
         base = PlannedBlock(b.title, b.kind, b.minutes, b.notes, b.handout)
         if not b.repeat:
             blocks.append(base)

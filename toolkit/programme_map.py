@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from html import escape
 
+from toolkit.case_search import SetProfile, fit, set_profile
 from toolkit.casebank import Bank, Case, Tags
 from toolkit.frameworks import Frameworks
 from toolkit.models import LearningSet, Meeting
@@ -58,8 +59,10 @@ def _meeting_tags(meeting: Meeting, bank: Bank) -> Iterator[Tags]:
 def suggest_cases(
     learning_set: LearningSet, bank: Bank, frameworks: Frameworks, limit: int = 5
 ) -> list[Case]:
-    """Cases that cover HLM dimensions and MLCF domains the programme has not reached yet."""
+    """Cases that cover HLM dimensions and MLCF domains the programme has not reached yet,
+    those suiting the set's setting and its members' stages first."""
     cover = coverage(learning_set, bank, frameworks)
+    profile = profile_of(learning_set)
     gaps_hlm, gaps_mlcf = set(cover.gaps("hlm")), set(cover.gaps("mlcf"))
     used = {c.case_id for m in learning_set.meetings for c in m.cases}
 
@@ -69,8 +72,14 @@ def suggest_cases(
         )
 
     found = [c for c in bank.cases.values() if c.id not in used and gain(c) > 0]
-    found.sort(key=lambda c: (-gain(c), c.title))
+    found.sort(key=lambda c: (-fit(c, profile), -gain(c), c.title))
     return found[:limit]
+
+
+def profile_of(learning_set: LearningSet) -> SetProfile:
+    """What the set's cases should suit: its active members' grades, its title and programme."""
+    grades = [m.grade for m in learning_set.members if m.active and m.grade]
+    return set_profile(grades, learning_set.title, learning_set.programme)
 
 
 CELL, LABEL_WIDTH, HEADER = 28, 330, 70

@@ -27,6 +27,22 @@ BlockKind = Literal[
     "close",
 ]
 BLOCK_KINDS: tuple[str, ...] = BlockKind.__args__
+# what each kind is called on pages and in prints: plain words, not the file format's ids
+KIND_LABELS: dict[str, str] = {
+    "welcome": "Welcome",
+    "check-in": "Check-in",
+    "ground-rules": "Ground rules",
+    "introductions": "Introductions",
+    "action-review": "Reviewing actions",
+    "bidding": "Bidding for airtime",
+    "presenter": "Presenter round",
+    "case": "Case discussion",
+    "input": "Teaching or an exercise",
+    "break": "Break",
+    "process-review": "Process review: how did we work?",
+    "evaluation": "Evaluation",
+    "close": "Close",
+}
 
 
 class BlockMeta(BaseModel):
@@ -55,6 +71,7 @@ class TemplateMeta(BaseModel):
 
     id: str = Field(pattern=SLUG)
     name: str = Field(min_length=1)
+    session_title: str = Field(default="", max_length=80)
     description: str = Field(min_length=1)
     mode: Literal["action-learning", "case-based"] = "action-learning"
     minutes: int = Field(ge=15, le=480)
@@ -80,12 +97,18 @@ class SessionTemplate:
 
     id: str
     name: str
+    session_title: str
     description: str
     mode: str
     minutes: int
     presenters: int
     blocks: tuple[BlockTemplate, ...]
     path: Path
+
+    @property
+    def short_title(self) -> str:
+        """A new session's title: `session_title`, else the name without its bracketed part."""
+        return self.session_title or self.name.split(" (")[0]
 
     def planned_minutes(self, presenters: int | None = None) -> int:
         """Total block minutes with `repeat` blocks expanded for the given number of presenters."""

@@ -1,7 +1,7 @@
 """Printable session documents: facilitator pack, handouts, register, reflection, certificates."""
 
 from toolkit.packs.cache import forget_set
-from toolkit.packs.content import Pack, Person, build_pack
+from toolkit.packs.content import REGISTER_COLUMNS, Pack, Person, build_pack
 from toolkit.packs.files import (
     NAMED_HANDOUTS,
     Rendered,
@@ -17,6 +17,7 @@ from toolkit.packs.render import DOCUMENTS, STATIC, Document, render_html, rende
 __all__ = [
     "DOCUMENTS",
     "NAMED_HANDOUTS",
+    "REGISTER_COLUMNS",
     "Document",
     "Pack",
     "Person",

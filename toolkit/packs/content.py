@@ -31,6 +31,10 @@ PROCESS_REVIEW_QUESTIONS = (
 )
 
 
+# Columns a facilitator may add to the sign-in register, by the name the print form sends.
+REGISTER_COLUMNS = {"gmc": "GMC number", "arrival": "Arrival time"}
+
+
 @dataclass(frozen=True)
 class AgendaRow:
     """One agenda block as printed."""
@@ -134,6 +138,7 @@ class Pack:
     reading: tuple[ResourceRow, ...] = ()
     statements: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (dimension, statement per level)
     participant: bool = False
+    register: tuple[str, ...] = ()  # extra columns of the sign-in register (REGISTER_COLUMNS)
     set_id: int = 0  # where the set's PDFs are cached, so deleting its data can remove them
 
     @property
@@ -160,6 +165,16 @@ class Pack:
         """Prompts grouped by questioning stage (its plain-words label), in the order used."""
         groups = [(s, [p for p in self.prompts if p.stage == s]) for s in QUESTION_STAGES]
         return [(QUESTION_STAGE_LABELS[stage], rows) for stage, rows in groups if rows]
+
+    def with_register(self, chosen: list[str]) -> Pack:
+        """The same pack with the register columns chosen on the print form (unknown ones are
+        ignored), in the order the form lists them."""
+        return replace(self, register=tuple(c for c in REGISTER_COLUMNS if c in chosen))
+
+    @property
+    def register_headings(self) -> tuple[str, ...]:
+        """The headings of the register's extra columns."""
+        return tuple(REGISTER_COLUMNS[c] for c in self.register)
 
     def for_participants(self) -> Pack:
         """The same pack without facilitator notes, facilitator-only blocks or prompts."""
@@ -195,12 +210,13 @@ def build_pack(
     if not sets.has_started(meeting, now):
         present_ids = set()
     library = catalogue(db, bank)
+    number, count = sets.session_of(meeting)
     return Pack(
         set_title=learning_set.title,
         programme=learning_set.programme,
         facilitators=", ".join(f.name for f in learning_set.facilitators),
-        number=sets.meeting_number(meeting),
-        count=len(learning_set.meetings),
+        number=number,
+        count=count,
         title=meeting.title,
         day=f"{start:%A} {start.day} {start:%B %Y}",
         start=_clock(start),

@@ -6,7 +6,9 @@ import io
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from toolkit.packs.cache import set_folder
 from toolkit.packs.content import Pack
@@ -38,7 +40,8 @@ def available(anyone_present: bool, self_assessment: bool, has_members: bool) ->
 
 
 def render_document(pack: Pack, stem: str, cache_dir: Path | None = None) -> Rendered:
-    """Render one document; `handouts-named` is the handout with one named copy per member.
+    """Render one document; `handouts-named` is the handout with one named copy per member,
+    each numbering its own pages (see `render_pdf`).
 
     PDFs are cached in the set's own folder under `cache_dir`, so deleting it forgets them all.
     """
@@ -97,14 +100,19 @@ class _Pipe(io.RawIOBase):
         return data
 
 
-def zip_stream(pack: Pack, prefix: str, cache_dir: Path | None = None) -> Iterator[bytes]:
+def zip_stream(
+    pack: Pack, prefix: str, cache_dir: Path | None = None, now: datetime | None = None
+) -> Iterator[bytes]:
     """Every document of the session as one zip, sent as each PDF is rendered (the browser's
-    download shows the progress); fixed timestamps keep the bytes the same for the same session."""
+    download shows the progress); each entry is dated when it was made, on the set's clock
+    (a zip keeps local time without a zone)."""
+    made = (now or datetime.now(UTC)).astimezone(ZoneInfo(pack.time_zone))
+    stamp = (made.year, made.month, made.day, made.hour, made.minute, made.second)
     pipe = _Pipe()
     with zipfile.ZipFile(pipe, "w", zipfile.ZIP_DEFLATED) as archive:
         for stem in document_names(pack):
             doc = render_document(pack, stem, cache_dir)
-            info = zipfile.ZipInfo(f"{prefix}/{doc.stem}.pdf", date_time=(2020, 1, 1, 0, 0, 0))
+            info = zipfile.ZipInfo(f"{prefix}/{doc.stem}.pdf", date_time=stamp)
             archive.writestr(info, doc.pdf, zipfile.ZIP_DEFLATED)
             yield pipe.take()
     yield pipe.take()

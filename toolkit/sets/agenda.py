@@ -29,6 +29,7 @@ from toolkit.sets.base import (
     check_room,
     line,
     local,
+    meeting_number,
     meetings_in_order,
     next_position,
     text_field,
@@ -45,7 +46,8 @@ def apply_template(
     presenters: Sequence[int | None] | None = None,
     bank: Bank | None = None,
 ) -> None:
-    """Replace the agenda with the template's blocks; presenter rounds follow the rota.
+    """Replace the agenda with the template's blocks; presenter rounds follow the rota, and
+    the set's first session leaves out the review of actions (there are none yet).
 
     With `bank`, attached cases get their case blocks back (see `attach`).
     """
@@ -57,7 +59,8 @@ def apply_template(
     meeting.template_id = template.id
     meeting.blocks.clear()
     db.flush()
-    for position, block in enumerate(expand_template(template, presenters)):
+    first = meeting_number(meeting) == 1
+    for position, block in enumerate(expand_template(template, presenters, first)):
         meeting.blocks.append(_row(block, position))
     if bank is not None:
         _restore_case_blocks(db, meeting, bank)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import secrets
+import unicodedata
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -16,6 +18,7 @@ from toolkit.models import (
     LearningSet,
     Meeting,
     MeetingCase,
+    MeetingChange,
     MeetingPrompt,
     MeetingResource,
     Member,
@@ -62,7 +65,18 @@ def check_zone(name: str) -> str:
 
 def can_access(user: User, learning_set: LearningSet) -> bool:
     """Admins see every set; facilitators only their own."""
-    return user.is_admin or any(f.id == user.id for f in learning_set.facilitators)
+    return user.is_admin or facilitates(user, learning_set)
+
+
+def is_demo(learning_set: LearningSet) -> bool:
+    """A set no facilitator can sign in to (the demo content, or a set imported for someone
+    who has no password yet): it belongs to no real facilitator."""
+    return not any(f.password_hash for f in learning_set.facilitators)
+
+
+def facilitates(user: User, learning_set: LearningSet) -> bool:
+    """Whether the user is one of the set's own facilitators (an admin sees more sets)."""
+    return any(f.id == user.id for f in learning_set.facilitators)
 
 
 def sets_for(db: Session, user: User) -> list[LearningSet]:
@@ -73,12 +87,33 @@ def sets_for(db: Session, user: User) -> list[LearningSet]:
     return list(db.scalars(query))
 
 
+def slug_for(title: str) -> str:
+    """A short id made from a title, as the create form's script makes it: "Thames Valley FY
+    set B" becomes "thames-valley-fy-set-b" (accents dropped, at most `limits.SLUG` long)."""
+    bare = "".join(c for c in unicodedata.normalize("NFKD", title) if not unicodedata.combining(c))
+    slug = re.sub(r"[^a-z0-9]+", "-", bare.lower()).strip("-")
+    return slug[: limits.SLUG].rstrip("-") or "learning-set"
+
+
+def free_slug(db: Session, title: str) -> str:
+    """`slug_for(title)`, with -2, -3… added when a set already has that id."""
+    base = slug_for(title)
+    taken = set(db.scalars(select(LearningSet.slug).where(LearningSet.slug.startswith(base))))
+    slug, n = base, 1
+    while slug in taken:
+        n += 1
+        slug = f"{base[: limits.SLUG - len(str(n)) - 1].rstrip('-')}-{n}"
+    return slug
+
+
 def create_set(
     db: Session, owner: User, slug: str, title: str, time_zone: str = "Europe/London", **fields: str
 ) -> LearningSet:
-    """Create a set facilitated by `owner`, with the default ground rules."""
+    """Create a set facilitated by `owner`, with the default ground rules; with no `slug`, its
+    short id is made from the title."""
+    slug = slug or free_slug(db, title)
     if db.scalar(select(LearningSet).where(LearningSet.slug == slug)):
-        raise SetError(f"a set with the id '{slug}' already exists")
+        raise SetError(f"A set with the short id '{slug}' already exists. Choose another short id.")
     learning_set = LearningSet(
         slug=slug,
         ground_rules="\n".join(DEFAULT_GROUND_RULES),
@@ -144,6 +179,21 @@ def meeting_number(meeting: Meeting) -> int:
     return sum(1 for m in in_order if m.starts_at < meeting.starts_at) + 1
 
 
+def session_of(meeting: Meeting) -> tuple[int, int]:
+    """(N, M) for "session N of M", counting only the sessions that will happen: a cancelled or
+    deleted session is counted as if it were still on, so its cancellation reads as it was."""
+    held = [m for m in meetings_in_order(meeting.learning_set) if m.status != "cancelled"]
+    earlier = sum(1 for m in held if m.starts_at < meeting.starts_at and m is not meeting)
+    counted = meeting.status != "cancelled" and meeting.deleted_at is None
+    return earlier + 1, len(held) + (0 if counted else 1)
+
+
+def describe_n_of_m(meeting: Meeting) -> str:
+    """ "Session 2 of 5", counting only the sessions that will happen (see `session_of`)."""
+    number, count = session_of(meeting)
+    return f"Session {number} of {count}"
+
+
 def local(meeting: Meeting, when: datetime | None = None) -> datetime:
     """A time (default: the meeting's start) in the set's time zone."""
     return (when or meeting.starts_at).astimezone(ZoneInfo(meeting.learning_set.time_zone))
@@ -177,6 +227,31 @@ def describe_start(meeting: Meeting) -> str:
     """The meeting's local date and start time, e.g. "Thu 14 Jan 2027, 14:00"."""
     start = local(meeting)
     return f"{start:%a} {start.day} {start:%b %Y}, {start:%H:%M}"
+
+
+def describe_moment(learning_set: LearningSet, when: datetime) -> str:
+    """A moment (kept in UTC) on the set's clock, e.g. "Thu 14 Jan 2027, 09:05"; pages name the
+    zone beside it (`learning_set.time_zone`)."""
+    there = when.astimezone(ZoneInfo(learning_set.time_zone))
+    return f"{there:%a} {there.day} {there:%b %Y}, {there:%H:%M}"
+
+
+CHANGED = {"start": "Start", "minutes": "Length", "venue": "Venue", "video_url": "Video link"}
+
+
+def describe_change(meeting: Meeting, change: MeetingChange) -> str:
+    """A change to a session in words, its times on the set's clock: "Start moved from Thu 14
+    Jan 2027, 14:00 to Thu 21 Jan 2027, 15:00"."""
+    old, new = change.old or "none", change.new or "none"
+    if change.field == "start":
+        learning_set = meeting.learning_set
+        old, new = (describe_moment(learning_set, datetime.fromisoformat(v)) for v in (old, new))
+        return f"Start moved from {old} to {new}"
+    if change.field == "minutes":
+        return f"Length changed from {old} to {new} minutes"
+    if change.field == "status":
+        return f"Status changed from {old} to {new}"
+    return f"{CHANGED.get(change.field, change.field)} changed from “{old}” to “{new}”"
 
 
 def describe_when(meeting: Meeting) -> str:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -59,7 +58,7 @@ def add_meeting(
     meeting = Meeting(
         uid=uuid.uuid4().hex,
         key=key or new_meeting_key(learning_set),
-        title=title or template.name,
+        title=title or template.short_title,
         template_id=template.id,
         starts_at=start,
         minutes=minutes or template.minutes,
@@ -77,12 +76,20 @@ def add_series(
     every_weeks: int,
     count: int,
     template: SessionTemplate,
+    others: Mapping[int, SessionTemplate] | None = None,
+    minutes: int | None = None,
 ) -> list[Meeting]:
-    """Add `count` meetings every `every_weeks` weeks at the same local time."""
+    """Add `count` meetings every `every_weeks` weeks at the same local time, each built from
+    `template` unless `others` gives its own (by place in the series, 0 first); each slot is its
+    template's length unless `minutes` says otherwise."""
     starts = series_starts(first, every_weeks, count)
     check_free(learning_set, starts)
     check_room(len(learning_set.meetings) + count - 1, limits.SESSIONS, "sessions")
-    return [add_meeting(db, learning_set, start, template) for start in starts]
+    chosen = [(others or {}).get(n, template) for n in range(count)]
+    return [
+        add_meeting(db, learning_set, start, t, minutes=minutes)
+        for start, t in zip(starts, chosen, strict=True)
+    ]
 
 
 def check_free(
@@ -179,11 +186,16 @@ def set_status(db: Session, meeting: Meeting, status: str, reason: str = "") -> 
     return True
 
 
+def upcoming_meetings(learning_set: LearningSet, now: datetime | None = None) -> list[Meeting]:
+    """The set's scheduled meetings that have not started yet, in order."""
+    now = now or datetime.now(UTC)
+    in_order = meetings_in_order(learning_set)
+    return [m for m in in_order if m.status != "cancelled" and m.starts_at >= now]
+
+
 def next_meeting(learning_set: LearningSet, now: datetime | None = None) -> Meeting | None:
     """The set's next scheduled meeting that has not started yet."""
-    now = now or datetime.now(ZoneInfo("UTC"))
-    upcoming = [m for m in meetings_in_order(learning_set) if m.status != "cancelled"]
-    return next((m for m in upcoming if m.starts_at >= now), None)
+    return next(iter(upcoming_meetings(learning_set, now)), None)
 
 
 def invited_members(db: Session, meeting: Meeting) -> set[int]:

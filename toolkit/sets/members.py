@@ -14,6 +14,7 @@ from toolkit.models import (
     SentInvite,
 )
 from toolkit.sets.base import SetError, check_room, line, touch
+from toolkit.sets.member_list import read_member_list
 from toolkit.sets.rota import refresh_rota
 from toolkit.text import one_line
 
@@ -36,6 +37,16 @@ def add_member(
     db.flush()
     refresh_rota(db, learning_set)
     return member
+
+
+def add_members(db: Session, learning_set: LearningSet, text: str) -> list[Member]:
+    """Add everyone a pasted list would add (see `read_member_list`), all or none; the list is
+    read again here, so a change since the preview is never overlooked."""
+    existing = [m.email for m in learning_set.members]
+    found = read_member_list(text, existing, limits.MEMBERS - len(existing))
+    if not found.add:
+        raise SetError("Nobody on the list can be added; the preview says why for each line.")
+    return [add_member(db, learning_set, m.name, m.email, m.grade) for m in found.add]
 
 
 def delete_member(db: Session, member: Member) -> None:

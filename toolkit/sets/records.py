@@ -48,6 +48,14 @@ def record_attendance(
     refresh_rota(db, meeting.learning_set, meeting.starts_at)
 
 
+def mark_all_present(db: Session, meeting: Meeting, now: datetime | None = None) -> None:
+    """Record every active member present, except those already down as sending apologies:
+    the usual start, after which the facilitator changes only the exceptions."""
+    sent = {a.member_id for a in meeting.attendance if a.status == "apologies"}
+    members = [m.id for m in active_members(meeting.learning_set) if m.id not in sent]
+    record_attendance(db, meeting, dict.fromkeys(members, "present"), now)
+
+
 def record_apologies(
     db: Session, meeting: Meeting, member_ids: set[int], now: datetime | None = None
 ) -> None:

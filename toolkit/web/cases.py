@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, request
+from flask_login import current_user
 
+from toolkit import sets
 from toolkit.case_profile import PLACE_LABELS
+from toolkit.case_search import STAGE_HINT
 from toolkit.casebank import SETTINGS, STAGES, CaseFilter, filter_cases
+from toolkit.models import LearningSet
 from toolkit.text import render_markdown
-from toolkit.web import toolkit
+from toolkit.web import get_db, toolkit
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 FILTER_FIELDS = ("hlm", "mlcf", "gpc", "stage", "setting", "search")
@@ -26,6 +30,7 @@ def index():
         chosen=chosen,
         filtering=any(chosen.values()),
         stages=STAGES,
+        stage_hint=STAGE_HINT,
         settings=SETTINGS,
     )
 
@@ -42,8 +47,20 @@ def show(case_id: str):
     """The facilitator's view of a case, notes included and clearly marked."""
     case = _case(case_id)
     return render_template(
-        "cases/show.html", case=case, md=render_markdown, place_labels=PLACE_LABELS
+        "cases/show.html",
+        case=case,
+        md=render_markdown,
+        upcoming=_upcoming(),
+        number_of=sets.meeting_number,
+        starts=sets.describe_start,
+        place_labels=PLACE_LABELS,
     )
+
+
+def _upcoming() -> list[tuple[LearningSet, list]]:
+    """The user's sets that have sessions still to come, each with those sessions."""
+    found = [(s, sets.upcoming_meetings(s)) for s in sets.sets_for(get_db(), current_user.user)]
+    return [(s, meetings) for s, meetings in found if meetings]
 
 
 @bp.route("/<case_id>/handout")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, available_timezones
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
@@ -24,6 +25,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Rege
 from toolkit import limits
 from toolkit.casebank import SLUG
 from toolkit.clock_changes import TwiceQuestion, missing_time_problem, twice_question
+from toolkit.session_templates import SessionTemplate
 from toolkit.sets import check_zone
 from toolkit.web import ValidEmail
 
@@ -31,8 +33,8 @@ from toolkit.web import ValidEmail
 def _zone(_form, field) -> None:
     try:
         check_zone(field.data)
-    except ValueError as exc:
-        raise ValidationError(str(exc)) from None
+    except ValueError:
+        raise ValidationError("Choose a time zone from the list, e.g. Europe/London") from None
 
 
 def _https(label: str) -> StringField:
@@ -101,17 +103,27 @@ class VersionedForm(FlaskForm):
     version = HiddenField()  # optimistic locking: see sets.check_version
 
 
+def zone_choices() -> list[tuple[str, str]]:
+    """Every IANA time zone by name, Europe/London first (most sets meet in the UK)."""
+    zones = sorted(z for z in available_timezones() if "/" in z and not z.startswith("Etc/"))
+    first = ["Europe/London", "Europe/Dublin", "UTC"]
+    return [(z, z) for z in first] + [(z, z) for z in zones if z not in first]
+
+
 class SetForm(VersionedForm):
     title = StringField(
         "Title", validators=[DataRequired("Enter a title"), Length(max=limits.TITLE)]
     )
     slug = StringField(
         "Short id",
-        description="Lower-case letters, digits and hyphens, e.g. kss-fy-2027-a. Used in links.",
+        description=(
+            "Used in links. Made from the title unless you change it: lower-case letters, "
+            "digits and hyphens, for example kss-fy-2027-a."
+        ),
         validators=[
-            DataRequired("Enter a short id"),
-            Length(max=limits.SLUG),
-            Regexp(SLUG, message="Use lower-case letters, digits and single hyphens only"),
+            Optional(),
+            Length(max=limits.SLUG, message=f"Keep the short id within {limits.SLUG} characters"),
+            Regexp(SLUG, message="Use only lower-case letters, digits and single hyphens"),
         ],
     )
     programme = StringField(
@@ -119,14 +131,13 @@ class SetForm(VersionedForm):
     )
     venue = TextAreaField("Venue (optional)", validators=[Length(max=limits.VENUE)])
     video_url = _https("Video link (optional)")
-    time_zone = StringField(
+    time_zone = SelectField(
         "Time zone",
         default="Europe/London",
-        validators=[
-            DataRequired("Enter a time zone, for example Europe/London"),
-            Length(max=limits.TIME_ZONE),
-            _zone,
-        ],
+        description="The zone the sessions' dates and times are in.",
+        choices=zone_choices,
+        validate_choice=False,  # `_zone` says what is wrong in words
+        validators=[DataRequired("Choose a time zone, for example Europe/London"), _zone],
     )
 
 
@@ -155,6 +166,23 @@ class MemberForm(VersionedForm):
     )
 
 
+class MemberListForm(VersionedForm):
+    members = TextAreaField(
+        "Paste a list of members",
+        description=(
+            "One member per line: name, e-mail address and grade, separated by commas. "
+            "Rows copied from a spreadsheet (name, e-mail and grade columns) work too."
+        ),
+        validators=[
+            DataRequired("Paste at least one member: name, e-mail address and grade"),
+            Length(
+                max=limits.MEMBER_LIST,
+                message=f"Paste at most {limits.MEMBER_LIST:,} characters at a time",
+            ),
+        ],
+    )
+
+
 def _template_field(label: str = "Session template") -> SelectField:
     return SelectField(label, validators=[DataRequired("Choose a session template")])
 
@@ -166,14 +194,35 @@ class ScheduleForm(LocalStartForm):
     every_weeks = IntegerField(
         "Every how many weeks",
         default=6,
-        validators=[DataRequired("Enter a number of weeks"), NumberRange(1, 26)],
+        validators=[
+            DataRequired("Enter a number of weeks"),
+            NumberRange(1, 26, message="Enter a number of weeks from 1 to 26"),
+        ],
     )
     count = IntegerField(
         "Number of sessions",
         default=6,
-        validators=[DataRequired("Enter how many sessions"), NumberRange(1, 20)],
+        validators=[
+            DataRequired("Enter how many sessions"),
+            NumberRange(1, 20, message="Enter a number of sessions from 1 to 20"),
+        ],
     )
-    template = _template_field()
+    first_template = SelectField("First session", validators=[Optional()])
+    template = _template_field("Sessions in between")
+    last_template = SelectField("Last session", validators=[Optional()])
+    minutes = IntegerField(
+        "Length of each session in minutes (optional)",
+        description="Leave blank and each session is as long as its template's slot.",
+        validators=[
+            Optional(),
+            NumberRange(15, 600, message="Enter a length from 15 to 600 minutes"),
+        ],
+    )
+
+    def others(self, templates: Mapping[str, SessionTemplate]) -> dict[int, SessionTemplate]:
+        """The first and last sessions' own templates, by place in the series."""
+        ends = {0: self.first_template.data, (self.count.data or 1) - 1: self.last_template.data}
+        return {n: templates[t] for n, t in ends.items() if t in templates}
 
     def walls(self) -> list[datetime]:
         """Every session of the series, so a clock change on any of their dates is caught."""

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.utils import secure_filename
 
-from toolkit import invites, packs, setfile, sets
+from toolkit import invites, limits, packs, setfile, sets
 from toolkit.datafiles import DataFileError
 from toolkit.models import LearningSet, Meeting, Member
 from toolkit.programme_map import coverage, coverage_svg
@@ -33,6 +33,7 @@ from toolkit.web.sets.forms import (
     GroundRulesForm,
     ImportForm,
     MemberForm,
+    MemberListForm,
     ScheduleForm,
     SessionForm,
     SetForm,
@@ -43,7 +44,13 @@ bp = Blueprint("sets", __name__, url_prefix="/sets")
 
 @bp.context_processor
 def _helpers() -> dict:
-    return {"when": sets.describe_when, "number_of": sets.meeting_number}
+    return {
+        "when": sets.describe_when,
+        "number_of": sets.meeting_number,
+        "is_demo": sets.is_demo,
+        "moment": sets.describe_moment,  # a stored UTC time on the set's clock
+        "change": sets.describe_change,
+    }
 
 
 def _user():
@@ -111,11 +118,23 @@ def keep_typed(row: LearningSet | Meeting, status: int, forms: dict[str, FlaskFo
             form.version.data = str(row.version)
 
 
-def template_choices(form_field) -> None:
+def template_choices(form_field, blank: str = "Choose a template") -> None:
     templates = sorted(toolkit().templates.values(), key=lambda t: t.name)
-    form_field.choices = [("", "Choose a template")] + [
-        (t.id, f"{t.name} ({t.minutes} min)") for t in templates
-    ]
+    form_field.choices = [("", blank)] + [(t.id, f"{t.name} ({t.minutes} min)") for t in templates]
+
+
+def series_choices(form: ScheduleForm, fresh: bool = False) -> None:
+    """The series form's template lists; a fresh form proposes the usual first and last
+    meetings (contracting, and the final review) when those templates exist."""
+    template_choices(form.template)
+    template_choices(form.first_template, "The same as the sessions in between")
+    template_choices(form.last_template, "The same as the sessions in between")
+    if not fresh:
+        return
+    known = toolkit().templates
+    form.first_template.data = "first-meeting" if "first-meeting" in known else ""
+    form.last_template.data = "final-review" if "final-review" in known else ""
+    form.template.data = "action-learning-set" if "action-learning-set" in known else ""
 
 
 def zone_of(learning_set: LearningSet) -> ZoneInfo:
@@ -125,9 +144,15 @@ def zone_of(learning_set: LearningSet) -> ZoneInfo:
 
 @bp.route("/")
 def index():
-    """The user's sets (every set for an admin), with each set's next session."""
-    found = sets.sets_for(get_db(), _user())
-    return render_template("sets/index.html", learning_sets=found, next_meeting=sets.next_meeting)
+    """The user's own sets; for an admin, other facilitators' sets and the demo apart."""
+    user = _user()
+    found = sets.sets_for(get_db(), user)
+    demo = [s for s in found if sets.is_demo(s) and not sets.facilitates(user, s)]
+    own = [s for s in found if sets.facilitates(user, s)]
+    others = [s for s in found if s not in own and s not in demo]
+    return render_template(
+        "sets/index.html", own=own, others=others, demo=demo, next_meeting=sets.next_meeting
+    )
 
 
 @bp.route("/import", methods=["GET", "POST"])
@@ -198,7 +223,7 @@ def _overview(learning_set: LearningSet, status: int = 200, **forms):
     zone = zone_of(learning_set)
     schedule = forms.get("schedule_form") or ScheduleForm(prefix="series", zone=zone)
     single = forms.get("session_form") or SessionForm(prefix="one", zone=zone)
-    template_choices(schedule.template)
+    series_choices(schedule, fresh="schedule_form" not in forms)
     template_choices(single.template)
     keep_typed(learning_set, status, forms)
     version = str(learning_set.version)
@@ -213,12 +238,14 @@ def _overview(learning_set: LearningSet, status: int = 200, **forms):
         meetings=sets.meetings_in_order(learning_set),
         warning=sets.size_warning(learning_set),
         member_form=forms.get("member_form") or MemberForm(prefix="member", version=version),
+        list_form=forms.get("list_form") or MemberListForm(prefix="list", version=version),
         schedule_form=schedule,
         session_form=single,
         rules_form=forms.get("rules_form")
         or GroundRulesForm(ground_rules=learning_set.ground_rules, version=version),
         local=sets.local,
         end_time=sets.end_time,
+        templates=toolkit().templates,
         form=next(iter(forms.values()), None),
     )
     return page, status
@@ -317,7 +344,46 @@ def add_member(slug: str):
     )
     if status:
         return _overview(learning_set, status, member_form=form)
+    return _back_to_adding(slug)
+
+
+def _back_to_adding(slug: str):
+    """The set page with the add-member form open again, for the next member."""
+    return redirect(url_for("sets.show", slug=slug, adding="member", _anchor="add-member"))
+
+
+@bp.post("/<slug>/members/list")
+def add_member_list(slug: str):
+    """A pasted list of members: first a preview of who would be added and which lines are
+    refused (and why), then, confirmed, everyone the preview would add."""
+    learning_set = find_set(slug)
+    form = MemberListForm(prefix="list")
+    if not form.validate_on_submit():
+        return _overview(learning_set, 400, list_form=form)
+    found = _read_list(learning_set, form.members.data)
+    if request.form.get("do") != "add":
+        return _member_list_preview(learning_set, form, found)
+    change = lambda: sets.add_members(get_db(), learning_set, form.members.data)  # noqa: E731
+    done = f"{len(found.add)} member{'s' if len(found.add) != 1 else ''} added."
+    status = save_checked(learning_set, form.version.data, change, done)
+    if status:
+        return _member_list_preview(learning_set, form, found, status)
     return redirect(url_for("sets.show", slug=slug, _anchor="members"))
+
+
+def _read_list(learning_set: LearningSet, text: str) -> sets.MemberList:
+    existing = [m.email for m in learning_set.members]
+    return sets.read_member_list(text, existing, limits.MEMBERS - len(existing))
+
+
+def _member_list_preview(
+    learning_set: LearningSet, form: MemberListForm, found: sets.MemberList, status: int = 200
+):
+    """Who the list would add and which lines it refuses, with the list kept to confirm (at
+    the set's current version: the list is read again when confirmed)."""
+    form.version.data = str(learning_set.version)
+    page = render_template("sets/member_list.html", s=learning_set, form=form, found=found)
+    return page, status
 
 
 def _member(learning_set: LearningSet, member_id: int) -> Member:
@@ -364,16 +430,23 @@ def schedule(slug: str):
     """Create a series of sessions in one step."""
     learning_set = find_set(slug)
     form = ScheduleForm(prefix="series", zone=zone_of(learning_set))
-    template_choices(form.template)
+    series_choices(form)
     if not form.validate_on_submit():
         return _overview(learning_set, 400, schedule_form=form)
-    template = toolkit().templates[form.template.data]
-    first = form.start()
+    templates = toolkit().templates
+    first, count = form.start(), form.count.data
     save(
         lambda: sets.add_series(
-            get_db(), learning_set, first, form.every_weeks.data, form.count.data, template
+            get_db(),
+            learning_set,
+            first,
+            form.every_weeks.data,
+            count,
+            templates[form.template.data],
+            form.others(templates),
+            form.minutes.data,
         ),
-        f"{form.count.data} sessions scheduled.",
+        f"{count} session{'s' if count != 1 else ''} scheduled.",
     )
     return redirect(url_for("sets.show", slug=slug, _anchor="sessions"))
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from flask import (
     Response,
     abort,
+    flash,
     redirect,
     render_template,
     request,
@@ -16,11 +17,11 @@ from flask import (
 )
 from flask_wtf import FlaskForm
 
-from toolkit import packs, replies, resources, sets
-from toolkit.casebank import CaseFilter, filter_cases
+from toolkit import invites, packs, replies, resources, sets
+from toolkit.case_search import search_cases
 from toolkit.models import Meeting
-from toolkit.programme_map import suggest_cases
-from toolkit.session_templates import BLOCK_KINDS
+from toolkit.programme_map import profile_of, suggest_cases
+from toolkit.session_templates import BLOCK_KINDS, KIND_LABELS
 from toolkit.web import get_db, toolkit
 from toolkit.web.sets.forms import ActionForm, BlockForm, SessionDetailsForm, TemplateForm
 from toolkit.web.sets.routes import (
@@ -34,6 +35,8 @@ from toolkit.web.sets.routes import (
     zone_of,
 )
 
+KIND_CHOICES = [(k, KIND_LABELS[k]) for k in BLOCK_KINDS]
+
 
 def _session_page(meeting: Meeting, status: int = 200, typed: dict | None = None, **forms):
     """The session builder page; forms passed in, and `typed` values of the plain forms (per
@@ -45,6 +48,7 @@ def _session_page(meeting: Meeting, status: int = 200, typed: dict | None = None
     keep_typed(meeting, status, forms)
     version = str(meeting.version)
     starts = sets.local(meeting)
+    owed = invites.pending_invites(get_db(), learning_set, only=meeting)
     details = forms.get("details_form") or SessionDetailsForm(
         prefix="details",
         zone=zone_of(learning_set),
@@ -62,7 +66,7 @@ def _session_page(meeting: Meeting, status: int = 200, typed: dict | None = None
     )
     template_choices(template_form.template)
     block_form = forms.get("block_form") or BlockForm(prefix="block", version=version)
-    block_form.kind.choices = [(k, k) for k in BLOCK_KINDS]
+    block_form.kind.choices = KIND_CHOICES
     action_form = forms.get("action_form") or ActionForm(prefix="action", version=version)
     action_form.member.choices = [(m.id, m.name) for m in sets.active_members(learning_set)]
     context = {
@@ -84,10 +88,14 @@ def _session_page(meeting: Meeting, status: int = 200, typed: dict | None = None
         "follows_rota": sets.follows_rota(meeting),
         "bank": kit.bank,
         "query": query,
-        "found_cases": filter_cases(kit.bank, CaseFilter(search=query))[:10] if query else [],
+        "found_cases": search_cases(kit.bank, query, profile_of(learning_set)),
+        "show_all": request.args.get("all") == "1",
         "suggested_cases": suggest_cases(learning_set, kit.bank, kit.frameworks),
         "suggested_prompts": sets.suggest_prompts(meeting, kit.bank),
         "to_review": sets.actions_to_review(get_db(), meeting),
+        "kind_labels": KIND_LABELS,
+        "owed": owed,
+        "out_of_date": invites.out_of_date_members(owed),
         "raised": [
             a for a in sets.actions_for(get_db(), learning_set) if a.meeting_id == meeting.id
         ],
@@ -99,6 +107,7 @@ def _session_page(meeting: Meeting, status: int = 200, typed: dict | None = None
         "end_time": sets.end_time,
         "csrf_form": FlaskForm(),
         "documents": [(n, _document_title(n)) for n in _documents(meeting)],
+        "register_columns": packs.REGISTER_COLUMNS,
         "prework": resources.session_resources(meeting, library, "prework"),
         "reading": resources.session_resources(meeting, library, "reading"),
         "suggested_resources": resources.suggest_resources(meeting, kit.bank, library),
@@ -120,7 +129,7 @@ def session(slug: str, key: str):
 
 def _documents(meeting: Meeting) -> list[str]:
     """The session's printable documents, decided without rendering anything."""
-    number, count = sets.meeting_number(meeting), len(meeting.learning_set.meetings)
+    number, count = sets.session_of(meeting)
     return packs.files.available(
         sets.has_started(meeting) and any(a.status == "present" for a in meeting.attendance),
         bool(toolkit().bank.statements) and number in (1, count),
@@ -230,7 +239,7 @@ def add_block(slug: str, key: str):
     """Add a block at the end of the agenda."""
     meeting = find_meeting(slug, key)
     form = BlockForm(prefix="block")
-    form.kind.choices = [(k, k) for k in BLOCK_KINDS]
+    form.kind.choices = KIND_CHOICES
     if not form.validate_on_submit():
         return _session_page(meeting, 400, block_form=form)
     status = save_checked(
@@ -278,6 +287,36 @@ def edit_block(slug: str, key: str, block_id: int):
     return _back(meeting, "agenda")
 
 
+@bp.post("/<slug>/sessions/<key>/agenda")
+def save_agenda(slug: str, key: str):
+    """The agenda as one form: save every block's title and minutes, then, when a row's button
+    was pressed ("up:<id>", "down:<id>", "remove:<id>"), move or remove that block."""
+    meeting = find_meeting(slug, key)
+    form = request.form
+    typed = {b.id: (form.get(f"title-{b.id}"), form.get(f"minutes-{b.id}")) for b in meeting.blocks}
+    action, _, chosen = form.get("do", "save").partition(":")
+    db = get_db()
+
+    def change() -> None:
+        for block_id, (title, minutes) in typed.items():
+            if title is not None and minutes is not None:
+                sets.update_block(db, meeting, block_id, title, minutes)
+        if chosen.isdigit() and action in AGENDA_MOVES:
+            AGENDA_MOVES[action](db, meeting, int(chosen))
+
+    status = save_checked(meeting, form.get("version"), change, "Agenda saved.")
+    if status:
+        return _session_page(meeting, status, typed=form.to_dict() | {"agenda": "typed"})
+    return _back(meeting, "agenda")
+
+
+AGENDA_MOVES = {
+    "up": lambda db, meeting, block_id: sets.move_block(db, meeting, block_id, -1),
+    "down": lambda db, meeting, block_id: sets.move_block(db, meeting, block_id, +1),
+    "remove": sets.remove_block,
+}
+
+
 @bp.post("/<slug>/sessions/<key>/rota")
 def rota(slug: str, key: str):
     """Choose the presenters by hand, or let the rota choose them (and keep choosing) again."""
@@ -316,6 +355,24 @@ def attach(slug: str, key: str):
     return _back(meeting, "content")
 
 
+@bp.post("/add-case")
+def add_case():
+    """From a case's own page: attach it to the session chosen ("<set>/<session>")."""
+    slug, _, key = request.form.get("session", "").partition("/")
+    case_id = request.form.get("case", "")
+    if not slug or not key:
+        flash("Choose a session to add the case to.", "error")
+        return redirect(
+            url_for("cases.show", case_id=case_id) if case_id else url_for("cases.index")
+        )
+    meeting = find_meeting(slug, key)
+    db, bank = get_db(), toolkit().bank
+    label = f"Session {sets.meeting_number(meeting)}: {meeting.title}"
+    done = _added(sets.later_parts(meeting, bank, case_id)).replace("the session", label, 1)
+    save(lambda: sets.attach_with_parts(db, meeting, bank, case_id), done)
+    return _back(meeting, "content")
+
+
 def _added(later: list) -> str:
     """What attaching said: the session, and where a case's later parts went."""
     placed = [f"part {case.part} to session {sets.meeting_number(m)}" for m, case in later]
@@ -343,8 +400,14 @@ def session_resource(slug: str, key: str):
 
 @bp.post("/<slug>/sessions/<key>/attendance")
 def attendance(slug: str, key: str):
-    """Record who was present, sent apologies or was absent (once the session has started)."""
+    """Record who was present, sent apologies or was absent (once the session has started);
+    "Mark all present" records everyone present but those who sent apologies."""
     meeting = find_meeting(slug, key)
+    if request.form.get("do") == "all-present":
+        change = lambda: sets.mark_all_present(get_db(), meeting)  # noqa: E731
+        done = "Everyone is marked present: change anyone who was not there, then save."
+        status = save_checked(meeting, request.form.get("version"), change, done)
+        return _session_page(meeting, status) if status else _back(meeting, "attendance")
     statuses = {
         m.id: request.form[f"member-{m.id}"]
         for m in sets.active_members(meeting.learning_set)
@@ -405,7 +468,8 @@ def _pack(meeting: Meeting):
 def print_document(slug: str, key: str, stem: str, ext: str):
     """A session document as PDF (download), HTML (preview), or every PDF in one zip."""
     meeting = find_meeting(slug, key)
-    content, cache = _pack(meeting), toolkit().settings.pdf_cache_dir
+    content = _pack(meeting).with_register(request.args.getlist("column"))
+    cache = toolkit().settings.pdf_cache_dir
     base = f"{slug}-session-{sets.meeting_number(meeting)}"
     if (stem, ext) == ("print", "css"):
         return send_from_directory(packs.STATIC, "print.css", mimetype="text/css")
