@@ -11,7 +11,7 @@ RUN_DEBS := libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core fonts-liberation
 TEST_DEBS := $(RUN_DEBS) poppler-utils chromium postgresql redis-server
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test install assets system-deps lint format clean bench
+.PHONY: run test install assets system-deps lint format clean bench mutation
 
 run: DEBS = $(RUN_DEBS)
 run: system-deps install assets
@@ -52,9 +52,16 @@ bench: DEBS = $(TEST_DEBS)
 bench: system-deps install
 	.venv/bin/python bench/run.py
 
+# Mutation testing of the core (mutmut), one module at a time against its own tests; slow, so not
+# part of `make test` or CI. `make mutation MODULES="calendar invites"` runs only those.
+mutation: DEBS = $(TEST_DEBS)
+mutation: system-deps install assets
+	$(PIP) install --quiet -e '.[test,mutation]'
+	$(PY) scripts/mutation.py $(MODULES)
+
 format: install
 	.venv/bin/ruff format .
 	.venv/bin/ruff check --fix .
 
 clean:
-	rm -rf .venv node_modules
+	rm -rf .venv node_modules .mutation

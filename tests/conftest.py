@@ -89,6 +89,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str | Non
         "TOOLKIT_QUEUE_URL",
         "TOOLKIT_SEND_LEASE",
         "TOOLKIT_SMTP_URL",
+        "TOOLKIT_IMAP_URL",
     ):
         monkeypatch.delenv(name, raising=False)
     if database_url:

@@ -1,15 +1,21 @@
-"""A real SMTP server on loopback (aiosmtpd) that records what arrives and can be told to fail."""
+"""A real SMTP server on loopback (aiosmtpd) that records what arrives and can be told to fail;
+also one that takes mail only over TLS after signing in, with a certificate made for the test."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
+import subprocess
 import threading
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default
+from pathlib import Path
+from urllib.parse import quote
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 
 class Recorder:
@@ -97,3 +103,67 @@ class SilentServer:
         self.socket.close()
         for connection in self.accepted:
             connection.close()
+
+
+def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, made now with the openssl command."""
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
+        + ["-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2"]
+        + ["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return cert, key
+
+
+class Accounts:
+    """An authenticator for aiosmtpd: one user and password; records every attempt."""
+
+    def __init__(self, user: str, password: str) -> None:
+        self.user, self.password = user, password
+        self.attempts: list[tuple[str, str, str, bool]] = []  # mechanism, user, password, tls
+
+    def __call__(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
+        login, password = auth_data.login.decode(), auth_data.password.decode()
+        self.attempts.append((mechanism, login, password, session.ssl is not None))
+        # handled=False: aiosmtpd then answers a refusal with 535 (else it says nothing at all)
+        ok = (login, password) == (self.user, self.password)
+        return AuthResult(success=ok, handled=False)
+
+
+class TlsSmtpServer(SmtpServer):
+    """A server that takes mail only over STARTTLS (or implicit TLS) and only after AUTH."""
+
+    def __init__(
+        self,
+        cert: Path,
+        key: Path,
+        accounts: Accounts,
+        mechanisms: tuple[str, ...] = ("LOGIN", "PLAIN"),
+        implicit: bool = False,
+    ) -> None:
+        self.recorder = Recorder()
+        self.port = free_port()
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(cert, key)
+        tls = {"ssl_context": context} if implicit else {"tls_context": context}
+        self.implicit = implicit
+        self.controller = Controller(
+            self.recorder,
+            hostname="127.0.0.1",
+            port=self.port,
+            require_starttls=not implicit,
+            auth_required=True,
+            # aiosmtpd sees STARTTLS only: over implicit TLS it would never offer AUTH
+            auth_require_tls=not implicit,
+            authenticator=accounts,
+            auth_exclude_mechanism=[m for m in ("LOGIN", "PLAIN") if m not in mechanisms],
+            **tls,
+        )
+
+    def url_for(self, user: str, password: str) -> str:
+        scheme = "smtps" if self.implicit else "smtp"
+        return f"{scheme}://{quote(user, safe='')}:{quote(password, safe='')}@127.0.0.1:{self.port}"

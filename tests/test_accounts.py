@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from toolkit import throttle
+from toolkit import accounts, throttle
 from toolkit.accounts import AccountError, create_user, password_problem
 from toolkit.models import LoginThrottle
 
@@ -116,3 +116,119 @@ def test_keys_whose_failures_no_longer_count_are_deleted(app):
         throttle.prune(db, NOW + throttle.FORGET_AFTER + second)
         db.expire_all()
         assert db.get(LoginThrottle, key) is None
+
+
+def _user(sessions, email: str = "fac@example.org") -> None:
+    with sessions() as db:
+        create_user(db, email, "correct horse battery", "Dr Facilitator")
+        db.commit()
+
+
+def _failed_before(sessions, key: str, failures: int, last: datetime, until: datetime) -> None:
+    """A throttle row as an earlier run of failures left it."""
+    with sessions() as db:
+        db.add(LoginThrottle(key=key, failures=failures, not_before=until, last_at=last))
+        db.commit()
+
+
+def _attempt(sessions, password: str, at: datetime, email: str = "fac@example.org"):
+    """The user, None for a wrong password, or the SlowDown raised."""
+    with sessions() as db:
+        try:
+            user = accounts.sign_in(db, email, password, "10.0.0.9", at)
+        except accounts.SlowDown as exc:
+            return exc
+        return user and user.email
+
+
+ACCOUNT_KEY = throttle.throttle_key("account", "fac@example.org", "10.0.0.9")
+ADDRESS_KEY = throttle.throttle_key("address", "10.0.0.9")
+
+
+def test_a_wait_left_by_earlier_failures_ends_when_it_says(app):
+    """Eight failures a minute ago left a wait until NOW + 5 min: refused until then, and the
+    right password signs in from that moment; a wait that never ended would fail here."""
+    sessions = app.extensions["toolkit"].sessions
+    _user(sessions)
+    _failed_before(sessions, ACCOUNT_KEY, 8, NOW - timedelta(minutes=1), NOW + timedelta(minutes=5))
+    refused = _attempt(sessions, "correct horse battery", NOW + timedelta(minutes=4, seconds=59))
+    assert isinstance(refused, accounts.SlowDown)
+    assert refused.until == NOW + timedelta(minutes=5)
+    assert _attempt(sessions, "correct horse battery", NOW + timedelta(minutes=5)) == (
+        "fac@example.org"
+    )
+    with sessions() as db:
+        assert db.get(LoginThrottle, ACCOUNT_KEY) is None  # forgotten after the right password
+
+
+def test_after_a_wait_the_next_failure_waits_twice_as_long_up_to_fifteen_minutes(app):
+    sessions = app.extensions["toolkit"].sessions
+    _user(sessions)
+    _failed_before(sessions, ACCOUNT_KEY, 8, NOW - timedelta(seconds=9), NOW - timedelta(seconds=1))
+    assert _attempt(sessions, "wrong password!!", NOW) is None  # the 9th failure
+    refused = _attempt(sessions, "wrong password!!", NOW + timedelta(seconds=15))
+    assert refused.until == NOW + timedelta(seconds=16)  # 2 ** (9 - 5) seconds
+    with sessions() as db:
+        db.get(LoginThrottle, ACCOUNT_KEY).failures = 40
+        db.commit()
+    assert _attempt(sessions, "wrong password!!", NOW + timedelta(seconds=16)) is None
+    later = NOW + timedelta(seconds=17)
+    assert _attempt(sessions, "wrong password!!", later).until == NOW + timedelta(
+        seconds=16, minutes=15
+    )
+
+
+def test_failures_older_than_a_day_no_longer_count(app):
+    """Thirty failures that ended a day and a second ago (their wait long over) are forgotten:
+    the next wrong password is the first again, with no wait after it."""
+    sessions = app.extensions["toolkit"].sessions
+    _user(sessions)
+    last = NOW - throttle.FORGET_AFTER - timedelta(seconds=1)
+    _failed_before(sessions, ACCOUNT_KEY, 30, last, last + throttle.MAX_WAIT)
+    assert _attempt(sessions, "wrong password!!", NOW) is None
+    with sessions() as db:
+        row = db.get(LoginThrottle, ACCOUNT_KEY)
+        assert row.failures == 1 and row.not_before.replace(tzinfo=UTC) == NOW
+    for _ in range(3):
+        assert _attempt(sessions, "wrong password!!", NOW) is None
+    assert _attempt(sessions, "correct horse battery", NOW) == "fac@example.org"
+
+
+def test_failures_just_under_a_day_old_still_count(app):
+    sessions = app.extensions["toolkit"].sessions
+    _user(sessions)
+    last = NOW - throttle.FORGET_AFTER + timedelta(seconds=1)
+    _failed_before(sessions, ACCOUNT_KEY, 30, last, NOW - timedelta(seconds=1))
+    assert _attempt(sessions, "wrong password!!", NOW) is None
+    assert _attempt(sessions, "correct horse battery", NOW).until == NOW + throttle.MAX_WAIT
+
+
+def test_one_address_has_twenty_free_attempts_across_accounts_and_the_21st_waits(app):
+    """A hospital's staff share one address: twenty wrong passwords for twenty accounts go
+    ahead at once; the 21st attempt, even with the right password, waits a second."""
+    sessions = app.extensions["toolkit"].sessions
+    _user(sessions)
+    for n in range(1, 21):
+        assert _attempt(sessions, "wrong password!!", NOW, f"user{n}@example.org") is None, n
+    refused = _attempt(sessions, "correct horse battery", NOW)
+    assert isinstance(refused, accounts.SlowDown) and refused.until == NOW + timedelta(seconds=1)
+    with sessions() as db:
+        assert db.get(LoginThrottle, ADDRESS_KEY).failures == 20
+        assert db.get(LoginThrottle, ACCOUNT_KEY) is None  # refused before it was counted
+    assert _attempt(sessions, "correct horse battery", NOW + timedelta(seconds=1)) == (
+        "fac@example.org"
+    )
+
+
+def test_a_right_password_gives_back_the_address_attempt_it_used(app):
+    sessions = app.extensions["toolkit"].sessions
+    _user(sessions)
+    for n in range(1, 20):
+        assert _attempt(sessions, "wrong password!!", NOW, f"user{n}@example.org") is None
+    assert _attempt(sessions, "correct horse battery", NOW) == "fac@example.org"  # the 20th
+    with sessions() as db:
+        assert db.get(LoginThrottle, ADDRESS_KEY).failures == 19
+    later = NOW + timedelta(seconds=1)
+    assert _attempt(sessions, "wrong password!!", later, "user20@example.org") is None  # 20th
+    refused = _attempt(sessions, "wrong password!!", later, "x@example.org")
+    assert refused.until == later + timedelta(seconds=1)

@@ -27,7 +27,8 @@ LAST = (
     "sets.delete_set",
     "auth.account",
 )
-FUTURE = {"sets.apologies"}  # routes for a session that has not started yet
+# routes for a session that has not started yet
+FUTURE = {"sets.apologies", "members.reply", "members.prework"}
 SKIP = {"auth.logout"}  # signing out takes no input
 
 
@@ -136,6 +137,7 @@ def world(app, signed_in):
             "block_id": first.blocks[0].id,
             "action_id": db.scalars(select(models.Action.id)).first(),
             "token": token,
+            "answer": "no",
             "user_id": first.learning_set.facilitators[0].id,
         }
 
@@ -159,6 +161,8 @@ def _pages(world: dict) -> list[str]:
         "/resources/",
         "/account",
         f"/self-assessment/{world['token']}",
+        f"/m/{world['token']}",
+        f"/m/{world['token']}/reply/{world['future']}/no",
     ]
 
 

@@ -703,3 +703,106 @@ def test_an_attached_case_is_never_named_in_invites_or_the_feed(factory, set_id,
         feed = invites.feed(learning_set, config).decode()
     assert "Case discussion" in text and case.title not in text
     assert case.title.split()[1] not in feed.replace("\r\n ", "")
+
+
+def _sent(folder) -> list[tuple[str, Calendar]]:
+    """(file name, calendar) of every message written to the outbox folder, by name."""
+    found = []
+    for path in sorted(folder.glob("*.eml")):
+        message = message_from_bytes(path.read_bytes(), policy=default)
+        found.append(
+            (path.name, Calendar.from_ical(calendar_part(message).get_payload(decode=True)))
+        )
+    return found
+
+
+FIRST_DESCRIPTION = """Set A, session 1
+Thu 11 Feb 2027, 14:00 to 17:15 (Europe/London time)
+Where: Seminar Room 2
+Video link: https://teams.example/meet/set-a
+
+Agenda:
+14:00 Check-in
+14:15 Ground rules
+14:20 Review of actions
+14:40 Bidding for airtime
+14:45 Presenter round 1
+15:25 Presenter round 2
+16:05 Presenter round 3
+16:45 Break
+16:55 Process review
+17:05 Close and next date"""
+
+
+def test_every_property_of_an_emailed_invite(factory, set_id, config, tmp_path):
+    """DTSTART, DTEND, SUMMARY, LOCATION, URL and the DESCRIPTION, line by line, with no
+    member's name, no facilitator note and no facilitator-only block anywhere in it."""
+    with database.transaction(factory) as db:
+        first = sets.meetings_in_order(db.get(LearningSet, set_id))[0]
+        sets.add_block(db, first, "Facilitators' debrief", "input", 15, "Who needs a call?", False)
+    send(factory, set_id, config, Outbox(tmp_path))
+    by_session = {}
+    for name, cal in _sent(tmp_path):
+        by_session.setdefault(name.split("-")[1], []).append(cal)
+    assert sorted(by_session) == ["1", "2", "3"] and all(len(c) == 4 for c in by_session.values())
+    db = factory()
+    notes = [b.notes for m in db.get(LearningSet, set_id).meetings for b in m.blocks if b.notes]
+    assert len(notes) > 20
+    for number, day in (("1", 11), ("2", 25), ("3", 6)):
+        for cal in by_session[number]:
+            (event,) = cal.walk("VEVENT")
+            start, end = event["DTSTART"].dt, event["DTEND"].dt
+            assert (start.month, start.day, start.hour, start.minute) == (
+                {"1": 2, "2": 3, "3": 5}[number],
+                day,
+                14,
+                0,
+            )
+            assert str(start.tzinfo) == "Europe/London" and event["DTSTART"].params["TZID"]
+            assert end - start == timedelta(minutes=195)  # the debrief over-runs; it is flagged
+            title = sets.meetings_in_order(db.get(LearningSet, set_id))[int(number) - 1].title
+            assert event["SUMMARY"] == f"Set A: session {number}, {title}"
+            assert event["LOCATION"] == "Seminar Room 2"
+            assert event["URL"] == "https://teams.example/meet/set-a"
+            description = str(event["DESCRIPTION"])
+            whole = cal.to_ical().decode()
+            for member, email in MEMBERS:
+                assert member not in description
+                if f"mailto:{email}" != str(event["ATTENDEE"]):
+                    assert member not in whole and email not in whole
+            for note in notes:
+                assert note[:40] not in description
+            assert "debrief" not in description
+    first_description = str(by_session["1"][0].walk("VEVENT")[0]["DESCRIPTION"])
+    assert first_description == FIRST_DESCRIPTION
+
+
+def test_every_cancellation_says_cancelled_also_to_removed_members(
+    factory, set_id, config, tmp_path
+):
+    """Removed members, a cancelled session and a deleted one: every CANCEL, in every message,
+    is STATUS:CANCELLED with the session's own UID and a SEQUENCE above the invite's."""
+    send(factory, set_id, config, Outbox(tmp_path / "first"))
+    with database.transaction(factory) as db:
+        s = db.get(LearningSet, set_id)
+        sets.remove_member(db, next(m for m in s.members if m.email == "zoe@example.nhs.uk"))
+        sets.set_status(db, sets.meetings_in_order(s)[1], "cancelled")
+    send(factory, set_id, config, Outbox(tmp_path / "second"))
+    sent = _sent(tmp_path / "second")
+    reasons = sorted(name.split("-cancel-")[0] for name, _cal in sent)
+    assert reasons == [
+        "session-1-zoe-example-nhs-uk",
+        "session-2-amara-example-nhs-uk",
+        "session-2-lukasz-example-nhs-uk",
+        "session-2-siobhan-example-nhs-uk",
+        "session-2-zoe-example-nhs-uk",
+        "session-3-zoe-example-nhs-uk",
+    ]
+    uids = {name.split("-")[1]: c.walk("VEVENT")[0]["UID"] for name, c in _sent(tmp_path / "first")}
+    for name, cal in sent:
+        (event,) = cal.walk("VEVENT")
+        assert cal["METHOD"] == "CANCEL" and event["STATUS"] == "CANCELLED", name
+        assert event["UID"] == uids[name.split("-")[1]] and event["SEQUENCE"] == 1, name
+        assert event.walk("VALARM") == [] and event["ATTENDEE"].params["RSVP"] == "FALSE"
+        who = str(event["ATTENDEE"]).removeprefix("mailto:")
+        assert who == name.split("-")[2] + "@example.nhs.uk", name

@@ -7,15 +7,16 @@ import stat
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default
+from urllib.parse import quote
 
 import pytest
 
 from toolkit.calendar import Person
 from toolkit.letters import Section, render
-from toolkit.mail import MailError, Outbox, Smtp, compose_plain, send_with_retry
+from toolkit.mail import MailError, Outbox, Smtp, compose_plain, send_with_retry, tls_context
 from toolkit.text import one_line
 
-from .smtp_server import SmtpServer
+from .smtp_server import Accounts, SmtpServer, TlsSmtpServer, self_signed_certificate
 
 SERVICE = Person("Learning sets", "learning-sets@example.nhs.uk")
 FACILITATOR = Person("Dr Siobhán O'Neil", "fac@example.org")
@@ -163,3 +164,96 @@ def test_an_outbox_that_cannot_be_written_is_reported_not_retried(tmp_path):
         send_with_retry(Outbox(tmp_path / "outbox"), read(written()), "x", sleep=pauses.append)
     assert failed.value.temporary and failed.value.unreachable and pauses == []
     assert str(failed.value).startswith(f"could not write to {tmp_path / 'outbox'}")
+
+
+USER, SECRET = "relay@example.nhs.uk", "p@ss:w/rd 100%"
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory):
+    return self_signed_certificate(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture
+def trusted(certificate, monkeypatch):
+    """The test's certificate is the only one the client trusts (OpenSSL's SSL_CERT_FILE; the
+    process's TLS context is made again, as it is cached)."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
+    tls_context.cache_clear()
+    yield certificate
+    tls_context.cache_clear()
+
+
+def _send_through(url: str) -> str:
+    transport = Smtp(url, timeout=5)
+    try:
+        return transport.send(read(written()), "x")
+    finally:
+        transport.close()
+
+
+@pytest.mark.parametrize("mechanism", ["LOGIN", "PLAIN"])
+def test_starttls_then_sign_in_with_a_server_that_requires_both(trusted, mechanism):
+    accounts = Accounts(USER, SECRET)
+    with TlsSmtpServer(*trusted, accounts, mechanisms=(mechanism,)) as server:
+        detail = _send_through(server.url_for(USER, SECRET))
+    assert detail == "accepted by 127.0.0.1"
+    assert accounts.attempts == [(mechanism, USER, SECRET, True)]  # signed in over TLS
+    (message,) = server.recorder.messages
+    assert message["To"].addresses[0].addr_spec == ZOE.email
+    assert server.recorder.envelopes == [(SERVICE.email, [ZOE.email])]
+
+
+def test_implicit_tls_signs_in_and_sends(trusted):
+    accounts = Accounts(USER, SECRET)
+    with TlsSmtpServer(*trusted, accounts, implicit=True) as server:
+        assert _send_through(server.url_for(USER, SECRET)) == "accepted by 127.0.0.1"
+    assert [a[1:3] for a in accounts.attempts] == [(USER, SECRET)]
+    assert len(server.recorder.messages) == 1
+
+
+def test_a_wrong_password_is_permanent_and_the_server_is_given_up_on(trusted):
+    accounts = Accounts(USER, SECRET)
+    pauses: list[float] = []
+    with TlsSmtpServer(*trusted, accounts) as server:
+        transport = Smtp(server.url_for(USER, "not it"), timeout=5)
+        with pytest.raises(MailError) as failed:
+            send_with_retry(transport, read(written()), "x", sleep=pauses.append)
+        with pytest.raises(MailError, match=r"\(not tried again in this send\)$"):
+            transport.send(read(written()), "y")
+        transport.close()
+    assert str(failed.value).startswith("535 ") and not failed.value.temporary
+    assert failed.value.unreachable and pauses == []
+    # one sign-in (smtplib tries each mechanism the server offers once), never retried
+    assert [a[0] for a in accounts.attempts] == ["PLAIN", "LOGIN"]
+    assert server.recorder.messages == []
+
+
+def test_without_credentials_a_server_that_requires_sign_in_refuses_the_mail(trusted):
+    with TlsSmtpServer(*trusted, Accounts(USER, SECRET)) as server:
+        with pytest.raises(MailError) as failed:
+            _send_through(f"smtp://127.0.0.1:{server.port}")
+    assert str(failed.value).startswith("530 ") and not failed.value.temporary
+    assert server.recorder.messages == []
+
+
+def test_a_certificate_the_client_does_not_trust_stops_the_send_before_the_password(
+    certificate, monkeypatch, tmp_path
+):
+    other, _key = self_signed_certificate(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(other))
+    tls_context.cache_clear()
+    accounts = Accounts(USER, SECRET)
+    with TlsSmtpServer(*certificate, accounts) as server:
+        with pytest.raises(MailError) as failed:
+            _send_through(server.url_for(USER, SECRET))
+    tls_context.cache_clear()
+    assert "CERTIFICATE_VERIFY_FAILED" in str(failed.value) and failed.value.unreachable
+    assert accounts.attempts == [] and server.recorder.messages == []
+
+
+def test_a_password_is_never_sent_to_a_server_without_starttls():
+    with SmtpServer() as server:
+        with pytest.raises(MailError, match="does not offer STARTTLS; refusing to send a password"):
+            _send_through(f"smtp://{quote(USER)}:{quote(SECRET, safe='')}@127.0.0.1:{server.port}")
+    assert server.recorder.messages == []

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 from toolkit import db as database
 
@@ -106,3 +108,33 @@ def test_the_head_revision_read_from_file_names_is_alembics_own():
     assert script.get_heads() == [database.head_revision()]
     for revision in script.walk_revisions():
         assert revision.path.rsplit("/", 1)[-1].startswith(revision.revision + "_")
+
+
+def test_upgrading_from_0009_keeps_every_row_and_adds_empty_replies(new_database):
+    engine = database.make_engine(new_database())
+    database.upgrade(engine, "0009")
+    with engine.begin() as connection:
+        for row in ROWS:
+            connection.execute(text(row))
+    database.upgrade(engine)
+    database.check_schema(engine)
+    assert _counts(engine) == dict.fromkeys(TABLES, 1)
+    with engine.begin() as connection:
+        assert connection.scalar(text("SELECT count(*) FROM rsvps")) == 0
+        connection.execute(
+            text(
+                "INSERT INTO rsvps (meeting_id, member_id, status, source, sequence, replied_at) "
+                "VALUES (1, 1, 'apologies', 'calendar', 0, '2026-12-01 09:00:00')"
+            )
+        )
+        assert connection.scalar(text("SELECT note FROM rsvps")) == ""
+    with engine.begin() as connection:  # one reply per member and session: the latest wins
+        duplicate = (
+            "INSERT INTO rsvps (meeting_id, member_id, status, note, source, replied_at) "
+            "VALUES (1, 1, 'attending', '', 'link', '2026-12-02 09:00:00')"
+        )
+        with pytest.raises(IntegrityError):
+            connection.execute(text(duplicate))
+    with engine.begin() as connection:  # a member's replies go with them
+        connection.execute(text("DELETE FROM members"))
+        assert connection.scalar(text("SELECT count(*) FROM rsvps")) == 0

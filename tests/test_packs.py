@@ -6,6 +6,7 @@ import logging
 import re
 import subprocess
 from datetime import date, time, timedelta
+from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
@@ -20,6 +21,7 @@ from toolkit.packs import (
     DOCUMENTS,
     NAMED_HANDOUTS,
     build_pack,
+    document_names,
     render_all,
     render_document,
     render_pdf,
@@ -57,14 +59,16 @@ def pack(env):
     """An 8-member session built from a template, with a case, prompts, attendance and actions."""
     factory = database.session_factory(database.make_engine(env.database_url))
     bank = load_bank(REPO_ROOT / "casebank")
-    templates = load_session_templates(REPO_ROOT / "session_templates")
+    # the case-discussion template with a facilitator-only block (`handout: false`) at the end
+    templates = load_session_templates(Path(__file__).parent / "data" / "session_templates")
     with database.transaction(factory) as db:
         owner = create_user(db, "fac@example.org", None, "Dr Facilitator")
         s = sets.create_set(db, owner, "set-a", "Set A", venue="Seminar Room 2")
         for n, (name, grade) in enumerate(MEMBERS):
             sets.add_member(db, s, name, f"m{n}@example.nhs.uk", grade)
         start = local_start(date(2027, 3, 25), time(14, 0), "Europe/London")
-        first, second = sets.add_series(db, s, start, 2, 2, templates["case-discussion"])
+        template = templates["case-discussion-with-debrief"]
+        first, second = sets.add_series(db, s, start, 2, 2, template)
         sets.attach(db, second, bank, case_id=CASE)
         for prompt in list(bank.prompts.values()):
             if prompt.stage in ("explore", "process-review"):
@@ -130,6 +134,26 @@ def test_facilitator_notes_only_in_the_facilitator_pack(rendered, pack):
         for probe in probes + block_notes + facilitator_prompts:
             assert probe not in text, (stem, probe)
             assert probe not in doc.html, (stem, probe)
+
+
+DEBRIEF = "Facilitators' debrief on the room"
+
+
+def test_a_facilitator_only_block_is_in_the_pack_and_on_no_handout(rendered, pack):
+    """The template's `handout: false` block: timed in the facilitator pack and marked as not on
+    the handout; absent, title and notes, from every participant document."""
+    (row,) = [r for r in pack.agenda if not r.handout]
+    assert row.title == DEBRIEF and (row.start, row.end) == ("15:55", "16:00")
+    facilitator = pdf_text(rendered["facilitator-pack"].pdf)
+    assert f"15:55–16:00 {DEBRIEF} FACILITATOR NOTE {row.notes[:40]}" in facilitator
+    assert "Not on the participant handout" in facilitator
+    assert row.notes[:40] in facilitator
+    for stem in ("handout", NAMED_HANDOUTS, "sign-in", "reflection", "evaluation"):
+        text = pdf_text(rendered[stem].pdf)
+        assert "debrief" not in text.lower() and "debrief" not in rendered[stem].html.lower()
+        assert "stayed quiet" not in text, stem
+    handout = pdf_text(rendered["handout"].pdf)
+    assert "15:50–15:55 Close and next date" in handout and "15:55–16:00" not in handout
 
 
 def test_register_lists_every_member_with_grade(rendered):
@@ -271,6 +295,68 @@ def test_cache_returns_the_same_pdf_and_changes_with_the_html(tmp_path, pack, mo
     assert render_document(pack, "sign-in", tmp_path).pdf == first.pdf
     with pytest.raises(AssertionError, match="rendered again"):
         render_pdf(first.html.replace("Sign-in register", "Register"), tmp_path)
+
+
+def test_the_cache_key_changes_with_the_stylesheet_and_the_weasyprint_version(
+    tmp_path, monkeypatch
+):
+    """A PDF cached before an upgrade of WeasyPrint or a change of print.css is never served."""
+    from toolkit.packs import render as render_module
+
+    html = "<html><body><p>Set A</p></body></html>"
+    key = cache_key(html)
+    assert len(key) == 64 and key == cache_key(html) and cache_key(html + " ") != key
+    monkeypatch.setattr(render_module.weasyprint, "__version__", "0.1-another")
+    assert cache_key(html) != key
+    monkeypatch.undo()
+    assert cache_key(html) == key
+    static = tmp_path / "static"
+    static.mkdir()
+    stylesheet = (render_module.STATIC / "print.css").read_bytes()
+    (static / "print.css").write_bytes(stylesheet + b"\n@page { margin: 1cm }\n")
+    monkeypatch.setattr(render_module, "STATIC", static)
+    assert cache_key(html) != key
+    (static / "print.css").write_bytes(stylesheet)
+    assert cache_key(html) == key
+
+
+def test_a_changed_stylesheet_renders_again_instead_of_serving_the_old_pdf(tmp_path, monkeypatch):
+    from toolkit.packs import render as render_module
+
+    made: list[str] = []
+    monkeypatch.setattr(
+        render_module, "bare_pdf", lambda html, fetcher: made.append(html) or b"%PDF"
+    )
+    html = "<p>x</p>"
+    cache = tmp_path / "cache"
+    render_pdf(html, cache)
+    render_pdf(html, cache)
+    assert len(made) == 1 and len(list(cache.glob("*.pdf"))) == 1
+    monkeypatch.setattr(render_module.weasyprint, "__version__", "0.1-another")
+    render_pdf(html, cache)
+    assert len(made) == 2 and len(list(cache.glob("*.pdf"))) == 2
+
+
+def test_the_self_assessment_sheet_is_printed_at_the_first_and_last_sessions_only(env):
+    """Five sessions: the sheet goes with sessions 1 and 5 only."""
+    factory = database.session_factory(database.make_engine(env.database_url))
+    bank = load_bank(REPO_ROOT / "casebank")
+    templates = load_session_templates(REPO_ROOT / "session_templates")
+    with database.transaction(factory) as db:
+        owner = create_user(db, "fac@example.org", None, "Dr Facilitator")
+        s = sets.create_set(db, owner, "set-a", "Set A")
+        sets.add_member(db, s, "Zoë Marsh", "zoe@example.nhs.uk", "FY2")
+        start = local_start(date(2027, 3, 25), time(14, 0), "Europe/London")
+        series = sets.add_series(db, s, start, 6, 5, templates["action-learning-set"])
+        packs = [build_pack(db, m, bank, load_frameworks()) for m in series]
+    assert [p.count for p in packs] == [5] * 5 and [p.number for p in packs] == [1, 2, 3, 4, 5]
+    assert all(p.statements for p in packs)
+    printed = ["self-assessment" in document_names(p) for p in packs]
+    assert printed == [True, False, False, False, True]
+    sheet = render_document(packs[-1], "self-assessment")
+    assert sheet.pdf.startswith(b"%PDF") and packs[-1].statements[0][0] in pdf_text(sheet.pdf)
+    with pytest.raises(KeyError):
+        render_document(packs[0], "no-such-document")
 
 
 def test_session_n_of_m_counts_only_sessions_that_will_happen(env, tmp_path):

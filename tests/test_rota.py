@@ -178,3 +178,26 @@ def test_sessions_that_have_started_keep_their_presenters(app, db, signed_in):
     assert rota(db) == [[ZOE, LUKASZ, SIOBHAN], [ZOE, AMARA, TOM], [PRIYA, LUKASZ, SIOBHAN]]
     assert "The session has started" in source(signed_in, started)
     assert "follows earlier sessions" in source(signed_in, upcoming)
+
+
+def test_asking_the_rota_again_skips_members_who_sent_apologies(app, db, signed_in):
+    """A session chosen by hand keeps its presenters when one sends apologies (the facilitator
+    decides); asking the rota again then leaves that member out, here and in later sessions."""
+    make_set(signed_in, db)
+    choose(signed_in, db, 2, AMARA, TOM, PRIYA)
+    second = meetings(db)[1]
+    amara = next(m.id for m in second.learning_set.members if m.name == AMARA)
+    data = {"apologies": str(amara), "version": str(second.version)}
+    assert signed_in.post(url(second) + "/apologies", data=data).status_code == 302
+    assert rota(db)[1] == [AMARA, TOM, PRIYA]
+    page = text(signed_in.get(url(meetings(db)[1])))
+    proposal = page.split("Proposed, so")[1].split("</p>")[0]
+    assert proposal.endswith("skipping apologies: Tom Reid, Priya Shah, Zoë Marsh.")
+    use_rota(signed_in, db, 2)
+    assert rota(db) == [
+        [ZOE, LUKASZ, SIOBHAN],
+        [TOM, PRIYA, ZOE],
+        [AMARA, LUKASZ, SIOBHAN],
+        [TOM, PRIYA, AMARA],
+    ]
+    assert "Proposed by the rota" in source(signed_in, meetings(db)[1])

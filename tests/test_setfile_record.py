@@ -314,3 +314,59 @@ def test_a_file_may_swap_two_sessions_times(factory, tmp_path):
         "2027-02-25 14:00",
         "2027-01-14 14:00",
     )
+
+
+def test_replies_travel_in_the_file_as_rsvp_and_survive_a_round_trip(
+    factory, new_database, tmp_path
+):
+    from toolkit import replies
+
+    load(factory, EXAMPLE)
+    with database.transaction(factory) as db:
+        learning_set = db.scalar(select(LearningSet).where(LearningSet.slug == SLUG))
+        meetings = {m.key: m for m in learning_set.meetings}
+        zoe, rhodri, anais = (
+            next(m for m in learning_set.members if m.email.startswith(who))
+            for who in ("zoe.marsh", "rhodri.apsion", "anais.dubois")
+        )
+        three = meetings["session-3"]
+        replies.record_reply(db, three, rhodri, "attending", "", "import")
+        replies.record_reply(db, three, zoe, "tentative", "May be on call", "import")
+        replies.record_reply(db, three, anais, "apologies", "", "import")
+    first = exported(factory)
+    three = next(s for s in yaml.safe_load(first)["sessions"] if s["id"] == "session-3")
+    assert list(three["rsvp"].items()) == [  # in the order members joined
+        ("zoe.marsh@example.nhs.uk", "tentative"),
+        ("anais.dubois@example.nhs.uk", "apologies"),
+        ("rhodri.apsion@example.nhs.uk", "attending"),
+    ]
+    assert "May be on call" not in first  # a note is for the facilitator, not the file
+    elsewhere = factory_for(new_database())
+    load(elsewhere, write(tmp_path, first))
+    assert exported(elsewhere) == first
+    assert [n for n in load(factory, write(tmp_path, first)) if not n.startswith("warning")] == []
+    with factory() as db:  # unchanged replies keep their notes
+        learning_set = db.scalar(select(LearningSet).where(LearningSet.slug == SLUG))
+        three = next(m for m in learning_set.meetings if m.key == "session-3")
+        assert sorted(r.note for r in three.rsvps) == ["", "", "May be on call"]
+    # a change of mind in the file replaces the reply
+    changed = write(
+        tmp_path,
+        first.replace("zoe.marsh@example.nhs.uk: tentative", "zoe.marsh@example.nhs.uk: attending"),
+    )
+    assert "session-3: replies recorded for 3 member(s)" in load(factory, changed)
+
+
+def test_an_rsvp_must_be_one_of_the_three_replies_from_a_member(tmp_path):
+    text = EXAMPLE.read_text("utf-8")
+    bad = text.replace(
+        "    start: 2027-02-25 14:00\n",
+        "    start: 2027-02-25 14:00\n    rsvp:\n      zoe.marsh@example.nhs.uk: yes\n"
+        "      nobody@example.org: attending\n",
+    )
+    path = write(tmp_path, bad)
+    with pytest.raises(DataFileError) as caught:
+        parse_set_file(path, BANK, TEMPLATES)
+    found = [str(p) for p in caught.value.problems]
+    assert any(p.startswith(f"{path}:91: ") and "attending" in p for p in found), found
+    assert any(p.startswith(f"{path}:92: ") for p in found), found

@@ -10,6 +10,9 @@ import pytest
 import yaml
 from sqlalchemy import select
 
+from toolkit.casebank import load_bank
+from toolkit.config import REPO_ROOT
+from toolkit.frameworks import load_frameworks
 from toolkit.models import Action, Meeting
 
 from .conftest import add_user, sign_in
@@ -22,6 +25,8 @@ MEMBERS = [
     ("Tom Reid", "tom@example.nhs.uk", "CT2"),
     ("Priya Shah", "priya@example.nhs.uk", "ST4"),
 ]
+
+BANK = load_bank(REPO_ROOT / "casebank")
 
 
 def text(response) -> str:
@@ -218,9 +223,46 @@ def test_programme_map_shows_gaps_and_coverage(app, db, signed_in):
         f"/sets/set-a/sessions/{first.key}/attach",
         data={"case": "the-stalled-sepsis-project", "do": "attach"},
     )
+    prompt = next(p for p in BANK.prompts.values() if p.tags.hlm and p.tags.mlcf)
+    third = meetings(db)[2]
+    signed_in.post(
+        f"/sets/set-a/sessions/{third.key}/attach", data={"prompt": prompt.id, "do": "attach"}
+    )
     page = text(signed_in.get("/sets/set-a/map"))
-    assert "<svg" in page and "Gap" in page
-    assert "Session 1, 1 Inspiring shared purpose" in page or "Session 1," in page
+    case = BANK.cases["the-stalled-sepsis-project"]
+    frameworks = load_frameworks()
+    for key, caption, areas in (
+        ("hlm", "Healthcare Leadership Model", frameworks.hlm.areas),
+        ("mlcf", "Medical Leadership Competency Framework", frameworks.mlcf.top_level()),
+    ):
+        expected = {}
+        for area in areas:
+            tagged = [{t.split(".")[0] for t in getattr(item.tags, key)} for item in (case, prompt)]
+            counts = [1 if area.id in tagged[0] else 0, 0, 1 if area.id in tagged[1] else 0]
+            cells = [str(n) if n else "·" for n in counts] + ["·"] * 3
+            gap = " Gap" if not sum(counts) else ""
+            expected[area.label + gap] = [*cells, str(sum(counts))]
+        assert map_table(page, caption) == expected
+        # the heat map's cells say the same, session by session
+        for area in areas:
+            for number, count in enumerate(
+                expected[next(k for k in expected if k.startswith(area.label))][:6]
+            ):
+                n = 0 if count == "·" else int(count)
+                cell = f"<title>Session {number + 1}, {area.label}: {n}</title>"
+                assert cell in page, cell
+    assert any(v[-1] == "0" for v in map_table(page, "Healthcare Leadership Model").values())
+
+
+def map_table(page: str, caption: str) -> dict[str, list[str]]:
+    """One table of the programme map: row label (with " Gap") -> its cells, then the total."""
+    table = page.split(f'<caption class="nhsuk-table__caption">{caption}</caption>')[1]
+    table = table.split("</table>")[0]
+    rows = {}
+    for row in re.findall(r'<tr class="nhsuk-table__row">(.*?)</tr>', table, re.S)[1:]:
+        label = re.sub(r"<[^>]+>", "", re.search(r'<th scope="row"[^>]*>(.*?)</th>', row, re.S)[1])
+        rows[" ".join(label.split())] = re.findall(r"<td[^>]*>(.*?)</td>", row)
+    return rows
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,8 @@ from typing import Any
 from sqlalchemy import Boolean, Integer, String, Table, UniqueConstraint
 
 from toolkit.models import UTCDateTime
+from toolkit.replies import SOURCES as RSVP_SOURCES
+from toolkit.replies import STATUSES as RSVP_STATUSES
 from toolkit.resources import ROLES
 from toolkit.self_assessment import PHASES
 from toolkit.sets import ACTION_STATUSES, ATTENDANCE, SetError, check_zone
@@ -48,6 +50,8 @@ MEANINGS: dict[tuple[str, str], Callable[[Any], str | None]] = {
     ("meeting_resources", "role"): _one_of(ROLES),
     ("self_ratings", "phase"): _one_of(PHASES),
     ("assessment_phases", "phase"): _one_of(PHASES),
+    ("rsvps", "status"): _one_of(RSVP_STATUSES),
+    ("rsvps", "source"): _one_of(RSVP_SOURCES),
 }
 
 

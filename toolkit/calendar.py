@@ -251,19 +251,30 @@ def _rules_hold(zone: ZoneInfo, onsets: list[_Onset], first: int, last: int) -> 
     return True
 
 
+def _cycles(zone: ZoneInfo, onsets: list[_Onset], year: int) -> bool:
+    """True when the year's changes bring the clocks back to the offset it began with: else a
+    yearly rule would give the time before the first change the offset after the last one
+    (as for Moscow, +4 to +3 for good in 2014)."""
+    begins = datetime(year, 1, 1, tzinfo=UTC).astimezone(zone).utcoffset()
+    return not onsets or onsets[-1].after == begins
+
+
 @cache
 def vtimezone(name: str, first_year: int, last_year: int) -> Timezone:
     """A VTIMEZONE with one yearly RRULE per kind of change, checked against the zone database.
 
-    Zones without clock changes get a single STANDARD component. If a zone's rules changed within
-    the years asked for, a yearly rule would be wrong, so the RDATE form is used instead.
+    Zones without clock changes in any of the years get a single STANDARD component. If a zone's
+    rules changed within the years asked for, or its offset changed for good, a yearly rule (or
+    a fixed offset) would be wrong, so the RDATE form is used instead.
     """
     zone = ZoneInfo(name)
     onsets = _onsets(zone, first_year)
+    if not _cycles(zone, onsets, first_year) or not _rules_hold(
+        zone, onsets, first_year, last_year
+    ):
+        return Timezone.from_tzinfo(zone, first_date=datetime(first_year, 1, 1).date())
     if not onsets:
         return _fixed(name, zone, first_year)
-    if not _rules_hold(zone, onsets, first_year, last_year):
-        return Timezone.from_tzinfo(zone, first_date=datetime(first_year, 1, 1).date())
     timezone = Timezone()
     timezone.add("tzid", name)
     for onset in sorted(onsets, key=lambda o: o.daylight):

@@ -112,6 +112,15 @@ def _add_job_commands() -> None:
 _add_job_commands()
 
 
+def _add_reply_commands() -> None:
+    from toolkit.replies.cli import replies
+
+    main.add_command(replies)
+
+
+_add_reply_commands()
+
+
 @main.group("db")
 def db_group() -> None:
     """Database schema commands."""

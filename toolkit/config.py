@@ -32,6 +32,7 @@ class Settings:
     smtp_timeout: float = SMTP_TIMEOUT
     queue_url: str | None = None  # redis://… to share the task queue between machines
     send_lease: float = 0.0  # seconds before a send that never finished is tried again (0: auto)
+    imap_url: str | None = None  # imaps://user:password@host/INBOX, polled for calendar replies
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -58,6 +59,7 @@ class Settings:
             smtp_timeout=float(env.get("TOOLKIT_SMTP_TIMEOUT") or SMTP_TIMEOUT),
             queue_url=env.get("TOOLKIT_QUEUE_URL") or None,
             send_lease=float(env.get("TOOLKIT_SEND_LEASE") or 0),
+            imap_url=env.get("TOOLKIT_IMAP_URL") or None,
         )
 
     @property

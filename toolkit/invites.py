@@ -18,7 +18,7 @@ from toolkit.casebank import Resource
 from toolkit.config import Settings
 from toolkit.db import transaction
 from toolkit.jobs.outgoing import Composed, Draft, Drop, deliver, queue_rows, transport_kind
-from toolkit.letters import Invite, invite_letter, outline
+from toolkit.letters import Invite, Section, invite_letter, outline
 from toolkit.mail import SERVICE, Letter, Transport, compose
 from toolkit.models import LearningSet, Meeting, Member, SentInvite
 from toolkit.resources import session_resources
@@ -217,10 +217,12 @@ def out_of_date_members(pending: list[Pending]) -> int:
     return len({p.member.id for p in pending if p.is_update and p.reason != "resent"})
 
 
-def letter(p: Pending, library: dict[str, Resource] | None = None) -> Letter:
+def letter(
+    p: Pending, library: dict[str, Resource] | None = None, replies: Section | None = None
+) -> Letter:
     """What the e-mail says: what changed since the member's last message, or why it is
-    cancelled; "session N of M" and the session's title."""
-    invite = Invite(p.meeting, p.member.name, p.reason, organizer(p.meeting), p.since)
+    cancelled; "session N of M" and the session's title; the member's reply links."""
+    invite = Invite(p.meeting, p.member.name, p.reason, organizer(p.meeting), p.since, replies)
     return invite_letter(invite, library)
 
 
@@ -241,8 +243,9 @@ def file_stem(p: Pending) -> str:
     )
 
 
-def message(p: Pending, config: InviteSettings) -> EmailMessage:
-    """The e-mail for one pending invite: one VEVENT, one ATTENDEE, method in both places."""
+def message(p: Pending, config: InviteSettings, replies: Section | None = None) -> EmailMessage:
+    """The e-mail for one pending invite: one VEVENT, one ATTENDEE, method in both places;
+    `replies` are the member's "I can come" / "I can't come" links, if they have a page."""
     event = session_event(p.meeting, config, p.sequence)
     attendee = Person(p.member.name, p.member.email)
     ics = calendar.invite(event, attendee, p.method)
@@ -250,7 +253,7 @@ def message(p: Pending, config: InviteSettings) -> EmailMessage:
         config.sender,
         event.organizer,
         attendee,
-        letter(p, config.library),
+        letter(p, config.library, replies),
         ics,
         p.method,
         config.host,
@@ -266,9 +269,15 @@ def draft(p: Pending) -> Draft:
     return Draft(p.meeting.id, p.member.id, p.member.email, "invite", p.claim, p.method, p.sequence)
 
 
-def compose_row(db: Session, row: SentInvite, config: InviteSettings) -> Composed | Drop:
+def compose_row(
+    db: Session,
+    row: SentInvite,
+    config: InviteSettings,
+    replies: Callable[[Pending], Section | None] | None = None,
+) -> Composed | Drop:
     """A queued invite's e-mail as the session and member are now; dropped when what it was
-    queued for is no longer what is owed (the session moved again, say: that is owed instead)."""
+    queued for is no longer what is owed (the session moved again, say: that is owed instead).
+    `replies` gives the member's reply links for the letter, where they have a page."""
     meeting = db.get(Meeting, row.meeting_id)
     if meeting is None:
         return Drop("the session has been deleted")
@@ -279,7 +288,8 @@ def compose_row(db: Session, row: SentInvite, config: InviteSettings) -> Compose
             "the session or the member changed after it was queued; what is owed now "
             "is on the invites page"
         )
-    return Composed(message(match, config), file_stem(match))
+    links = replies(match) if replies else None
+    return Composed(message(match, config, links), file_stem(match))
 
 
 def send_pending(

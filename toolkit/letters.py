@@ -159,6 +159,7 @@ class Invite:
     reason: str  # new, resent, updated, restored, cancelled, removed, deleted
     facilitator: Person
     since: datetime | None = None
+    replies: Section | None = None  # "I can come" / "I can't come", to the member's page
 
 
 def invite_letter(invite: Invite, library: dict[str, Resource] | None = None) -> Letter:
@@ -171,6 +172,7 @@ def invite_letter(invite: Invite, library: dict[str, Resource] | None = None) ->
         sections = [opening, *_why(meeting, reason)]
     else:
         sections = [opening, *_changes(invite), when_where(meeting)]
+        sections += [invite.replies] if invite.replies else []
         sections += prework_sections(meeting, library or {}) + [_agenda(meeting)]
     facilitator = one_line(invite.facilitator.name) or "Your facilitator"
     sign_off = f"{facilitator} facilitates this set: reply to this e-mail to reach them."

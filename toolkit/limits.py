@@ -43,4 +43,5 @@ SUPPORT = 500
 OUTCOME = 2000
 CANCEL_REASON = 2000
 DESCRIPTION = 300  # a resource, in a line
+RSVP_NOTE = 500  # a member's note with their reply, for the facilitator
 MEMBER_LIST = 20000  # a pasted list of members, about 50 lines of name, e-mail and grade

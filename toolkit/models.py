@@ -209,6 +209,7 @@ class Meeting(Base):
     changes: Mapped[list[MeetingChange]] = relationship(
         cascade="all, delete-orphan", order_by="MeetingChange.id"
     )
+    rsvps: Mapped[list[Rsvp]] = relationship(cascade="all, delete-orphan", order_by="Rsvp.id")
     __table_args__ = (UniqueConstraint("set_id", "key"),)
 
 
@@ -435,3 +436,38 @@ class PasswordReset(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Rsvp(Base):
+    """A member's reply to a session's invitation (coming, apologies or maybe); the latest wins.
+
+    `source` says where it came from: the member's page (link), their calendar's iTIP REPLY
+    (calendar) or a learning-set file (import); `sequence` is the invite SEQUENCE a calendar
+    reply answered, so an answer to an invitation since replaced is recognised as stale."""
+
+    __tablename__ = "rsvps"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(limits.STATUS))  # attending, apologies, tentative
+    note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    source: Mapped[str] = mapped_column(String(10), default="link")  # link, calendar, import
+    sequence: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    replied_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    __table_args__ = (UniqueConstraint("meeting_id", "member_id"),)
+
+
+class PreworkTick(Base):
+    """A member has done one item of a session's pre-work (ticked on their own page)."""
+
+    __tablename__ = "prework_ticks"
+
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    meeting_id: Mapped[int] = mapped_column(
+        ForeignKey("meetings.id", ondelete="CASCADE"), primary_key=True
+    )
+    resource_id: Mapped[str] = mapped_column(String(limits.BANK_ID), primary_key=True)
+    ticked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -38,6 +38,7 @@ PAGES = [
         "Preview: follow-up after each session: KSS Foundation leadership set A",
     ),
     (f"{DEMO}/self-assessment", "Self-assessment: KSS Foundation leadership set A"),
+    (f"{DEMO}/replies", "Calendar replies: KSS Foundation leadership set A"),
     (f"{DEMO}/actions", "Action log: KSS Foundation leadership set A"),
     (f"{DEMO}/map", "Programme map: KSS Foundation leadership set A"),
     (f"{DEMO}/members/1/delete", "Delete Zoë Marsh's data"),

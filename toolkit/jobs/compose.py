@@ -9,19 +9,21 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from toolkit import invites, packs, self_assessment, sets
+from toolkit import invites, members, packs, self_assessment, sets
 from toolkit.calendar import Person
 from toolkit.casebank import Bank
 from toolkit.config import Settings
 from toolkit.frameworks import Frameworks
 from toolkit.jobs.letters import FollowUp, Reminder, follow_up_letter, reminder_letter
 from toolkit.jobs.outgoing import Composed, Drop
+from toolkit.letters import Section
 from toolkit.mail import SERVICE, Letter, compose_plain
 from toolkit.models import Meeting, Member, SentInvite
 from toolkit.resources import catalogue
 from toolkit.sets.rota import presented
 
 FOLLOW_UP_DOCUMENTS = ("reflection", "evaluation")
+PREVIEW_TOKEN = "…your-private-link…"  # what a preview shows for a member's private token
 
 
 @dataclass(frozen=True)
@@ -60,14 +62,36 @@ class Composer:
         config = invites.InviteSettings.from_settings(
             self.content.settings, catalogue(db, self.content.bank)
         )
-        return invites.compose_row(db, row, config)
 
-    def reminder_letter(self, db: Session, meeting: Meeting, member: Member) -> Letter:
-        """The reminder: the member's open actions from earlier meetings, whether they present."""
+        def replies(p: invites.Pending) -> Section | None:
+            if p.method != "REQUEST":
+                return None  # a cancellation asks nothing
+            self_assessment.ensure_token(p.member)
+            db.commit()
+            return self.reply_links(meeting, p.member.assessment_token)
+
+        return invites.compose_row(db, row, config, replies)
+
+    def reply_links(self, meeting: Meeting, token: str | None) -> Section | None:
+        """ "I can come" and "I can't come" to the member's page, once they have a private link."""
+        if not token:
+            return None
+        return members.reply_section(self.content.settings.base_url, token, meeting)
+
+    def reminder_letter(
+        self, db: Session, meeting: Meeting, member: Member, token: str = PREVIEW_TOKEN
+    ) -> Letter:
+        """The reminder: the member's open actions from earlier meetings, whether they present,
+        and their reply links (with `token`; a preview shows a stand-in, never the real one)."""
         earlier = [a for a in sets.actions_to_review(db, meeting) if a.member_id == member.id]
         presenting = member.id in presented(meeting)
         facts = Reminder(
-            meeting, member, invites.organizer(meeting).name, tuple(earlier), presenting
+            meeting,
+            member,
+            invites.organizer(meeting).name,
+            tuple(earlier),
+            presenting,
+            self.reply_links(meeting, token),
         )
         return reminder_letter(facts, catalogue(db, self.content.bank))
 
@@ -91,7 +115,9 @@ class Composer:
         return self_assessment.link_letter(member, meeting.learning_set, url, nudge=nudge)
 
     def _reminder(self, db: Session, row: SentInvite, meeting: Meeting, member: Member) -> Composed:
-        letter = self.reminder_letter(db, meeting, member)
+        token = self_assessment.ensure_token(member)
+        db.commit()
+        letter = self.reminder_letter(db, meeting, member, token)
         return self._plain(meeting, member, letter, f"reminder-{row.id}")
 
     def _follow_up(
@@ -123,6 +149,16 @@ class Composer:
         self, db: Session, row: SentInvite, meeting: Meeting, member: Member
     ) -> Composed:
         return self._link(db, row, meeting, member, nudge=False)
+
+    def _member_link(
+        self, db: Session, row: SentInvite, meeting: Meeting, member: Member
+    ) -> Composed:
+        """The member's private link to their own page, sent again by the facilitator."""
+        token = self_assessment.ensure_token(member)
+        db.commit()
+        url = members.page_url(self.content.settings.base_url, token)
+        letter = members.link_letter(member, meeting.learning_set, url)
+        return self._plain(meeting, member, letter, f"member-link-{member.id}")
 
     def _link(
         self, db: Session, row: SentInvite, meeting: Meeting, member: Member, nudge: bool

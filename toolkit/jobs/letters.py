@@ -29,6 +29,7 @@ class Reminder:
     facilitator: str
     actions: tuple[Action, ...] = ()
     presenting: bool = False
+    replies: Section | None = None  # "I can come" / "I can't come", to the member's page
 
 
 def reminder_letter(reminder: Reminder, library: dict[str, Resource]) -> Letter:
@@ -39,7 +40,9 @@ def reminder_letter(reminder: Reminder, library: dict[str, Resource]) -> Letter:
     subject = f"Reminder: {session_label(meeting)}, {sets.describe_when(meeting)}"
     opening = f"A reminder that {which} is on {sets.describe_when(meeting)}."
     sections = [Section(paragraphs=((greeting(reminder.member.name),), (opening,)))]
-    sections += [when_where(meeting), *prework_sections(meeting, library)]
+    sections.append(when_where(meeting))
+    sections += [reminder.replies] if reminder.replies else []
+    sections += prework_sections(meeting, library)
     if reminder.presenting:
         sections.append(
             Section(

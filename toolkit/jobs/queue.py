@@ -1,8 +1,9 @@
 """The task queue (Huey): an SQLite file in the data folder by default, nothing to install or start;
 Redis (`TOOLKIT_QUEUE_URL=redis://…`) when workers on several machines share the work.
 
-The tasks are few: deliver one message of the send log, print a bundle of documents, and every
-minute queue what the schedule says is due (and whatever a dead worker left unfinished).
+The tasks are few: deliver one message of the send log, print a bundle of documents, every
+minute queue what the schedule says is due (and whatever a dead worker left unfinished), and
+every 5 minutes read members' calendar replies from a mailbox, when TOOLKIT_IMAP_URL names one.
 """
 
 from __future__ import annotations
@@ -61,6 +62,8 @@ class Queue:
         self.deliver = self.huey.task(name="deliver", context=False)(self._deliver)
         self.tick = self.huey.periodic_task(crontab(), name="tick")(self._tick)
         self.bundle = self.huey.task(name="bundle")(self._bundle)
+        every_5 = crontab(minute="*/5")
+        self.poll_replies = self.huey.periodic_task(every_5, name="poll_replies")(self._poll)
 
     @property
     def worker(self) -> Worker:
@@ -91,6 +94,19 @@ class Queue:
         from toolkit.jobs import bundles
 
         bundles.purge(self.settings.data_dir)
+
+    def _poll(self) -> int:
+        """Every 5 minutes, with TOOLKIT_IMAP_URL: import the calendar replies in the mailbox."""
+        if not self.settings.imap_url:
+            return 0
+        from toolkit.replies.imap import MailboxError, poll
+
+        try:
+            outcomes = poll(self.worker.sessions, self.settings.imap_url, self.settings.host)
+        except MailboxError as exc:
+            log.warning("calendar replies not read: %s", exc)
+            return 0
+        return len(outcomes)
 
     def purge(self) -> None:
         """Delete for good the deleted sessions whose cancellations have all gone."""

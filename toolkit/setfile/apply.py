@@ -21,6 +21,7 @@ from toolkit.models import (
     LearningSet,
     Meeting,
     Member,
+    Rsvp,
     User,
 )
 from toolkit.resources import attach_resource, catalogue, detach_resource
@@ -200,6 +201,7 @@ def _sync_sessions(
             _sync_agenda(db, meeting, spec.agenda, notes)
         _sync_presenters(db, meeting, spec, member_ids, notes)
         _sync_attendance(db, meeting, spec, member_ids, notes)
+        _sync_replies(db, meeting, spec, member_ids, notes)
 
 
 def _add_session(
@@ -350,6 +352,26 @@ def _sync_attendance(
             meeting.attendance.append(Attendance(member_id=member_id, status=status))
     db.flush()
     notes.append(f"{meeting.key}: attendance recorded for {len(wanted)} member(s)")
+
+
+def _sync_replies(
+    db: Session, meeting: Meeting, spec: SessionSpec, member_ids: dict[str, int], notes: list[str]
+) -> None:
+    """Make the members' replies exactly the file's; a reply whose status is unchanged keeps its
+    note and where it came from. The register is the file's `attendance`, left as it is."""
+    wanted = {member_ids[email]: status for email, status in spec.rsvp}
+    if wanted == {r.member_id: r.status for r in meeting.rsvps}:
+        return
+    meeting.rsvps[:] = [r for r in meeting.rsvps if r.member_id in wanted]
+    rows = {r.member_id: r for r in meeting.rsvps}
+    for member_id, status in wanted.items():
+        row = rows.get(member_id)
+        if row is None:
+            meeting.rsvps.append(Rsvp(member_id=member_id, status=status, source="import"))
+        elif row.status != status:
+            row.status, row.note, row.source = status, "", "import"
+    db.flush()
+    notes.append(f"{meeting.key}: replies recorded for {len(wanted)} member(s)")
 
 
 def _action_key(action: Action, keys: dict[int, str], emails: dict[int, str]) -> tuple:

@@ -276,4 +276,5 @@ def _spec(item: _Item, template: SessionTemplate, zone: ZoneInfo) -> SessionSpec
         cancel_reason=entry.cancel_reason,
         attendance=tuple(entry.attendance.items()),
         present_anonymously=entry.present_anonymously,
+        rsvp=tuple(entry.rsvp.items()),
     )

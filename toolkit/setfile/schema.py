@@ -22,6 +22,7 @@ from toolkit import limits
 from toolkit.accounts import check_email
 from toolkit.casebank import RESOURCE_KINDS, SLUG, _Tagged
 from toolkit.clock_changes import wall_time_exists
+from toolkit.replies import STATUSES as REPLY_STATUSES
 from toolkit.session_templates import BLOCK_KINDS
 from toolkit.sets import ACTION_STATUSES, ATTENDANCE, check_zone
 
@@ -140,6 +141,7 @@ SessionKey = Annotated[
 ]
 Kind = Literal[BLOCK_KINDS]  # type: ignore[valid-type]
 Status = Literal[ATTENDANCE]  # type: ignore[valid-type]
+Reply = Literal[REPLY_STATUSES]  # type: ignore[valid-type]
 ActionStatus = Literal[ACTION_STATUSES]  # type: ignore[valid-type]
 ResourceKind = Literal[RESOURCE_KINDS]  # type: ignore[valid-type]
 
@@ -195,6 +197,7 @@ class SessionEntry(_Strict):
     cancel_reason: Text = Field(default="", max_length=limits.CANCEL_REASON)
     attendance: dict[MemberEmail, Status] = Field(default={}, max_length=limits.MEMBERS)
     present_anonymously: int = Field(default=0, ge=0, le=limits.MEMBERS)
+    rsvp: dict[MemberEmail, Reply] = Field(default={}, max_length=limits.MEMBERS)
 
 
 class ScheduleEntry(_Strict):
@@ -331,6 +334,7 @@ class SessionSpec:
     cancel_reason: str = ""
     attendance: tuple[tuple[str, str], ...] = ()  # (member e-mail, status)
     present_anonymously: int = 0
+    rsvp: tuple[tuple[str, str], ...] = ()  # (member e-mail, attending/apologies/tentative)
 
 
 @dataclass(frozen=True)

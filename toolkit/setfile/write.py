@@ -131,13 +131,18 @@ def _presenters(
 
 
 def _attendance(meeting: Meeting, emails: dict[int, str]) -> dict[str, Any]:
-    """Attendance in the order members joined, and presences whose names were deleted."""
+    """Attendance in the order members joined, presences whose names were deleted, and the
+    members' replies (their notes stay out: they are for the facilitator, not the file)."""
     order = {member_id: n for n, member_id in enumerate(emails)}
     rows = sorted(
         (a for a in meeting.attendance if a.member_id in emails), key=lambda a: order[a.member_id]
     )
     data = _listed(attendance={emails[a.member_id]: a.status for a in rows})
-    return data | _optional(present_anonymously=meeting.anonymous_present)
+    data |= _optional(present_anonymously=meeting.anonymous_present)
+    replies = sorted(
+        (r for r in meeting.rsvps if r.member_id in emails), key=lambda r: order[r.member_id]
+    )
+    return data | _listed(rsvp={emails[r.member_id]: r.status for r in replies})
 
 
 def _actions(learning_set: LearningSet, emails: dict[int, str]) -> list[dict[str, Any]]:

@@ -272,12 +272,13 @@ def _register_blueprints(app: Flask) -> None:
         cases,
         frameworks,
         home,
+        members,
         resources,
         self_assessment,
         sets,
     )
 
     auth.init_app(app)
-    for module in (auth, home, cases, frameworks, sets, resources, self_assessment, admin):
+    for module in (auth, home, cases, frameworks, sets, resources, self_assessment, members, admin):
         app.register_blueprint(module.bp)
     app.register_blueprint(sets.feeds)

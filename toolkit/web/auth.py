@@ -64,6 +64,11 @@ PUBLIC_ENDPOINTS = {
     "self_assessment.member",  # the private token in the link is the only key
     "self_assessment.delete",
     "self_assessment.new_link",
+    "members.page",  # the member's own page: the same private token
+    "members.reply",
+    "members.prework",
+    "members.action",
+    "members.new_link",
 }
 LOOPBACK = {"127.0.0.1", "::1"}
 

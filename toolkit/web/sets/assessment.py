@@ -97,3 +97,27 @@ def send_assessment_links(slug: str):
     ]
     queue_send(learning_set, drafts, send_id)
     return redirect(url_for("sets.sending", slug=slug, batch=send_id))
+
+
+@bp.post("/<slug>/members/<int:member_id>/send-link")
+def send_member_link(slug: str, member_id: int):
+    """Queue one member's e-mail with their private link to their page (the same key as their
+    self-assessment), then show its progress. The form's own id makes a double click send once."""
+    learning_set = find_set(slug)
+    member = next((m for m in active_members(learning_set) if m.id == member_id), None)
+    if member is None:
+        abort(404)
+    meeting = sets.next_meeting(learning_set) or next(
+        iter(sets.meetings_in_order(learning_set)), None
+    )
+    if meeting is None:
+        flash("Add the set's first session before sending the link.", "error")
+        return redirect(url_for("sets.show", slug=slug, _anchor="members"))
+    send_id = request.form.get("send_id") or secrets.token_urlsafe(12)
+    if not send_id.replace("-", "").replace("_", "").isalnum() or len(send_id) > 40:
+        abort(400)
+    claim = f"member-link:{meeting.id}:{member.id}:{send_id}"
+    queue_send(
+        learning_set, [Draft(meeting.id, member.id, member.email, "member-link", claim)], send_id
+    )
+    return redirect(url_for("sets.sending", slug=slug, batch=send_id))

@@ -17,7 +17,9 @@ from flask import (
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 
-from toolkit import invites
+from toolkit import invites, members
+from toolkit.jobs.compose import PREVIEW_TOKEN
+from toolkit.letters import Section
 from toolkit.mail import Transport, transport_for
 from toolkit.models import LearningSet
 from toolkit.resources import catalogue
@@ -44,6 +46,13 @@ def _calendar_response(body: bytes, filename: str, download: bool) -> Response:
     return Response(body, mimetype="text/calendar", headers=headers)
 
 
+def _preview_replies(p: invites.Pending) -> Section | None:
+    """The reply lines as an invite carries them, with a stand-in for the member's own link."""
+    if p.method != "REQUEST":
+        return None
+    return members.reply_section(toolkit().settings.base_url, PREVIEW_TOKEN, p.meeting)
+
+
 @bp.route("/<slug>/invites")
 def review_invites(slug: str):
     """Exactly what will be sent to whom, before anything is sent; and what was sent."""
@@ -56,7 +65,7 @@ def review_invites(slug: str):
         "sets/invites.html",
         s=learning_set,
         owed=owed,
-        letter_of=lambda p: invites.letter(p, config.library),
+        letter_of=lambda p: invites.letter(p, config.library, _preview_replies(p)),
         out_of_date=invites.out_of_date_members(owed),
         log=invites.send_log(db, learning_set),
         members={m.id: m for m in learning_set.members},

@@ -28,7 +28,11 @@ from toolkit.models import LearningSet, SentInvite
 from toolkit.web import get_db, toolkit
 from toolkit.web.sets.routes import _user, bp, find_set, save_checked
 
-KIND_LABELS = {"invite": "Calendar invite", "assessment-link": "Self-assessment link"}
+KIND_LABELS = {
+    "invite": "Calendar invite",
+    "assessment-link": "Self-assessment link",
+    "member-link": "Link to their page",
+}
 KIND_LABELS |= {k: v for k, v in schedule.LABELS.items()}
 DAY_CHOICES = [("off", "Off")] + [(str(n), str(n)) for n in range(schedule.MAX_DAYS + 1)]
 CLOCK = Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", message="Enter a time like 09:00")

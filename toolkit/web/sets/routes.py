@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -231,6 +232,7 @@ def _overview(learning_set: LearningSet, status: int = 200, **forms):
         "sets/show.html",
         out_of_date=invites.out_of_date_members(owed),
         unsent=len(owed),
+        send_id=secrets.token_urlsafe(12),  # the "send their link" forms' id: one click, one e-mail
         s=learning_set,
         members=sets.active_members(learning_set),
         meetings=sets.meetings_in_order(learning_set),

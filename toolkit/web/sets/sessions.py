@@ -17,7 +17,7 @@ from flask import (
 )
 from flask_wtf import FlaskForm
 
-from toolkit import invites, packs, resources, sets
+from toolkit import invites, packs, replies, resources, sets
 from toolkit.case_search import search_cases
 from toolkit.models import Meeting
 from toolkit.programme_map import profile_of, suggest_cases
@@ -78,6 +78,9 @@ def _session_page(meeting: Meeting, status: int = 200, typed: dict | None = None
         "members": sets.active_members(learning_set),
         "member_names": {m.id: m.name for m in learning_set.members},
         "attendance": {a.member_id: a.status for a in meeting.attendance},
+        "replies": replies.summary(meeting),
+        "replied": replies.replies_by_member(meeting),
+        "reply_words": replies.WORDS,
         "started": sets.has_started(meeting),
         "starts": sets.describe_start(meeting),
         "typed": typed or {},

@@ -1,0 +1,176 @@
+"""Mutation-test the core, one module at a time, each against only the tests that exercise it.
+
+    .venv/bin/python scripts/mutation.py [MODULE ...]   # default: every module, in MODULES order
+    .venv/bin/python scripts/mutation.py --scores        # the table for what has run so far
+
+Each module runs mutmut in its own folder, .mutation/<module>/, which links to the project's
+sources and tests and holds a pyproject.toml whose [tool.mutmut] table is the project's plus the
+module's `only_mutate` and `pytest_add_cli_args_test_selection`. So one module's results never
+invalidate another's, a re-run resumes where it stopped, and `mutmut browse` / `mutmut show NAME`
+work from that folder. A summary per module goes to .mutation/scores.tsv.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / ".mutation"
+MUTMUT = ROOT / ".venv" / "bin" / "mutmut"
+LINKED = ("toolkit", "tests", "casebank", "session_templates", "examples", "node_modules")
+
+# module -> (files to mutate, the non-browser test files that exercise them)
+MODULES: dict[str, tuple[list[str], list[str]]] = {
+    "calendar": (
+        ["toolkit/calendar.py"],
+        ["tests/test_calendar_core.py", "tests/test_calendar.py", "tests/test_invites.py"],
+    ),
+    "invites": (
+        ["toolkit/invites.py"],
+        ["tests/test_invites.py", "tests/test_calendar.py"],
+    ),
+    "packs": (
+        ["toolkit/packs/*"],
+        ["tests/test_packs.py", "tests/test_pdf_cache.py"],
+    ),
+    "mail": (
+        ["toolkit/mail.py"],
+        ["tests/test_mail.py", "tests/test_invites.py"],
+    ),
+    "accounts": (
+        ["toolkit/accounts.py", "toolkit/throttle.py"],
+        ["tests/test_accounts.py", "tests/test_auth.py", "tests/test_password_reset.py"],
+    ),
+    "self_assessment": (
+        ["toolkit/self_assessment.py"],
+        ["tests/test_self_assessment.py"],
+    ),
+    "planning": (
+        ["toolkit/planning.py"],
+        ["tests/test_planning.py", "tests/test_clock_changes.py", "tests/test_rota.py"],
+    ),
+    "sets": (
+        ["toolkit/sets/*"],
+        [
+            "tests/test_sets.py",
+            "tests/test_rota.py",
+            "tests/test_attendance.py",
+            "tests/test_sets_web.py",
+            "tests/test_sets_edits_web.py",
+            "tests/test_sets_schedule_web.py",
+            "tests/test_edit_conflicts.py",
+            "tests/test_session_cases.py",
+        ],
+    ),
+    "setfile": (
+        ["toolkit/setfile/*"],
+        ["tests/test_setfile.py", "tests/test_setfile_record.py", "tests/test_setfile_web.py"],
+    ),
+}
+
+
+def _toml_list(values: list[str]) -> str:
+    return json.dumps(values)  # a JSON list of strings is a TOML array
+
+
+def prepare(module: str) -> Path:
+    """The module's folder: links to the project, and its own pyproject.toml."""
+    mutate, tests = MODULES[module]
+    folder = WORK / module
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in LINKED:
+        link = folder / name
+        if not link.is_symlink():
+            link.symlink_to(ROOT / name)
+    text = (ROOT / "pyproject.toml").read_text("utf-8")
+    tables = [line for line in text.splitlines() if line.startswith("[")]
+    if tables[-1] != "[tool.mutmut]":
+        sys.exit("pyproject.toml: keep [tool.mutmut] as the last table (this script extends it)")
+    text = (
+        text.rstrip("\n")
+        + "\n"
+        + "\n".join(
+            [
+                f"only_mutate = {_toml_list(mutate)}",
+                f"pytest_add_cli_args_test_selection = {_toml_list(tests)}",
+            ]
+        )
+    )
+    tomllib.loads(text)  # refuse to write a file mutmut could not read
+    target = folder / "pyproject.toml"
+    if not target.exists() or target.read_text("utf-8") != text + "\n":
+        target.write_text(text + "\n", "utf-8")
+    return folder
+
+
+def score(folder: Path) -> dict[str, int]:
+    """Counts of each mutmut status in the module's folder."""
+    listing = subprocess.run(
+        [str(MUTMUT), "results", "--all", "true"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    counts: dict[str, int] = {}
+    for line in listing.splitlines():
+        status = line.rpartition(": ")[2].strip()
+        if status:
+            counts[status] = counts.get(status, 0) + 1
+    return counts
+
+
+def run(module: str, children: int) -> dict[str, int]:
+    folder = prepare(module)
+    env = dict(os.environ)
+    env.setdefault("TOOLKIT_ASSETS_DIR", str(ROOT / "node_modules/nhsuk-frontend/dist/nhsuk"))
+    command = ["nice", "-n", "10", str(MUTMUT), "run", "--max-children", str(children)]
+    print(f"== mutmut: {module} ({', '.join(MODULES[module][0])})", flush=True)
+    subprocess.run(command, cwd=folder, env=env, check=False)
+    return score(folder)
+
+
+def row(module: str, counts: dict[str, int]) -> str:
+    """One line of the score table; the percentage is of the mutants tested so far."""
+    total = sum(counts.values())
+    killed = counts.get("killed", 0) + counts.get("caught by type check", 0)
+    known = ("killed", "caught by type check", "survived", "timeout", "no tests")
+    untested = total - sum(counts.get(k, 0) for k in known)
+    tested = total - untested
+    percent = f"{100 * killed / tested:.0f}" if tested else "-"
+    return (
+        f"{module}\t{total}\t{killed}\t{counts.get('survived', 0)}\t"
+        f"{counts.get('timeout', 0)}\t{counts.get('no tests', 0)}\t{untested}\t{percent}"
+    )
+
+
+def main(argv: list[str]) -> int:
+    """Run the modules named (all by default); with --scores, only report what has run."""
+    report_only = "--scores" in argv
+    argv = [a for a in argv if a != "--scores"]
+    children = int(os.environ.get("MUTATION_CHILDREN", "2"))
+    modules = argv or list(MODULES)
+    unknown = [m for m in modules if m not in MODULES]
+    if unknown:
+        sys.exit(f"unknown module(s) {', '.join(unknown)}; choose from {', '.join(MODULES)}")
+    rows = ["module\tmutants\tkilled\tsurvived\ttimeout\tno tests\tnot tested yet\tkilled %"]
+    for module in modules:
+        if report_only and not (WORK / module / "mutants").exists():
+            continue
+        counts = score(prepare(module)) if report_only else run(module, children)
+        rows.append(row(module, counts))
+        print(rows[-1], flush=True)
+    if not report_only:
+        WORK.mkdir(exist_ok=True)
+        (WORK / "scores.tsv").write_text("\n".join(rows) + "\n", "utf-8")
+    print("\n".join(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
