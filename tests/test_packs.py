@@ -325,7 +325,7 @@ def test_a_changed_stylesheet_renders_again_instead_of_serving_the_old_pdf(tmp_p
 
     made: list[str] = []
     monkeypatch.setattr(
-        render_module, "bare_pdf", lambda html, fetcher: made.append(html) or b"%PDF"
+        render_module, "combined_pdf", lambda htmls, fetcher: made.extend(htmls) or b"%PDF"
     )
     html = "<p>x</p>"
     cache = tmp_path / "cache"
