@@ -118,7 +118,7 @@ def test_agenda_blocks_move_up_and_down_and_the_times_follow(app, db, signed_in)
     assert timed == [
         ("Ground rules", "14:00"),
         ("Check-in", "14:05"),
-        ("Review of actions", "14:20"),
+        ("Bidding for airtime", "14:20"),  # the first session has no review of actions
     ]
     assert move(second_block.id, "down") == 302 and move(second_block.id, "down") == 302
     assert order() == [titles[0], titles[2], titles[1], *titles[3:]]
