@@ -3,6 +3,7 @@ closing 14 days after the session, and released to the facilitator only when clo
 answers. One flat API; import from `toolkit.evaluations`."""
 
 from toolkit.evaluations.answers import (  # noqa: F401
+    NOT_THERE,
     OPEN_DAYS,
     REFUSALS,
     answered_count,
@@ -25,6 +26,7 @@ from toolkit.evaluations.questions import (  # noqa: F401
     grouped,
 )
 from toolkit.evaluations.results import (  # noqa: F401
+    MIN_ANSWERS,
     Progress,
     RatingResult,
     SessionResults,

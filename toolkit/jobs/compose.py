@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from toolkit import invites, members, packs, self_assessment, sets
+from toolkit import evaluations, invites, members, packs, self_assessment, sets
 from toolkit.calendar import Person
 from toolkit.casebank import Bank
 from toolkit.config import Settings
@@ -96,7 +96,12 @@ class Composer:
         return reminder_letter(facts, catalogue(db, self.content.bank))
 
     def follow_up_letter(
-        self, db: Session, meeting: Meeting, member: Member, attachments: bool
+        self,
+        db: Session,
+        meeting: Meeting,
+        member: Member,
+        attachments: bool,
+        token: str = PREVIEW_TOKEN,
     ) -> Letter:
         """The follow-up: how the member attended, their actions from this meeting."""
         attended = {a.member_id: a.status for a in meeting.attendance}.get(member.id)
@@ -106,8 +111,20 @@ class Composer:
             if a.meeting_id == meeting.id and a.member_id == member.id
         ]
         titles = tuple(packs.DOCUMENTS[s].title for s in FOLLOW_UP_DOCUMENTS) if attachments else ()
+        came = attended not in evaluations.NOT_THERE
         facts = FollowUp(
-            meeting, member, invites.organizer(meeting).name, attended, tuple(mine), titles
+            meeting,
+            member,
+            invites.organizer(meeting).name,
+            attended,
+            tuple(mine),
+            titles,
+            evaluation=(
+                members.evaluation_url(self.content.settings.base_url, token, meeting)
+                if came
+                else None
+            ),
+            closes=sets.describe_moment(meeting.learning_set, evaluations.closes_at(db, meeting)),
         )
         return follow_up_letter(facts)
 
@@ -123,7 +140,9 @@ class Composer:
     def _follow_up(
         self, db: Session, row: SentInvite, meeting: Meeting, member: Member
     ) -> Composed:
-        letter = self.follow_up_letter(db, meeting, member, attachments=True)
+        token = self_assessment.ensure_token(member)
+        db.commit()
+        letter = self.follow_up_letter(db, meeting, member, attachments=True, token=token)
         composed = self._plain(meeting, member, letter, f"follow-up-{row.id}")
         number = sets.meeting_number(meeting)
         pack = packs.build_pack(db, meeting, self.content.bank, self.content.frameworks)

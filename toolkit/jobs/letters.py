@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from toolkit import sets
 from toolkit.casebank import Resource
 from toolkit.letters import (
+    Link,
     Section,
     greeting,
     n_of_m,
@@ -72,6 +73,8 @@ class FollowUp:
     attended: str | None  # present, apologies, absent, or None when attendance was not taken
     actions: tuple[Action, ...] = ()
     attachments: tuple[str, ...] = ()  # titles of the PDFs attached
+    evaluation: str | None = None  # the evaluation on the member's page, for members who came
+    closes: str = ""  # when the evaluation closes, on the set's clock
 
 
 def follow_up_letter(follow_up: FollowUp) -> Letter:
@@ -89,15 +92,36 @@ def follow_up_letter(follow_up: FollowUp) -> Letter:
     elif follow_up.attended != "apologies" and follow_up.attended != "absent":
         none = "No actions were recorded for you at this session."
         sections.append(Section(heading="Your actions, as recorded", paragraphs=((none,),)))
+    paragraphs: list[tuple] = []
+    if follow_up.evaluation:
+        paragraphs += [
+            (
+                "Please answer the session's evaluation on your page: it takes a few minutes, "
+                f"is anonymous, and closes on {follow_up.closes} "
+                f"({meeting.learning_set.time_zone} time). It shapes the next meetings.",
+            ),
+            ("Evaluation: ", Link(follow_up.evaluation, follow_up.evaluation)),
+            (
+                "On the same page you can write your own reflection (What? So what? Now what?) "
+                "and download your learning set record for your ePortfolio.",
+            ),
+        ]
     if follow_up.attachments:
-        attached = "Attached: " + ", ".join(follow_up.attachments) + "."
-        about = (
-            "Use the reflection sheet to write up what you learned for your ePortfolio, and "
-            "return the evaluation form to your facilitator: it shapes the next meetings."
+        paragraphs.append(("Attached: " + ", ".join(follow_up.attachments) + ".",))
+        paragraphs.append(
+            (
+                "Use the reflection sheet to write up what you learned for your ePortfolio"
+                + (
+                    "; if you would rather answer on paper, return the evaluation form to your "
+                    "facilitator."
+                    if follow_up.evaluation
+                    else ", and return the evaluation form to your facilitator: it shapes the "
+                    "next meetings."
+                ),
+            )
         )
-        sections.append(
-            Section(heading="Reflection and evaluation", paragraphs=((attached,), (about,)))
-        )
+    if paragraphs:
+        sections.append(Section(heading="Reflection and evaluation", paragraphs=tuple(paragraphs)))
     sections.append(_sign_off(follow_up.facilitator))
     subject = f"After {session_label(meeting)}"
     return render(subject, subject, sections)

@@ -5,12 +5,14 @@ One flat API over the modules of this package; import from `toolkit.members`.
 
 from toolkit.members.links import (  # noqa: F401
     REPLY_WORDS,
+    evaluation_url,
     link_letter,
     page_url,
     reply_section,
     reply_url,
 )
 from toolkit.members.page import (  # noqa: F401
+    EvaluationLine,
     MemberPage,
     PreworkItem,
     SessionLine,

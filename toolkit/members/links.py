@@ -21,6 +21,11 @@ def reply_url(base_url: str, token: str, meeting: Meeting, answer: str) -> str:
     return f"{page_url(base_url, token)}/reply/{meeting.key}/{answer}"
 
 
+def evaluation_url(base_url: str, token: str, meeting: Meeting) -> str:
+    """The session's evaluation on the member's page."""
+    return f"{page_url(base_url, token)}/evaluation/{meeting.key}"
+
+
 def reply_section(base_url: str, token: str, meeting: Meeting) -> Section:
     """Each answer on a line of its own, its address after the words; then the member's page."""
     lines = tuple(

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from toolkit import replies, sets
+from toolkit import evaluations, replies, sets
 from toolkit.casebank import Resource
 from toolkit.models import Action, Meeting, Member, PreworkTick
 from toolkit.resources import session_resources
@@ -46,6 +46,16 @@ class PreworkItem:
 
 
 @dataclass(frozen=True)
+class EvaluationLine:
+    """A past session's evaluation as the member sees it: "open" (with when it closes),
+    "answered" or "closed"."""
+
+    session: SessionLine
+    status: str
+    closes: str  # local date and time, e.g. "Thu 14 Jan 2027, 17:15"
+
+
+@dataclass(frozen=True)
 class MemberPage:
     """Everything the member's page shows."""
 
@@ -57,6 +67,7 @@ class MemberPage:
     prework_minutes: int
     actions: list[Action]
     attended: list[SessionLine]
+    evaluations: list[EvaluationLine]
 
 
 def member_page(
@@ -81,7 +92,19 @@ def member_page(
         prework_minutes=sum(p.resource.minutes for p in prework),
         actions=own_actions(db, member),
         attended=[lines[m.id] for m in in_order if m.id in came],
+        evaluations=_evaluations(db, member, in_order, lines, now),
     )
+
+
+def _evaluations(db, member, in_order, lines, now) -> list[EvaluationLine]:
+    """Ended sessions the member came to (or was not marked away from): open ones first."""
+    found = []
+    for meeting in reversed(in_order):
+        state = evaluations.status(db, meeting, member, now)
+        if state in ("open", "answered", "closed"):
+            closes = sets.describe_moment(member.learning_set, evaluations.closes_at(db, meeting))
+            found.append(EvaluationLine(lines[meeting.id], state, closes))
+    return sorted(found, key=lambda e: e.status != "open")
 
 
 def _present(row, member: Member) -> bool:

@@ -1,7 +1,7 @@
 """Printable session documents: facilitator pack, handouts, register, reflection, certificates."""
 
 from toolkit.packs.cache import forget_set
-from toolkit.packs.content import REGISTER_COLUMNS, Pack, Person, build_pack
+from toolkit.packs.content import REGISTER_COLUMNS, Pack, Person, build_pack, headline_areas
 from toolkit.packs.files import (
     NAMED_HANDOUTS,
     Rendered,
@@ -27,6 +27,7 @@ __all__ = [
     "document_html",
     "document_names",
     "forget_set",
+    "headline_areas",
     "render_all",
     "render_document",
     "render_html",

@@ -202,10 +202,7 @@ def build_pack(
     names = {m.id: m.name for m in learning_set.members}
     start = sets.local(meeting)
     over = sets.overrun(meeting)
-    cases = tuple(bank.cases[c.case_id] for c in meeting.cases if c.case_id in bank.cases)
-    prompts = tuple(
-        bank.prompts[p.prompt_id] for p in meeting.prompts if p.prompt_id in bank.prompts
-    )
+    cases, prompts = _cases_and_prompts(meeting, bank)
     present_ids = {a.member_id for a in meeting.attendance if a.status == "present"}
     if not sets.has_started(meeting, now):
         present_ids = set()
@@ -269,15 +266,36 @@ def _agenda_row(timed, names: dict[int, str]) -> AgendaRow:
     )
 
 
-def _areas(cases, prompts, frameworks: Frameworks, headline: bool = False) -> tuple[str, ...]:
-    """Labels of the framework areas the cases and prompts are tagged with, in framework order.
+def _cases_and_prompts(meeting: Meeting, bank: Bank) -> tuple[tuple, tuple]:
+    cases = tuple(bank.cases[c.case_id] for c in meeting.cases if c.case_id in bank.cases)
+    prompts = tuple(
+        bank.prompts[p.prompt_id] for p in meeting.prompts if p.prompt_id in bank.prompts
+    )
+    return cases, prompts
 
-    `headline` folds MLCF elements into their domains, for certificates.
-    """
-    labels = []
+
+def _tagged(cases, prompts, frameworks: Frameworks, headline: bool) -> dict[str, set[str]]:
+    """Per framework key, the ids of the areas the cases and prompts are tagged with;
+    `headline` folds MLCF elements into their domains, for certificates."""
+    found = {}
     for framework in frameworks:
         tagged = {t for item in (*cases, *prompts) for t in getattr(item.tags, framework.key)}
-        if headline:
-            tagged = {t.split(".")[0] for t in tagged}
-        labels += [f"{framework.short} {a.label}" for a in framework.areas if a.id in tagged]
-    return tuple(labels)
+        found[framework.key] = {t.split(".")[0] for t in tagged} if headline else tagged
+    return found
+
+
+def _areas(cases, prompts, frameworks: Frameworks, headline: bool = False) -> tuple[str, ...]:
+    """Labels of the framework areas the cases and prompts are tagged with, in framework order."""
+    tagged = _tagged(cases, prompts, frameworks, headline)
+    return tuple(
+        f"{framework.short} {a.label}"
+        for framework in frameworks
+        for a in framework.areas
+        if a.id in tagged[framework.key]
+    )
+
+
+def headline_areas(meeting: Meeting, bank: Bank, frameworks: Frameworks) -> dict[str, set[str]]:
+    """Per framework key, the ids of the headline areas (HLM dimensions, MLCF domains, GPC
+    domains) a session covers: the areas its certificates name."""
+    return _tagged(*_cases_and_prompts(meeting, bank), frameworks, headline=True)

@@ -3,14 +3,14 @@ replies, pre-work ticks and actions. Nothing changes on GET: mail scanners follo
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
+from toolkit import evaluations, portfolio, replies, self_assessment, sets
 from toolkit import members as service
-from toolkit import replies, self_assessment, sets
-from toolkit.models import Member
+from toolkit.models import Member, utcnow
 from toolkit.resources import catalogue
 from toolkit.sets import SetError
 from toolkit.web import get_db, toolkit
@@ -42,9 +42,16 @@ def page(token: str):
         "members/page.html",
         token=token,
         p=shown,
+        reflected=_reflected(member),
         statuses=sets.ACTION_STATUSES,
         words=replies.WORDS,
     )
+
+
+def _reflected(member: Member) -> set[str]:
+    """Keys of the sessions the member has written a reflection on."""
+    written = portfolio.reflections_of(get_db(), member)
+    return {m.key for m in member.learning_set.meetings if m.id in written}
 
 
 @bp.route("/<token>/reply/<key>/<answer>", methods=["GET", "POST"])
@@ -141,3 +148,117 @@ def new_link(token: str):
     get_db().commit()
     flash("This is your new private link: bookmark this page. The old link no longer works.")
     return redirect(url_for("members.page", token=fresh))
+
+
+@bp.route("/<token>/evaluation/<key>", methods=["GET", "POST"])
+def evaluation(token: str, key: str):
+    """A past session's evaluation: the form (GET), then the answers saved once (POST). A second
+    POST, from a double click or another tab, saves nothing more."""
+    member = _member(token)
+    meeting = _meeting(member, key)
+    db = get_db()
+    now = utcnow()
+    state = evaluations.status(db, meeting, member, now)
+    shown = dict(
+        token=token,
+        meeting=meeting,
+        number=sets.meeting_number(meeting),
+        when=sets.describe_when(meeting),
+        closes=sets.describe_moment(member.learning_set, evaluations.closes_at(db, meeting)),
+        state=state,
+        groups=evaluations.grouped(),
+        scale=evaluations.SCALE,
+        refusal=evaluations.REFUSALS.get(state, ""),
+        answers=request.form,
+    )
+    if not FlaskForm().validate_on_submit():
+        return render_template("members/evaluation.html", error="", **shown)
+    if state == "answered":
+        flash(evaluations.REFUSALS["answered"])
+        return redirect(url_for("members.page", token=token, _anchor="evaluation"), 303)
+    try:
+        evaluations.submit(db, meeting, member, request.form.to_dict(), now)
+        db.commit()
+    except IntegrityError:  # the same member's other tab saved at the same moment
+        db.rollback()
+        flash(evaluations.REFUSALS["answered"])
+        return redirect(url_for("members.page", token=token, _anchor="evaluation"), 303)
+    except SetError as exc:
+        db.rollback()
+        return render_template("members/evaluation.html", error=str(exc), **shown), 400
+    flash("Thank you: your answers are saved, without your name.")
+    return redirect(url_for("members.page", token=token, _anchor="evaluation"), 303)
+
+
+@bp.route("/<token>/reflection/<key>", methods=["GET", "POST"])
+def reflection(token: str, key: str):
+    """The member's own reflection on a session they came to: What? So what? Now what?"""
+    member = _member(token)
+    meeting = _meeting(member, key)
+    if meeting not in portfolio.attended(member):
+        abort(404)
+    db = get_db()
+    written = portfolio.reflections_of(db, member).get(meeting.id, portfolio.Written())
+    values = request.form if request.method == "POST" else vars(written)
+    shown = dict(
+        token=token,
+        meeting=meeting,
+        number=sets.meeting_number(meeting),
+        when=sets.describe_when(meeting),
+        parts=portfolio.PARTS,
+        values=values,
+    )
+    if not FlaskForm().validate_on_submit():
+        return render_template("members/reflection.html", error="", **shown)
+    try:
+        portfolio.save_reflection(db, member, meeting, request.form.to_dict())
+        db.commit()
+    except IntegrityError:  # the same reflection saved twice at once: the other one stands
+        db.rollback()
+    except SetError as exc:
+        db.rollback()
+        return render_template("members/reflection.html", error=str(exc), **shown), 400
+    flash("Your reflection is saved. Only you can see it.")
+    return redirect(url_for("members.page", token=token, _anchor="record"), 303)
+
+
+def _download(body: bytes | str, mimetype: str, filename: str) -> Response:
+    response = Response(body, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _record_name(member: Member) -> str:
+    return f"learning-set-record-{member.learning_set.slug}"
+
+
+@bp.get("/<token>/record.pdf")
+def record_pdf(token: str):
+    """The member's learning set record as a PDF (a GET that changes nothing)."""
+    member = _member(token)
+    kit = toolkit()
+    record = portfolio.build_record(get_db(), member, kit.bank, kit.frameworks)
+    return _download(portfolio.record_pdf(record), "application/pdf", _record_name(member) + ".pdf")
+
+
+@bp.get("/<token>/record.txt")
+def record_txt(token: str):
+    """The same record as plain text, to paste into an ePortfolio."""
+    member = _member(token)
+    kit = toolkit()
+    record = portfolio.build_record(get_db(), member, kit.bank, kit.frameworks)
+    text = portfolio.record_text(record).encode("utf-8")
+    return _download(text, "text/plain; charset=utf-8", _record_name(member) + ".txt")
+
+
+@bp.get("/<token>/certificate/<key>.pdf")
+def certificate(token: str, key: str):
+    """The member's certificate of attendance for a session they came to."""
+    member = _member(token)
+    kit = toolkit()
+    pdf = portfolio.certificate_pdf(get_db(), member, key, kit.bank, kit.frameworks)
+    if pdf is None:
+        abort(404)
+    number = sets.meeting_number(_meeting(member, key))
+    return _download(pdf, "application/pdf", f"certificate-session-{number}.pdf")

@@ -17,7 +17,7 @@ from flask import (
 )
 from flask_wtf import FlaskForm
 
-from toolkit import invites, packs, replies, resources, sets
+from toolkit import evaluations, invites, packs, replies, resources, sets
 from toolkit.case_search import search_cases
 from toolkit.models import Meeting
 from toolkit.programme_map import profile_of, suggest_cases
@@ -79,6 +79,11 @@ def _session_page(meeting: Meeting, status: int = 200, typed: dict | None = None
         "member_names": {m.id: m.name for m in learning_set.members},
         "attendance": {a.member_id: a.status for a in meeting.attendance},
         "replies": replies.summary(meeting),
+        "evaluation": evaluations.progress_for(get_db(), [meeting.id], now=datetime.now(UTC)).get(
+            meeting.id
+        ),
+        "scale": evaluations.SCALE,
+        "min_answers": evaluations.MIN_ANSWERS,
         "replied": replies.replies_by_member(meeting),
         "reply_words": replies.WORDS,
         "started": sets.has_started(meeting),
@@ -418,6 +423,14 @@ def attendance(slug: str, key: str):
     if status:
         return _session_page(meeting, status, typed=request.form.to_dict())
     return _back(meeting, "attendance")
+
+
+@bp.post("/<slug>/sessions/<key>/evaluation/close")
+def close_evaluation(slug: str, key: str):
+    """Close the session's evaluation now, before its 14 days are up."""
+    meeting = find_meeting(slug, key)
+    save(lambda: evaluations.close(get_db(), meeting), "The evaluation is closed: no more answers.")
+    return _back(meeting, "evaluation")
 
 
 @bp.post("/<slug>/sessions/<key>/apologies")
