@@ -24,7 +24,7 @@ from toolkit.accounts import create_user
 from toolkit.config import REPO_ROOT, Settings
 from toolkit.jobs import outgoing, schedule
 from toolkit.jobs.cli import build_queue
-from toolkit.models import LearningSet, SelfRating, SentInvite
+from toolkit.models import LearningSet, Member, SelfRating, SentInvite
 from toolkit.planning import local_start
 from toolkit.resources import attach_resource, catalogue
 from toolkit.session_templates import load_session_templates
@@ -288,6 +288,13 @@ def test_follow_up_the_next_morning_with_actions_and_the_reflection_and_evaluati
     assert "Thank you for coming to session 1 of 3 in Set A" in text
     assert "- Write to the guardian of safe working (by Friday); support: Tom" in text
     assert "You were missed at session 1 of 3" in body(by_member["lukasz@example.nhs.uk"])
+    # the evaluation online, on the member's own page, for those who came
+    with factory() as db:
+        token = db.scalar(select(Member).where(Member.email == "zoe@example.nhs.uk"))
+        token = token.assessment_token
+    assert f"Evaluation: http://127.0.0.1:5000/m/{token}/evaluation/session-1\n" in text
+    assert "anonymous, and closes on" in text
+    assert "/evaluation/" not in body(by_member["lukasz@example.nhs.uk"])
     assert "No actions were recorded for you" in body(by_member["amara@example.nhs.uk"])
     attachments = {a.get_filename(): a.get_content() for a in zoe_mail.iter_attachments()}
     assert sorted(attachments) == ["session-1-evaluation.pdf", "session-1-reflection.pdf"]

@@ -69,6 +69,11 @@ PUBLIC_ENDPOINTS = {
     "members.prework",
     "members.action",
     "members.new_link",
+    "members.evaluation",
+    "members.reflection",
+    "members.record_pdf",
+    "members.record_txt",
+    "members.certificate",
 }
 LOOPBACK = {"127.0.0.1", "::1"}
 

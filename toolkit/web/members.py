@@ -249,7 +249,7 @@ def record_txt(token: str):
     kit = toolkit()
     record = portfolio.build_record(get_db(), member, kit.bank, kit.frameworks)
     text = portfolio.record_text(record).encode("utf-8")
-    return _download(text, "text/plain; charset=utf-8", _record_name(member) + ".txt")
+    return _download(text, "text/plain", _record_name(member) + ".txt")  # charset: utf-8
 
 
 @bp.get("/<token>/certificate/<key>.pdf")
