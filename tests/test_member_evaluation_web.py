@@ -205,6 +205,9 @@ def test_the_record_downloads_change_nothing_and_hold_the_members_own_record(app
     facilitator.post(
         url, data={"action-member": str(zoe.id), "action-text": "Shadow a bed manager"}
     )
+    facilitator.post(
+        f"/sets/set-a/sessions/{first.key}/attach", data={"case": "a-colleague-under-strain"}
+    )
     member = _reflect(app, links["zoe@example.nhs.uk"])
     token = links["zoe@example.nhs.uk"]
     before = db.scalars(select(Reflection)).one().updated_at
@@ -221,6 +224,9 @@ def test_the_record_downloads_change_nothing_and_hold_the_members_own_record(app
         "Session 2: Action learning",
         "Total: 6.5 hours over 2 sessions",
         "Shadow a bed manager (raised at Session 1). Status: Open.",
+        "Healthcare Leadership Model • 2 Leading with care",
+        "Medical Leadership Competency Framework • 1 Demonstrating Personal Qualities",
+        "Generic Professional Capabilities • 1 Professional values and behaviours",
         SECRET,
         "Silence is not agreement.",
     ):

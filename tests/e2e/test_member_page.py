@@ -1,9 +1,12 @@
 """A member's journey on a phone: from the invite in the outbox to their own page, where they
-say they can come, tick the pre-work and report on an action, each page axe-clean at 390 px."""
+say they can come, tick the pre-work, report on an action, answer the last session's evaluation,
+write a reflection and download their record, each page axe-clean at 390 px."""
 
 from __future__ import annotations
 
 import re
+import subprocess
+from datetime import date, timedelta
 from email import message_from_bytes
 from email.policy import default
 
@@ -17,18 +20,23 @@ pytestmark = pytest.mark.e2e
 
 SET = "/sets/kss-fy-2027-set-a"
 ZOE = "zoe.marsh@example.nhs.uk"
+REFLECTION = "Silence in the room is not the same as agreement."
 PREWORK = "    prework: [healthcare-leadership-model, the-reflective-practitioner]\n"
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    """The example set, with pre-work for session 2 (the next to come), and an admin."""
+    """The example set, with pre-work for session 2 (the next to come), session 1 held two days
+    ago (so its evaluation is open), and an admin."""
     folder = tmp_path_factory.mktemp("member-page")
     text = (REPO_ROOT / "examples" / "learning-set.yaml").read_text("utf-8")
     marker = "    title: Action learning set 1\n"
     assert text.count(marker) == 1
     setfile = folder / "set.yaml"
-    setfile.write_text(text.replace(marker, marker + PREWORK), "utf-8")
+    held = "    start: 2026-11-19 14:00\n"
+    assert text.count(held) == 1
+    recent = f"    start: {date.today() - timedelta(days=2):%Y-%m-%d} 14:00\n"
+    setfile.write_text(text.replace(marker, marker + PREWORK).replace(held, recent), "utf-8")
     exe = str(REPO_ROOT / ".venv" / "bin" / "toolkit")
     admin = [exe, "users", "add", "admin@example.org", "--admin", "--name", "Dr Ada Admin"]
     with toolkit_server(
@@ -51,7 +59,7 @@ def invite_to(server, address: str) -> str:
     raise AssertionError(f"no invite to {address}")
 
 
-def test_a_member_replies_ticks_pre_work_and_updates_an_action_on_a_phone(
+def test_a_member_replies_ticks_pre_work_updates_an_action_evaluates_and_takes_a_record(
     browser, page, server, check
 ):
     sign_in(page, server)
@@ -108,6 +116,54 @@ def test_a_member_replies_ticks_pre_work_and_updates_an_action_on_a_phone(
         )
         assert "discharge coordinator" not in member.content()  # another member's action
         check("Action updated", breadcrumbs=False)
+
+        # the evaluation of session 1, which she came to
+        member.get_by_role("link", name="Answer the evaluation of session 1").click()
+        member.get_by_role("heading", level=1, name="Evaluation of session 1").wait_for()
+        assert "It closes on" in member.content()
+        check("Evaluation form", breadcrumbs=False)
+        statements = member.locator("fieldset")
+        for index in range(statements.count()):
+            statements.nth(index).get_by_label("Agree", exact=True).check()
+        member.get_by_label("The most useful thing I will take away (optional)").fill(
+            "Asking before advising"
+        )
+        member.get_by_role("button", name="Send my answers").click()
+        member.get_by_text("your answers are saved, without your name").wait_for()
+        assert "Session 1: answered, thank you" in member.locator("main").inner_text()
+        check("Evaluation answered", breadcrumbs=False)
+
+        # a reflection for her portfolio, then the record with it
+        member.get_by_role("link", name="Write a reflection on Getting started").click()
+        member.get_by_label("What?", exact=True).fill(
+            "We agreed ground rules and named our issues."
+        )
+        member.get_by_label("So what?", exact=True).fill(REFLECTION)
+        member.get_by_label("Now what?", exact=True).fill(
+            "Ask one open question on every ward round."
+        )
+        check("Writing a reflection", breadcrumbs=False)
+        member.get_by_role("button", name="Save my reflection").click()
+        member.get_by_text("Your reflection is saved").wait_for()
+        check("Record section", breadcrumbs=False)
+        wide = member.evaluate("() => document.documentElement.scrollWidth")
+        assert wide <= 390, f"the page scrolls sideways on a phone: {wide} px"
+        with member.expect_download() as downloading:
+            member.get_by_role("link", name="Download your record (PDF)").click()
+        download = downloading.value
+        assert download.suggested_filename == "learning-set-record-kss-fy-2027-set-a.pdf"
+        pdf = download.path().read_bytes()
+        out = subprocess.run(["pdftotext", "-", "-"], input=pdf, capture_output=True, check=True)
+        record = " ".join(out.stdout.decode().split())
+        for expected in (
+            "Learning set record",
+            "Zoë Marsh (FY2)",
+            "Session 1: Getting started",
+            "Total: 3 hours over 1 sessions.",
+            REFLECTION,
+            "The draft rota now comes a week earlier.",
+        ):
+            assert expected in record, expected
     finally:
         check.page = page
         phone.close()
