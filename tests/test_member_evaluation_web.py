@@ -248,3 +248,39 @@ def test_the_record_downloads_change_nothing_and_hold_the_members_own_record(app
         == 404
     )
     assert member.get(f"/m/{links['priya@example.nhs.uk']}/reflection/session-1").status_code == 404
+
+
+def test_every_new_change_needs_the_forms_csrf_token(env, app, db, held):
+    from toolkit.web import create_app
+
+    facilitator, links = held
+    strict = create_app({"TESTING": True}).test_client()
+    token = links["zoe@example.nhs.uk"]
+    assert strict.post(f"/m/{token}/evaluation/session-2", data=ANSWERS).status_code == 400
+    saved = strict.post(f"/m/{token}/reflection/session-1", data={"what": SECRET})
+    assert saved.status_code == 400
+    assert strict.post("/sets/set-a/sessions/session-2/evaluation/close").status_code in (
+        302,  # to sign in: this client has no session
+        400,
+    )
+    db.expire_all()
+    assert db.scalars(select(EvaluationAnswerer)).all() == []
+    assert db.scalars(select(Reflection)).all() == []
+    assert evaluations.closes_at(db, meetings(db)[1]) > sets.end_time(meetings(db)[1]) + timedelta(
+        days=13
+    )
+
+
+def test_deleting_a_members_data_deletes_their_reflections_and_keeps_answers_anonymous(
+    app, db, held
+):
+    _facilitator, links = held
+    token = links["zoe@example.nhs.uk"]
+    member = _reflect(app, token)
+    assert member.post(f"/m/{token}/evaluation/session-2", data=ANSWERS).status_code == 303
+    zoe = next(m for m in meetings(db)[0].learning_set.members if m.email.startswith("zoe"))
+    sets.delete_member(db, zoe)
+    db.commit()
+    assert db.scalars(select(Reflection)).all() == []
+    assert db.scalars(select(EvaluationAnswerer)).all() == []
+    assert len(db.scalars(select(EvaluationAnswer)).all()) == 1
