@@ -143,7 +143,7 @@ def new_link(token: str):
     """Replace the private link after asking (GET only asks): the old one stops working."""
     member = _member(token)
     if not FlaskForm().validate_on_submit():
-        return render_template("members/new_link.html", token=token)
+        return render_template("members/new_link.html", token=token, endpoint="members")
     fresh = self_assessment.replace_token(member)
     get_db().commit()
     flash("This is your new private link: bookmark this page. The old link no longer works.")

@@ -87,7 +87,7 @@ def new_link(token: str):
     """Replace the private link after asking (GET only asks): the old one stops working."""
     found = _member(token)
     if not FlaskForm().validate_on_submit():
-        return render_template("self_assessment/new_link.html", token=token)
+        return render_template("members/new_link.html", token=token, endpoint="self_assessment")
     fresh = service.replace_token(found)
     get_db().commit()
     flash(
