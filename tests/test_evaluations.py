@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event, inspect, select
+from sqlalchemy import event, inspect, select, text
 
 from toolkit import evaluations, sets
 from toolkit.models import EvaluationAnswer, EvaluationAnswerer, Member
@@ -176,3 +176,21 @@ def test_released_for_asks_once_per_table_however_many_sessions(db, held):
     assert set(one) == {first.id} and set(many) == {first.id, second.id}
     assert len(statements) == asked_for_one <= 5
     assert evaluations.released_for(db, [], now=now) == {}
+
+
+def test_where_answers_lie_on_disk_says_nothing_of_their_order(db, held):
+    """SQLite: the table has no hidden row number. PostgreSQL: rows lie in the order written,
+    so each answer rewrites the session's answers in their random keys' order."""
+    (first, *_), people = held
+    now = sets.end_time(first) + timedelta(hours=1)
+    for email in [e for e in people if not e.startswith("priya")]:
+        answer(db, first, people[email], now=now)
+    with db.get_bind().connect() as connection:
+        if connection.dialect.name == "sqlite":
+            with pytest.raises(Exception, match="rowid"):
+                connection.execute(text("SELECT rowid FROM evaluation_answers"))
+            with pytest.raises(Exception, match="rowid"):
+                connection.execute(text("SELECT rowid FROM evaluation_answerers"))
+        else:
+            on_disk = connection.scalars(text("SELECT id FROM evaluation_answers ORDER BY ctid"))
+            assert list(on_disk) == sorted(r.id for r in db.scalars(select(EvaluationAnswer)))

@@ -7,7 +7,7 @@ import json
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from toolkit import limits, sets
@@ -119,6 +119,25 @@ def submit(
         )
     )
     db.flush()
+    _reshuffle(db, meeting.id)
+
+
+def _reshuffle(db: Session, meeting_id: int) -> None:
+    """Write the session's answers again, one by one in their random keys' order, so that where
+    they lie on disk says nothing of when each came (PostgreSQL keeps rows in the order written;
+    SQLite's table, without row numbers, is already in key order). Every answer then also carries
+    this transaction's id, the newest answer's alike."""
+    ids = db.scalars(
+        select(EvaluationAnswer.id)
+        .where(EvaluationAnswer.meeting_id == meeting_id)
+        .order_by(EvaluationAnswer.id)
+    ).all()
+    for answer_id in ids:
+        db.execute(
+            update(EvaluationAnswer)
+            .where(EvaluationAnswer.id == answer_id)
+            .values(answers=EvaluationAnswer.answers)
+        )
 
 
 def close(db: Session, meeting: Meeting, now: datetime | None = None) -> None:
