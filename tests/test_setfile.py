@@ -97,7 +97,7 @@ def test_example_creates_the_set_with_clock_times_kept_across_the_change(factory
     with factory() as db:
         learning_set = the_set(db)
         assert learning_set.title == "KSS Foundation leadership set A"
-        assert learning_set.programme == "KSS Foundation leadership programme 2026-27"
+        assert learning_set.programme_title == "KSS Foundation leadership programme 2026-27"
         assert learning_set.ground_rules.splitlines()[-1].startswith("Bleeps go to")
         names = [m.name for m in learning_set.members]
         assert len(names) == 6 and "Zoë Marsh" in names and "Łukasz Wiśniewski" in names

@@ -79,7 +79,7 @@ def suggest_cases(
 def profile_of(learning_set: LearningSet) -> SetProfile:
     """What the set's cases should suit: its active members' grades, its title and programme."""
     grades = [m.grade for m in learning_set.members if m.active and m.grade]
-    return set_profile(grades, learning_set.title, learning_set.programme)
+    return set_profile(grades, learning_set.title, learning_set.programme_title)
 
 
 CELL, LABEL_WIDTH, HEADER = 28, 330, 70
