@@ -13,7 +13,6 @@ from toolkit.accounts import create_user
 from toolkit.casebank import Bank
 from toolkit.db import transaction
 from toolkit.jobs import schedule
-from toolkit.programmes.records import programme_named, programme_names
 from toolkit.models import (
     Action,
     AgendaBlock,
@@ -25,6 +24,7 @@ from toolkit.models import (
     Rsvp,
     User,
 )
+from toolkit.programmes.records import programme_named, programme_names
 from toolkit.resources import attach_resource, catalogue, detach_resource
 from toolkit.session_templates import SessionTemplate
 from toolkit.setfile.read import parse_set_file

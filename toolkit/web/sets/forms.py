@@ -25,9 +25,9 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Rege
 from toolkit import limits
 from toolkit.casebank import SLUG
 from toolkit.clock_changes import TwiceQuestion, missing_time_problem, twice_question
+from toolkit.programmes.records import all_programmes
 from toolkit.session_templates import SessionTemplate
 from toolkit.sets import check_zone
-from toolkit.programmes.records import all_programmes
 from toolkit.web import ValidEmail, get_db
 
 
