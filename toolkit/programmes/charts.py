@@ -23,6 +23,9 @@ STYLE = Style(
     value_label_font_size=12,
     legend_font_size=13,
     title_font_size=16,
+    guide_stroke_color="#d8dde0",
+    major_guide_stroke_color="#aeb7bd",
+    stroke_width=3,
 )
 
 
@@ -38,6 +41,7 @@ def _config(**options) -> dict:
         "legend_at_bottom": True,
         "truncate_label": -1,
         "truncate_legend": -1,
+        "stroke_style": {"width": 3},
         **options,
     }
 
@@ -57,8 +61,9 @@ def attendance_by_set(report: ProgrammeReport) -> str:
             height=120 + 46 * max(len(report.sets), 1),
         )
     )
-    chart.x_labels = [s.title for s in report.sets]
-    chart.add("Attendance", [None if s.rate is None else s.rate * 100 for s in report.sets])
+    top_down = report.sets[::-1]  # pygal draws horizontal bars from the bottom up
+    chart.x_labels = [s.title for s in top_down]
+    chart.add("Attendance", [None if s.rate is None else s.rate * 100 for s in top_down])
     return _svg(chart)
 
 
@@ -82,9 +87,9 @@ def attendance_by_session(report: ProgrammeReport) -> str:
 
 def coverage_by_framework(report: ProgrammeReport, framework: str, title: str) -> str:
     """Tags across every set's sessions per area of one framework (gaps show as 0)."""
-    rows = [r for r in report.coverage if r.framework == framework]
+    rows = [r for r in report.coverage if r.framework == framework][::-1]  # first on top
     chart = pygal.HorizontalBar(
-        **_config(title=title, show_legend=False, height=110 + 34 * len(rows))
+        **_config(title=title, show_legend=False, height=110 + 30 * len(rows))
     )
     chart.x_labels = [r.label for r in rows]
     chart.add("Cases and prompts", [r.total for r in rows])
@@ -101,10 +106,11 @@ def self_assessment_change(report: ProgrammeReport) -> str | None:
             title="Self-assessment: mean level (1 to 4), start and end",
             range=(0, 4),
             value_formatter=lambda v: f"{v:.2f}",
-            height=140 + 52 * len(report.dimensions),
+            height=130 + 38 * len(report.dimensions),
         )
     )
-    chart.x_labels = [label for _, label in report.dimensions]
-    chart.add("Start", [change.start(d) for d, _ in report.dimensions])
-    chart.add("End", [change.end(d) for d, _ in report.dimensions])
+    top_down = report.dimensions[::-1]  # first dimension on top
+    chart.x_labels = [label for _, label in top_down]
+    chart.add("Start", [change.start(d) for d, _ in top_down])
+    chart.add("End", [change.end(d) for d, _ in top_down])
     return _svg(chart)

@@ -150,9 +150,10 @@ def create_set(
         ground_rules="\n".join(DEFAULT_GROUND_RULES),
         feed_token=secrets.token_urlsafe(24),
     )
-    change_set(db, learning_set, title, time_zone=time_zone, **fields)
-    learning_set.facilitators.append(owner)
     db.add(learning_set)
+    with db.no_autoflush:  # nothing is written before every field is set
+        learning_set.facilitators.append(owner)
+        change_set(db, learning_set, title, time_zone=time_zone, **fields)
     db.flush()
     return learning_set
 
