@@ -140,9 +140,41 @@ def test_upgrading_from_0009_keeps_every_row_and_adds_empty_replies(new_database
         assert connection.scalar(text("SELECT count(*) FROM rsvps")) == 0
 
 
-def test_0013_makes_one_programme_of_each_free_text_programme(new_database):
+def test_upgrading_from_0011_keeps_every_row_and_adds_evaluations_and_reflections(new_database):
     engine = database.make_engine(new_database())
     database.upgrade(engine, "0011")
+    with engine.begin() as connection:
+        for row in ROWS:
+            connection.execute(text(row))
+    database.upgrade(engine)
+    database.check_schema(engine)
+    assert _counts(engine) == dict.fromkeys(TABLES, 1)
+    with engine.begin() as connection:
+        for table in ("evaluation_answerers", "evaluation_answers", "reflections"):
+            assert connection.scalar(text(f"SELECT count(*) FROM {table}")) == 0
+        connection.execute(text("INSERT INTO evaluation_answerers VALUES (1, 1)"))
+        connection.execute(
+            text("INSERT INTO evaluation_answers (id, meeting_id, answers) VALUES ('r', 1, '{}')")
+        )
+        connection.execute(
+            text(
+                "INSERT INTO reflections (member_id, meeting_id, what, so_what, now_what, "
+                "updated_at) VALUES (1, 1, 'w', 's', 'n', '2027-01-02 09:00:00')"
+            )
+        )
+    with engine.begin() as connection:  # one answer per member and session
+        with pytest.raises(IntegrityError):
+            connection.execute(text("INSERT INTO evaluation_answerers VALUES (1, 1)"))
+    with engine.begin() as connection:  # who answered goes with the member; what stays anonymous
+        connection.execute(text("DELETE FROM members"))
+        assert connection.scalar(text("SELECT count(*) FROM evaluation_answerers")) == 0
+        assert connection.scalar(text("SELECT count(*) FROM reflections")) == 0
+        assert connection.scalar(text("SELECT count(*) FROM evaluation_answers")) == 1
+
+
+def test_0013_makes_one_programme_of_each_free_text_programme(new_database):
+    engine = database.make_engine(new_database())
+    database.upgrade(engine, "0012")
     with engine.begin() as connection:
         for row in ROWS:
             connection.execute(text(row))

@@ -379,3 +379,13 @@ def test_session_n_of_m_counts_only_sessions_that_will_happen(env, tmp_path):
         assert "Session 3 of 3:" in text, stem
         assert "of 4" not in text, stem
     assert (cancelled.number, cancelled.count) == (2, 4)  # as it was when it was on
+
+
+def test_the_printed_evaluation_asks_the_online_forms_questions(rendered):
+    from toolkit.evaluations import QUESTIONS, SCALE
+
+    text = squash(pdf_text(rendered["evaluation"].pdf))
+    for question in QUESTIONS:
+        assert squash(question.text) in text, question.text
+    for point in SCALE:
+        assert squash(point) in text

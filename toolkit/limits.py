@@ -46,3 +46,5 @@ CANCEL_REASON = 2000
 DESCRIPTION = 300  # a resource, in a line
 RSVP_NOTE = 500  # a member's note with their reply, for the facilitator
 MEMBER_LIST = 20000  # a pasted list of members, about 50 lines of name, e-mail and grade
+EVALUATION_TEXT = 2000  # one free-text answer of a session's evaluation
+REFLECTION = 5000  # each of a member's What? So what? Now what?

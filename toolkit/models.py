@@ -511,3 +511,63 @@ class PreworkTick(Base):
     )
     resource_id: Mapped[str] = mapped_column(String(limits.BANK_ID), primary_key=True)
     ticked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class EvaluationAnswerer(Base):
+    """Who has answered a session's evaluation: only that they did, never what, and no time, so
+    that no row here can be tied to a row of `evaluation_answers` by order or by moment. Stored
+    without SQLite's hidden row number, in (session, member) order."""
+
+    __tablename__ = "evaluation_answerers"
+
+    meeting_id: Mapped[int] = mapped_column(
+        ForeignKey("meetings.id", ondelete="CASCADE"), primary_key=True
+    )
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    __table_args__ = {"sqlite_with_rowid": False}
+
+
+class EvaluationAnswer(Base):
+    """One anonymous evaluation form as answered: no member, no time. Its key is random and the
+    table has no hidden row number on SQLite, so reading it in key order is a shuffle."""
+
+    __tablename__ = "evaluation_answers"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # random, never a sequence
+    meeting_id: Mapped[int] = mapped_column(
+        ForeignKey("meetings.id", ondelete="CASCADE"), index=True
+    )
+    answers: Mapped[str] = mapped_column(Text)  # JSON: {question id: 1..5 or text}
+    __table_args__ = {"sqlite_with_rowid": False}
+
+
+class EvaluationClosure(Base):
+    """A session's evaluation closed early by the facilitator (otherwise it closes 14 days after
+    the session ends)."""
+
+    __tablename__ = "evaluation_closures"
+
+    meeting_id: Mapped[int] = mapped_column(
+        ForeignKey("meetings.id", ondelete="CASCADE"), primary_key=True
+    )
+    closed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Reflection(Base):
+    """A member's own reflection on a session they came to (What? So what? Now what?), for their
+    portfolio record only: no facilitator page, pack or set file ever shows it."""
+
+    __tablename__ = "reflections"
+
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("members.id", ondelete="CASCADE"), primary_key=True
+    )
+    meeting_id: Mapped[int] = mapped_column(
+        ForeignKey("meetings.id", ondelete="CASCADE"), primary_key=True
+    )
+    what: Mapped[str] = mapped_column(Text, default="")
+    so_what: Mapped[str] = mapped_column(Text, default="")
+    now_what: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -14,6 +14,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from toolkit.casebank import LEVELS
+from toolkit.evaluations import SCALE, grouped
 from toolkit.packs.cache import read_cached, store
 from toolkit.packs.content import PROCESS_REVIEW_QUESTIONS, Pack, Person
 from toolkit.text import render_markdown
@@ -65,6 +66,8 @@ def render_html(name: str, pack: Pack, personalise: tuple[Person, ...] = ()) -> 
         copies=personalise or (None,),
         process_questions=PROCESS_REVIEW_QUESTIONS,
         levels=LEVELS,
+        evaluation=grouped(),
+        scale=SCALE,
         zip=zip,
     )
 
