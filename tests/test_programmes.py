@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from toolkit import db as database
-from toolkit import self_assessment, sets
+from toolkit import evaluations, self_assessment, sets
 from toolkit.accounts import create_user
 from toolkit.models import Meeting, Programme, User
 from toolkit.programmes.records import change_programme, create_programme
@@ -48,6 +48,16 @@ def _members(db, learning_set, names: list[str], domain: str) -> list:
 
 def _rate_everything(db, member, phase: str, level: int, dims: list[str]) -> None:
     self_assessment.save_ratings(db, member, phase, dict.fromkeys(dims, level), dims)
+
+
+# set A's session 3: four answers (use of time, speaking openly, what they take away)
+EVALUATION_A3 = [(5, 5, "Open questions"), (4, 5, "bravery"), (4, 5, ""), (3, 4, "Rota ideas")]
+
+
+def _evaluate(db, meeting, member, time: int, openly: int, said: str) -> None:
+    form = {q.id: "4" for q in evaluations.RATINGS}
+    form |= {"use-of-time": str(time), "speak-openly": str(openly), "take-away": said}
+    evaluations.submit(db, meeting, member, form, sets.end_time(meeting) + timedelta(hours=1))
 
 
 @pytest.fixture
@@ -95,6 +105,12 @@ def world(app) -> World:
         sets.add_action(db, held_a[0], a[0].id, "Open one")
         done = sets.add_action(db, held_a[0], a[1].id, "Done one")
         sets.update_action(db, done, "done")
+        for member, (time, openly, said) in zip(
+            [a[0], a[1], a[2], a[4]], EVALUATION_A3, strict=True
+        ):
+            _evaluate(db, held_a[2], member, time, openly, said)
+        for member in a[:3]:  # session 1: three answers, too few to show
+            _evaluate(db, held_a[0], member, 1, 1, "Too few to show")
         for i, member in enumerate(a):
             _rate_everything(db, member, "start", 2, dims)
             _rate_everything(db, member, "end", 4 if i == 4 else 3, dims)
@@ -108,6 +124,7 @@ def world(app) -> World:
         last = {b[0].id: "present", b[1].id: "present", b[2].id: "absent"}
         sets.record_attendance(db, held_b[2], last, now)
         for member in b:
+            _evaluate(db, held_b[0], member, 1, 1, "Set B says")
             _rate_everything(db, member, "start", 1, dims)
             _rate_everything(db, member, "end", 4, dims)
 
@@ -196,6 +213,24 @@ def test_self_assessment_shows_only_sets_with_four_answers(lead, world):
     assert table.count("2.00 3.20 +1.20") == 9
     # set B's 3 answers (start 1, end 4) would move the means if they leaked in
     assert "Sets counted: Set A. " in _words(page)
+
+
+def test_evaluation_shows_only_released_sessions(lead, world, tmp_path):
+    page = lead.get("/programmes/kss-2026").text
+    table = _words(page.split('id="evaluation-table"')[1].split("</table>")[0])
+    # only set A's session 3: (5 + 4 + 4 + 3) / 4 and (5 + 5 + 5 + 4) / 4; set B shows nothing
+    assert "The session was a good use of my time. 4.00 – 4.00" in table
+    assert "I felt able to speak openly. 4.75 – 4.75" in table
+    assert "Answers (sessions) 4 (1) – 4 (1)" in table
+    said = _words(page.split('id="evaluation-text-1"')[1].split("</ul>")[0])
+    assert said.strip(" >") == "bravery Open questions Rota ideas"
+    assert "Too few to show" not in page and "Set B says" not in page
+    flat = re.sub(
+        r"\s+", " ", _pdf_text(lead.get("/programmes/kss-2026/report.pdf").data, tmp_path)
+    )
+    assert "The session was a good use of my time. 4.00 – 4.00" in flat
+    assert "I felt able to speak openly. 4.75 – 4.75" in flat
+    assert "Too few to show" not in flat and "Set B says" not in flat
 
 
 def _csv_rows(body: bytes) -> list[dict]:

@@ -114,3 +114,24 @@ def self_assessment_change(report: ProgrammeReport) -> str | None:
     chart.add("Start", [change.start(d) for d, _ in top_down])
     chart.add("End", [change.end(d) for d, _ in top_down])
     return _svg(chart)
+
+
+def evaluation_means(report: ProgrammeReport) -> str | None:
+    """Mean agreement (1 to 5) with each evaluation statement across the programme (None when
+    no session's results are released)."""
+    found = report.evaluation
+    if found is None:
+        return None
+    chart = pygal.HorizontalBar(
+        **_config(
+            title="Evaluation: mean agreement, 1 (strongly disagree) to 5 (strongly agree)",
+            range=(0, 5),
+            show_legend=False,
+            value_formatter=lambda v: f"{v:.2f}",
+            height=110 + 36 * len(found.ratings),
+        )
+    )
+    top_down = found.ratings[::-1]
+    chart.x_labels = [line.text for line in top_down]
+    chart.add("Programme", [line.mean for line in top_down])
+    return _svg(chart)

@@ -45,6 +45,7 @@ def report_html(report: ProgrammeReport, leads: list[str], as_at: str) -> str:
                 report, "hlm", "Healthcare Leadership Model: cases and prompts per dimension"
             ),
             "assessment": charts.self_assessment_change(report) or "",
+            "evaluation": charts.evaluation_means(report) or "",
         },
     )
 

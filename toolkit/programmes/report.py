@@ -3,13 +3,13 @@ read them from here, so they cannot disagree."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from sqlalchemy.orm import Session
 
-from toolkit import invites, self_assessment, sets
+from toolkit import evaluations, invites, self_assessment, sets
 from toolkit.casebank import Bank
 from toolkit.frameworks import Frameworks
 from toolkit.models import Action, LearningSet, Meeting, Member, Programme
@@ -118,6 +118,50 @@ def _mean(levels: tuple[int, ...]) -> float:
 
 
 @dataclass(frozen=True)
+class RatingLine:
+    """One rating question, pooled over released sessions: counts per point of the scale."""
+
+    text: str
+    counts: tuple[int, ...]  # "Strongly disagree" first
+
+    @property
+    def mean(self) -> float | None:
+        n = sum(self.counts)
+        return round(sum((i + 1) * c for i, c in enumerate(self.counts)) / n, 2) if n else None
+
+
+@dataclass(frozen=True)
+class EvaluationFigures:
+    """Evaluation results pooled over the sessions whose results are released (closed with
+    enough answers); no other session's answers count."""
+
+    sessions: int
+    answered: int
+    ratings: tuple[RatingLine, ...]
+    texts: tuple[tuple[str, tuple[str, ...]], ...]  # question, its answers sorted
+
+
+def _evaluation(results: list[evaluations.SessionResults]) -> EvaluationFigures | None:
+    if not results:
+        return None
+    ratings = tuple(
+        RatingLine(
+            first.text,
+            tuple(sum(col) for col in zip(*(r.ratings[i].counts for r in results), strict=True)),
+        )
+        for i, first in enumerate(results[0].ratings)
+    )
+    texts = tuple(
+        (
+            first.text,
+            tuple(sorted((a for r in results for a in r.texts[i].answers), key=str.casefold)),
+        )
+        for i, first in enumerate(results[0].texts)
+    )
+    return EvaluationFigures(len(results), sum(r.answered for r in results), ratings, texts)
+
+
+@dataclass(frozen=True)
 class SetFigures:
     """One set's line on the programme page, with its sessions."""
 
@@ -134,6 +178,7 @@ class SetFigures:
     sessions: list[SessionFigures]
     assessment: AssessmentChange | None
     coverage: dict[tuple[str, str], int]  # (framework, area id) -> tags across the set's sessions
+    evaluation: EvaluationFigures | None
 
     @property
     def present(self) -> int:
@@ -176,7 +221,7 @@ class ProgrammeReport:
     coverage: list[CoverageRow]
     assessment: AssessmentChange | None
     dimensions: list[tuple[str, str]]  # HLM (id, label), for the self-assessment
-    evaluations: dict = field(default_factory=dict)
+    evaluation: EvaluationFigures | None
 
     @property
     def present(self) -> int:
@@ -208,7 +253,9 @@ def programme_report(
     learning_sets = sets_of(db, programme)
     dims = [(a.id, a.label) for a in frameworks.hlm.areas]
     ids = [d for d, _ in dims]
-    figures = [_set_figures(db, s, bank, frameworks, ids, now) for s in learning_sets]
+    meeting_ids = [m.id for s in learning_sets for m in s.meetings]
+    released = evaluations.released_for(db, meeting_ids, now=now)
+    figures = [_set_figures(db, s, bank, frameworks, ids, now, released) for s in learning_sets]
     return ProgrammeReport(
         programme_id=programme.id,
         title=programme.title,
@@ -220,6 +267,7 @@ def programme_report(
         coverage=_coverage_rows(figures, frameworks),
         assessment=_pooled([f.assessment for f in figures]),
         dimensions=dims,
+        evaluation=_evaluation([released[i] for i in sorted(released)]),
     )
 
 
@@ -239,6 +287,7 @@ def _set_figures(
     frameworks: Frameworks,
     dims: list[str],
     now: datetime,
+    released: dict[int, evaluations.SessionResults],
 ) -> SetFigures:
     meetings = sets.meetings_in_order(learning_set)
     live = [m for m in meetings if m.status != "cancelled"]
@@ -262,6 +311,7 @@ def _set_figures(
             for key in FRAMEWORKS
             for area_id, _ in cover.areas[key]
         },
+        evaluation=_evaluation([released[m.id] for m in meetings if m.id in released]),
     )
 
 
