@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 import subprocess
 from dataclasses import dataclass
@@ -165,6 +166,9 @@ FOLLOW_UP = {  # below 75 %: name -> (attended, recorded)
     "@Eve": (1, 2),
     "Bo Bell": (1, 2),
 }
+# every member's hours: set A 180 + 150 + 180 minutes, set B 120 + 120
+HOURS_ALL = {"Ada Ahmed": 8.5, "=HYPERLINK": 8.5, "Cai Chen": 8.5, "-2+3": 3.0, "@Eve": 3.0}
+HOURS_ALL |= {"Bea Brown": 4.0, "Ben Boateng": 4.0, "Bo Bell": 2.0}
 HOURS = {"Ada Ahmed": 8.5, "-2+3": 3.0, "@Eve": 3.0, "Bea Brown": 4.0, "Bo Bell": 2.0}
 
 
@@ -393,3 +397,43 @@ def test_a_lead_reads_the_programmes_sets_but_cannot_change_them(app, lead, worl
         db.expire_all()
         assert (meeting.version, meeting.status) == before
     assert "Set A" in lead.get("/sets/").text and "Set W" not in lead.get("/sets/").text
+
+
+def test_cli_lists_programmes_and_writes_the_report(app, world, runner, tmp_path):
+    from toolkit.cli import main
+
+    listed = runner.invoke(main, ["programmes", "list", "--json"])
+    assert listed.exit_code == 0, listed.output
+    assert json.loads(listed.output) == [
+        {
+            "id": "kss-2026",
+            "title": "KSS Foundation 2026-27",
+            "year": "2026-27",
+            "sets": ["set-a", "set-b"],
+        },
+        {"id": "wessex", "title": "Wessex core", "year": "2026-27", "sets": ["set-w"]},
+    ]
+    out = tmp_path / "out"
+    made = runner.invoke(main, ["report", "kss-2026", "--out", str(out)])
+    assert made.exit_code == 0, made.output
+    assert sorted(p.name for p in out.iterdir()) == [
+        "attendance-summary.csv",
+        "attendance.csv",
+        "attendance.xlsx",
+        "report.pdf",
+    ]
+    flat = re.sub(r"\s+", " ", _pdf_text((out / "report.pdf").read_bytes(), tmp_path))
+    assert "80% (16 present of 20 recorded)" in flat
+    rows = _csv_rows((out / "attendance.csv").read_bytes())
+    assert len(rows) == 21 and sum(float(r["Hours"]) for r in rows) == sum(HOURS_ALL.values())
+    book = openpyxl.load_workbook(out / "attendance.xlsx")
+    assert book.sheetnames == ["Attendance", "Members"]
+
+    unknown = runner.invoke(main, ["report", "nope", "--out", str(tmp_path / "none")])
+    assert unknown.exit_code == 1 and "no programme 'nope'" in unknown.output
+    assert not (tmp_path / "none").exists()
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    refused = runner.invoke(main, ["report", "kss-2026", "--out", str(blocker / "out")])
+    assert refused.exit_code == 1 and "nothing was written" in refused.output
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
