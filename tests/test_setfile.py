@@ -377,7 +377,9 @@ def test_the_file_names_its_programme_by_id_and_an_unknown_id_is_refused(
         assert the_set(db).programme_id == "kss-2026"
         assert db.scalar(select(func.count(Programme.id))) == 1
     # one that matches no programme becomes one; exported, the file names it by id
-    import_file(factory, edited(tmp_path, (old, "programme: Wessex core trainees")), bank, templates)
+    import_file(
+        factory, edited(tmp_path, (old, "programme: Wessex core trainees")), bank, templates
+    )
     with factory() as db:
         assert the_set(db).programme.title == "Wessex core trainees"
         assert "programme: wessex-core-trainees\n" in export_set(the_set(db))
