@@ -50,6 +50,7 @@ def _helpers() -> dict:
         "is_demo": sets.is_demo,
         "moment": sets.describe_moment,  # a stored UTC time on the set's clock
         "change": sets.describe_change,
+        "can_change": lambda s: sets.can_change(_user(), s),  # a programme lead only reads
     }
 
 
