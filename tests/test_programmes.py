@@ -437,3 +437,26 @@ def test_cli_lists_programmes_and_writes_the_report(app, world, runner, tmp_path
     refused = runner.invoke(main, ["report", "kss-2026", "--out", str(blocker / "out")])
     assert refused.exit_code == 1 and "nothing was written" in refused.output
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_the_admin_forms_refuse_bad_input_and_change_nothing(app, world):
+    admin = _client(app, "admin@example.org")
+    for data in (
+        {"id": "x" * 200, "title": "T"},
+        {"id": "fine-id", "title": "T" * 300},
+        {"id": "fine-id", "title": "T", "year": "2" * 30},
+        {"id": "kss-2026", "title": "Taken"},
+        {"id": "fine\x00id", "title": "T"},
+        {},
+    ):
+        assert admin.post("/programmes/", data=data).status_code == 400, data
+    with app.extensions["toolkit"].sessions() as db:
+        assert db.get(Programme, "fine-id") is None
+        version = db.get(Programme, "kss-2026").version
+    for data in ({"title": "T" * 300}, {"title": ""}, {"title": "Fine", "leads": ["x"]}):
+        response = admin.post("/programmes/kss-2026/edit", data=data | {"version": version})
+        assert response.status_code == 400, (data, response.status_code)
+    with app.extensions["toolkit"].sessions() as db:
+        programme = db.get(Programme, "kss-2026")
+        assert programme.title == "KSS Foundation 2026-27" and programme.version == version
+        assert [u.email for u in programme.leads] == ["lead@example.org"]
