@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from toolkit import evaluations, invites, self_assessment, sets
 from toolkit.casebank import Bank
 from toolkit.frameworks import Frameworks
-from toolkit.models import Action, LearningSet, Meeting, Member, Programme
+from toolkit.models import LearningSet, Meeting, Programme
 from toolkit.programme_map import coverage
 from toolkit.programmes.records import sets_of
 
@@ -303,7 +303,7 @@ def _set_figures(
         cancelled=len(meetings) - len(live),
         next_session=sets.describe_start(coming[0]) if coming else "",
         out_of_date=invites.out_of_date_members(invites.pending_invites(db, learning_set, now=now)),
-        open_actions=sum(1 for a in _actions(db, learning_set) if a.status == "open"),
+        open_actions=sum(1 for a in sets.actions_for(db, learning_set) if a.status == "open"),
         sessions=[_session_figures(n, m) for n, m in held_sessions(learning_set, now)],
         assessment=_assessment(db, learning_set, dims, now),
         coverage={
@@ -315,21 +315,13 @@ def _set_figures(
     )
 
 
-def _actions(db: Session, learning_set: LearningSet) -> list[Action]:
-    return list(db.query(Action).filter(Action.set_id == learning_set.id))
-
-
 def _statuses(meeting: Meeting) -> dict[int, str]:
     return {a.member_id: a.status for a in meeting.attendance}
 
 
-def _counted_members(learning_set: LearningSet) -> list[Member]:
-    return sets.active_members(learning_set)
-
-
 def _session_figures(number: int, meeting: Meeting) -> SessionFigures:
     statuses = _statuses(meeting)
-    members = _counted_members(meeting.learning_set)
+    members = sets.active_members(meeting.learning_set)
     found = [statuses.get(m.id, NOT_RECORDED) for m in members]
     return SessionFigures(
         number=number,
@@ -344,7 +336,7 @@ def _session_figures(number: int, meeting: Meeting) -> SessionFigures:
 
 def _attendance(programme: Programme, learning_set: LearningSet, now: datetime):
     held = held_sessions(learning_set, now)
-    for member in _counted_members(learning_set):
+    for member in sets.active_members(learning_set):
         for number, meeting in held:
             status = _statuses(meeting).get(member.id, NOT_RECORDED)
             yield AttendanceRow(
@@ -362,7 +354,7 @@ def _attendance(programme: Programme, learning_set: LearningSet, now: datetime):
 def _members(learning_set: LearningSet, now: datetime) -> list[MemberFigures]:
     held = held_sessions(learning_set, now)
     found = []
-    for member in _counted_members(learning_set):
+    for member in sets.active_members(learning_set):
         statuses = [(_statuses(m).get(member.id, NOT_RECORDED), m) for _, m in held]
         present = [m for status, m in statuses if status == "present"]
         found.append(
