@@ -88,8 +88,15 @@ def attendance_by_session(report: ProgrammeReport) -> str:
 def coverage_by_framework(report: ProgrammeReport, framework: str, title: str) -> str:
     """Tags across every set's sessions per area of one framework (gaps show as 0)."""
     rows = [r for r in report.coverage if r.framework == framework][::-1]  # first on top
+    top = max([4, *(r.total for r in rows)])  # whole numbers on the axis
     chart = pygal.HorizontalBar(
-        **_config(title=title, show_legend=False, height=110 + 30 * len(rows))
+        **_config(
+            title=title,
+            show_legend=False,
+            height=110 + 30 * len(rows),
+            range=(0, top),
+            y_labels=list(range(top + 1)),
+        )
     )
     chart.x_labels = [r.label for r in rows]
     chart.add("Cases and prompts", [r.total for r in rows])
