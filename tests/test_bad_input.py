@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import String, select
 
 from toolkit import models, sets
+from toolkit.programmes.records import change_programme, create_programme
 from toolkit.self_assessment import ensure_token
 from toolkit.text import one_line
 
@@ -128,6 +129,12 @@ def world(app, signed_in):
         member = first.learning_set.members[0]
         sets.add_action(db, first, member.id, "An action to update")
         token = ensure_token(first.learning_set.members[1])
+        # the facilitator also leads the set's programme, so its page's form is posted too
+        programme = create_programme(db, "kss", "KSS")
+        change_programme(
+            db, programme, programme.version, "KSS", "", first.learning_set.facilitators
+        )
+        first.learning_set.programme = programme
         db.commit()
         return {
             "slug": "set-a",
@@ -139,6 +146,7 @@ def world(app, signed_in):
             "token": token,
             "answer": "no",
             "user_id": first.learning_set.facilitators[0].id,
+            "programme_id": "kss",
         }
 
 
@@ -163,6 +171,7 @@ def _pages(world: dict) -> list[str]:
         f"/self-assessment/{world['token']}",
         f"/m/{world['token']}",
         f"/m/{world['token']}/reply/{world['future']}/no",
+        f"/programmes/{world['programme_id']}",
     ]
 
 

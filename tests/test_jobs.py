@@ -566,6 +566,8 @@ def test_bulk_printing_a_whole_set_as_one_zip(app, signed_in, env):
 
 
 def test_the_certificates_of_a_programme_as_one_zip(app, signed_in, env):
+    from toolkit.programmes.records import create_programme
+
     from .conftest import add_user, sign_in
     from .test_sets_web import make_set as make_web_set
 
@@ -573,8 +575,9 @@ def test_the_certificates_of_a_programme_as_one_zip(app, signed_in, env):
     make_web_set(signed_in, slug="set-b", first="2025-02-20")
     make_web_set(signed_in, slug="set-c", first="2025-02-27")
     with database.transaction(app.extensions["toolkit"].sessions) as db:
+        kss, other = create_programme(db, "kss-2025", "KSS 2025"), create_programme(db, "x", "X")
         for s in db.scalars(select(LearningSet)):
-            s.programme = "KSS 2025" if s.slug != "set-c" else "Another programme"
+            s.programme = kss if s.slug != "set-c" else other
             first = sets.meetings_in_order(s)[0]
             sets.record_attendance(db, first, {m.id: "present" for m in s.members})
     where = signed_in.post("/sets/set-a/bundle", data={"what": "programme"}).headers["Location"]

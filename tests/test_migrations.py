@@ -170,3 +170,40 @@ def test_upgrading_from_0011_keeps_every_row_and_adds_evaluations_and_reflection
         assert connection.scalar(text("SELECT count(*) FROM evaluation_answerers")) == 0
         assert connection.scalar(text("SELECT count(*) FROM reflections")) == 0
         assert connection.scalar(text("SELECT count(*) FROM evaluation_answers")) == 1
+
+
+def test_0013_makes_one_programme_of_each_free_text_programme(new_database):
+    engine = database.make_engine(new_database())
+    database.upgrade(engine, "0012")
+    with engine.begin() as connection:
+        for row in ROWS:
+            connection.execute(text(row))
+        for n, programme in (
+            (2, "KSS Foundation 2026-27"),
+            (3, "KSS Foundation 2026-27"),
+            (4, "Wessex core"),
+        ):
+            connection.execute(
+                text(
+                    "INSERT INTO learning_sets (id, slug, title, programme, venue, video_url, "
+                    "time_zone, ground_rules, feed_token, version, created_at) VALUES (:n, :slug, "
+                    "'S', :programme, '', '', 'Europe/London', '', :token, 1, "
+                    "'2026-01-01 00:00:00')"
+                ),
+                {"n": n, "slug": f"s{n}", "programme": programme, "token": f"t{n}"},
+            )
+    database.upgrade(engine, "0013")
+    with engine.connect() as connection:
+        programmes = connection.execute(text("SELECT id, title FROM programmes ORDER BY id"))
+        assert programmes.all() == [
+            ("kss-foundation-2026-27", "KSS Foundation 2026-27"),
+            ("wessex-core", "Wessex core"),
+        ]
+        sets = connection.execute(text("SELECT id, programme_id FROM learning_sets ORDER BY id"))
+        assert sets.all() == [
+            (1, None),
+            (2, "kss-foundation-2026-27"),
+            (3, "kss-foundation-2026-27"),
+            (4, "wessex-core"),
+        ]
+    assert _counts(engine) == dict.fromkeys(TABLES, 1)

@@ -314,3 +314,50 @@ def test_behind_a_proxy_the_real_address_is_limited(env, monkeypatch):
         headers={"X-Forwarded-For": "203.0.113.8"},
     )
     assert other.status_code == 302
+
+
+def _programme_with_lead(app, db, owned, email: str) -> None:
+    """Set A joins a programme that `email` leads (and a second programme has another lead)."""
+    from toolkit.programmes.records import change_programme, create_programme
+
+    lead = db.get(models.User, db.scalar(select(models.User.id).where(models.User.email == email)))
+    kss = create_programme(db, "kss", "KSS")
+    change_programme(db, kss, kss.version, "KSS", "", [lead])
+    other = create_programme(db, "other", "Other")
+    stranger = db.scalar(select(models.User).where(models.User.email == "stranger@example.org"))
+    change_programme(db, other, other.version, "Other", "", [stranger])
+    owned.learning_set.programme = db.get(models.Programme, "kss")
+    db.commit()
+
+
+# pages that are forms to change something: a lead who only reads is refused them outright
+CHANGE_FORMS = ("/edit", "/delete")
+
+
+def test_a_programme_lead_reads_every_set_route_and_changes_nothing(app, db, owned):
+    urls = _urls(app, owned)
+    lead, stranger = app.test_client(), app.test_client()
+    sign_in(lead, add_user(app, "lead@example.org"))
+    sign_in(stranger, add_user(app, "stranger@example.org"))
+    _programme_with_lead(app, db, owned, "lead@example.org")
+    before = _snapshot(db)
+    for url, methods in urls:
+        for method in methods:
+            response = lead.open(url, method=method, data={"status": "cancelled"})
+            if url.startswith("/admin/"):
+                expected = (404,)
+            elif url.endswith("/bundle"):
+                expected = (302,)  # printing changes nothing: a lead may print
+            elif method != "GET" or url.endswith(CHANGE_FORMS):
+                expected = (403,)
+            elif "/bundles/" in url and url.endswith(".zip"):
+                expected = (200, 404)  # the zip exists once printed
+            else:
+                expected = (200, 302)
+            assert response.status_code in expected, (method, url, response.status_code)
+            # the lead of another programme sees nothing of this one
+            other = stranger.open(url, method=method, data={"status": "cancelled"})
+            assert other.status_code == 404, (method, url, other.status_code)
+    db.expire_all()
+    assert _snapshot(db) == before
+    assert "Set A" in lead.get("/sets/").text and "Set A" not in stranger.get("/sets/").text

@@ -97,7 +97,7 @@ def test_example_creates_the_set_with_clock_times_kept_across_the_change(factory
     with factory() as db:
         learning_set = the_set(db)
         assert learning_set.title == "KSS Foundation leadership set A"
-        assert learning_set.programme == "KSS Foundation leadership programme 2026-27"
+        assert learning_set.programme_title == "KSS Foundation leadership programme 2026-27"
         assert learning_set.ground_rules.splitlines()[-1].startswith("Bleeps go to")
         names = [m.name for m in learning_set.members]
         assert len(names) == 6 and "Zoë Marsh" in names and "Łukasz Wiśniewski" in names
@@ -352,3 +352,38 @@ def test_cases_prompts_and_presenters_follow_the_file_without_a_bump(factory, lo
             None,
             None,
         ]
+
+
+def test_the_file_names_its_programme_by_id_and_an_unknown_id_is_refused(
+    factory, bank, templates, tmp_path
+):
+    from toolkit.models import Programme
+    from toolkit.programmes.records import create_programme
+    from toolkit.setfile import import_file
+
+    with database.transaction(factory) as db:
+        create_programme(db, "kss-2026", "KSS Foundation leadership programme 2026-27")
+    old = "programme: KSS Foundation leadership programme 2026-27"
+    unknown = edited(tmp_path, (old, "programme: no-such-programme"))
+    with pytest.raises(DataFileError) as caught:
+        import_file(factory, unknown, bank, templates)
+    assert [str(p) for p in caught.value.problems] == [
+        f"{unknown}:7: programme: no programme 'no-such-programme' (see `toolkit programmes list`)"
+    ]
+    assert row_counts(factory)["learning_sets"] == 0
+    # an older file's free-text programme is matched by its title
+    import_file(factory, EXAMPLE, bank, templates)
+    with factory() as db:
+        assert the_set(db).programme_id == "kss-2026"
+        assert db.scalar(select(func.count(Programme.id))) == 1
+    # one that matches no programme becomes one; exported, the file names it by id
+    import_file(
+        factory, edited(tmp_path, (old, "programme: Wessex core trainees")), bank, templates
+    )
+    with factory() as db:
+        assert the_set(db).programme.title == "Wessex core trainees"
+        assert "programme: wessex-core-trainees\n" in export_set(the_set(db))
+    by_id = edited(tmp_path, (old, "programme: kss-2026"))
+    import_file(factory, by_id, bank, templates)
+    with factory() as db:
+        assert the_set(db).programme_id == "kss-2026"

@@ -13,12 +13,14 @@ from sqlalchemy import select
 
 from toolkit import db as database
 from toolkit.models import Action, LearningSet, Meeting, Member
+from toolkit.programmes.records import create_programme
 from toolkit.web import create_app
 
 from .conftest import add_user, sign_in
 
 SLUG = "web-built-set"
 FACILITATOR = "fac@example.org"
+PROGRAMME = "kss-foundation-2026-27"
 MEMBERS = [
     ("Zoë Marsh", "zoe@example.nhs.uk", "FY2"),
     ("Łukasz Nowak", "lukasz@example.nhs.uk", "CT1"),
@@ -145,11 +147,18 @@ def build_the_set(client, record: Record) -> None:
     change_members_and_sessions(client, record)
 
 
+def add_programme(app) -> None:
+    """The programme the set belongs to, as an admin would add it."""
+    with database.transaction(app.extensions["toolkit"].sessions) as db:
+        create_programme(db, PROGRAMME, "KSS Foundation 2026-27", "2026-27")
+
+
 def set_details(client) -> None:
     new_set(client)
+    add_programme(client.application)
     details = {
         "title": "Set W: leading change",
-        "programme": "KSS Foundation 2026-27",
+        "programme": PROGRAMME,
         "venue": "Education Centre\r\nSeminar Room 2",
         "video_url": "https://meet.example.org/set-w",
         "time_zone": "Europe/London",
@@ -309,12 +318,13 @@ def elsewhere(monkeypatch, tmp_path, url: str):
     app = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False})
     there = app.test_client()
     sign_in(there, add_user(app, FACILITATOR))
+    add_programme(app)
     return there
 
 
 def check_the_set(data: dict) -> None:
     assert data["title"] == "Set W: leading change"
-    assert data["programme"] == "KSS Foundation 2026-27"
+    assert data["programme"] == PROGRAMME
     assert data["venue"] == "Education Centre\r\nSeminar Room 2"
     assert data["video_url"] == "https://meet.example.org/set-w"
     rules = ["Stay to the end.", LONG_RULE.strip(), "One conversation at a time."]

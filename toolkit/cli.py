@@ -417,6 +417,55 @@ def sets_list() -> None:
             click.echo(f"{s.slug:30} {len(active_members(s)):2} members  next: {when}  {s.title}")
 
 
+@main.group("programmes")
+def programmes_group() -> None:
+    """Programmes: many learning sets under a programme lead."""
+
+
+@programmes_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Write JSON instead of a table.")
+def programmes_list(as_json: bool) -> None:
+    """List every programme: id, title, year and its sets."""
+    from toolkit.programmes.records import all_programmes
+
+    settings = Settings.from_env()
+    with database.session_factory(_engine(settings))() as session:
+        found = [
+            {"id": p.id, "title": p.title, "year": p.year, "sets": [s.slug for s in p.sets]}
+            for p in all_programmes(session)
+        ]
+    if as_json:
+        click.echo(json.dumps(found, ensure_ascii=False, indent=2))
+        return
+    for p in found:
+        click.echo(f"{p['id']:30} {p['year']:8} {len(p['sets']):2} sets  {p['title']}")
+
+
+@main.command()
+@click.argument("programme_id")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True)
+def report(programme_id: str, out: Path) -> None:
+    """Write a programme's report.pdf, attendance.csv, attendance-summary.csv and
+    attendance.xlsx into a folder (all of them or none)."""
+    from toolkit.models import Programme, utcnow
+    from toolkit.programmes.files import report_files, write_files
+
+    settings = Settings.from_env()
+    bank, _templates = _content(settings)
+    with database.session_factory(_engine(settings))() as session:
+        programme = session.get(Programme, programme_id)
+        if programme is None:
+            _fail(f"no programme '{programme_id}' (see `toolkit programmes list`)")
+        files = report_files(session, programme, bank, load_frameworks(), utcnow())
+        session.commit()  # self-assessment phases that have closed are frozen when first read
+    try:
+        written = write_files(out, files)
+    except OSError as exc:
+        _fail(f"cannot write the report into {out}: {exc.strerror or exc}; nothing was written")
+    for path in written:
+        click.echo(str(path))
+
+
 @main.command()
 @click.argument("set_id")
 @click.option("--session", "number", type=int, required=True, help="Session number, from 1.")

@@ -11,6 +11,7 @@ EMAIL = 320  # the longest address RFC 5321 allows
 NAME = 200  # a person's name
 TITLE = 200  # a set's, session's or agenda block's title
 PROGRAMME = 200
+PROGRAMME_YEAR = 20  # e.g. 2026-27
 SLUG = 80  # a set's short id, used in links
 KEY = 80  # a session's id within its set
 TEMPLATE_ID = 80

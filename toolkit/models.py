@@ -86,6 +86,38 @@ class SetFacilitator(Base):
     )
 
 
+class Programme(Base):
+    """A programme (a deanery's or trust's year of learning sets) under one or more leads."""
+
+    __tablename__ = "programmes"
+
+    id: Mapped[str] = mapped_column(String(limits.SLUG), primary_key=True)  # a short slug
+    title: Mapped[str] = mapped_column(String(limits.PROGRAMME))
+    year: Mapped[str] = mapped_column(String(limits.PROGRAMME_YEAR), default="")
+    # members whose attendance rate (percent) falls below this are listed to follow up
+    follow_up_below: Mapped[int] = mapped_column(Integer, default=75, server_default="75")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    __mapper_args__ = {"version_id_col": version}  # optimistic locking
+
+    leads: Mapped[list[User]] = relationship(secondary="programme_leads", order_by="User.name")
+    sets: Mapped[list[LearningSet]] = relationship(
+        back_populates="programme", order_by="LearningSet.title"
+    )
+
+
+class ProgrammeLead(Base):
+    """Which users lead which programmes (they see, read-only, every set of it)."""
+
+    __tablename__ = "programme_leads"
+
+    programme_id: Mapped[str] = mapped_column(
+        ForeignKey("programmes.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
 class LearningSet(Base):
     """A learning set: a small group meeting several times with a facilitator.
 
@@ -98,7 +130,9 @@ class LearningSet(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(limits.SLUG), unique=True)
     title: Mapped[str] = mapped_column(String(limits.TITLE))
-    programme: Mapped[str] = mapped_column(String(limits.PROGRAMME), default="")
+    programme_id: Mapped[str | None] = mapped_column(
+        ForeignKey("programmes.id", ondelete="SET NULL"), nullable=True, index=True
+    )
     venue: Mapped[str] = mapped_column(Text, default="")
     video_url: Mapped[str] = mapped_column(String(limits.URL), default="")
     time_zone: Mapped[str] = mapped_column(String(limits.TIME_ZONE), default="Europe/London")
@@ -121,7 +155,13 @@ class LearningSet(Base):
     assessment_mail: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     __mapper_args__ = {"version_id_col": version}  # optimistic locking
 
+    @property
+    def programme_title(self) -> str:
+        """The programme's title, or "" for a set in no programme."""
+        return self.programme.title if self.programme else ""
+
     facilitators: Mapped[list[User]] = relationship(secondary="set_facilitators")
+    programme: Mapped[Programme | None] = relationship(back_populates="sets")
     members: Mapped[list[Member]] = relationship(
         back_populates="learning_set", cascade="all, delete-orphan", order_by="Member.id"
     )

@@ -31,11 +31,13 @@ class Coverage:
 
 
 def coverage(learning_set: LearningSet, bank: Bank, frameworks: Frameworks) -> Coverage:
-    """The programme map: meetings × HLM dimensions and MLCF domains."""
+    """The programme map: meetings × HLM dimensions, MLCF domains and GPC domains (the set's map
+    page shows the first two; the programme page all three)."""
     meetings = [m for m in meetings_in_order(learning_set) if m.status != "cancelled"]
     areas = {
         "hlm": [(a.id, a.label) for a in frameworks.hlm.areas],
         "mlcf": [(a.id, a.label) for a in frameworks.mlcf.top_level()],
+        "gpc": [(a.id, a.label) for a in frameworks.gpc.areas],
     }
     hits: dict[tuple[int, str, str], int] = {}
     for meeting in meetings:
@@ -44,6 +46,8 @@ def coverage(learning_set: LearningSet, bank: Bank, frameworks: Frameworks) -> C
                 hits[(meeting.id, "hlm", area_id)] = hits.get((meeting.id, "hlm", area_id), 0) + 1
             for area_id in {t.split(".")[0] for t in tags.mlcf}:
                 hits[(meeting.id, "mlcf", area_id)] = hits.get((meeting.id, "mlcf", area_id), 0) + 1
+            for area_id in tags.gpc:
+                hits[(meeting.id, "gpc", area_id)] = hits.get((meeting.id, "gpc", area_id), 0) + 1
     return Coverage(meetings, areas, hits)
 
 
@@ -79,7 +83,7 @@ def suggest_cases(
 def profile_of(learning_set: LearningSet) -> SetProfile:
     """What the set's cases should suit: its active members' grades, its title and programme."""
     grades = [m.grade for m in learning_set.members if m.active and m.grade]
-    return set_profile(grades, learning_set.title, learning_set.programme)
+    return set_profile(grades, learning_set.title, learning_set.programme_title)
 
 
 CELL, LABEL_WIDTH, HEADER = 28, 330, 70

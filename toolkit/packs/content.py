@@ -210,7 +210,7 @@ def build_pack(
     number, count = sets.session_of(meeting)
     return Pack(
         set_title=learning_set.title,
-        programme=learning_set.programme,
+        programme=learning_set.programme_title,
         facilitators=", ".join(f.name for f in learning_set.facilitators),
         number=number,
         count=count,

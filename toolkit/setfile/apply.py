@@ -24,6 +24,7 @@ from toolkit.models import (
     Rsvp,
     User,
 )
+from toolkit.programmes.records import programme_named, programme_names
 from toolkit.resources import attach_resource, catalogue, detach_resource
 from toolkit.session_templates import SessionTemplate
 from toolkit.setfile.read import parse_set_file
@@ -40,7 +41,7 @@ from toolkit.setfile.schema import (
 
 DETAILS = {
     "title": "title",
-    "programme": "programme",
+    "programme_id": "programme",
     "venue": "venue",
     "video_url": "video link",
     "time_zone": "time zone",
@@ -58,10 +59,10 @@ def import_set(
     learning_set = db.scalar(select(LearningSet).where(LearningSet.slug == set_file.slug))
     if learning_set is None:
         learning_set = sets.create_set(db, owner, set_file.slug, set_file.title, set_file.time_zone)
-        _update_details(learning_set, set_file)
+        _update_details(db, learning_set, set_file)
         notes.append(f"created the set '{set_file.slug}'")
     else:
-        notes += [f"changed the set's {d}" for d in _update_details(learning_set, set_file)]
+        notes += [f"changed the set's {d}" for d in _update_details(db, learning_set, set_file)]
     if owner not in learning_set.facilitators:
         learning_set.facilitators.append(owner)
         notes.append(f"{owner.email} now facilitates the set")
@@ -82,11 +83,12 @@ def _facilitator(db: Session, person: Person, notes: list[str]) -> User:
     return create_user(db, person.email, None, person.name)
 
 
-def _update_details(learning_set: LearningSet, set_file: SetFile) -> list[str]:
+def _update_details(db: Session, learning_set: LearningSet, set_file: SetFile) -> list[str]:
     """Copy the set-level fields from the file; return what changed, in words."""
+    programme = programme_named(db, set_file.programme)
     wanted = {
         "title": set_file.title,
-        "programme": set_file.programme,
+        "programme_id": programme.id if programme else None,
         "venue": set_file.venue,
         "video_url": set_file.video_url,
         "time_zone": set_file.time_zone,
@@ -444,7 +446,8 @@ def import_file(
         library = catalogue(db, bank)
         user = db.get(User, uploader) if uploader is not None else None
         importer = None if user is None or user.is_admin else user.email
-    set_file = parse_set_file(path, bank, templates, library, importer)
+        known = programme_names(db)
+    set_file = parse_set_file(path, bank, templates, library, importer, programmes=known)
     with transaction(sessions) as db:
         if uploader is not None:
             _check_uploader(db, set_file.slug, uploader)
@@ -458,5 +461,5 @@ def import_file(
 def _check_uploader(db: Session, slug: str, uploader: int) -> None:
     existing = db.scalar(select(LearningSet).where(LearningSet.slug == slug))
     user = db.get(User, uploader)
-    if existing is not None and (user is None or not sets.can_access(user, existing)):
+    if existing is not None and (user is None or not sets.can_change(user, existing)):
         raise sets.SetError(f"a set with the id '{slug}' already exists and is not yours to change")

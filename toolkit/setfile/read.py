@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -47,17 +48,19 @@ def parse_set_file(
     library: dict[str, Resource] | None = None,
     importer: str | None = None,
     now: datetime | None = None,
+    programmes: Collection[str] | None = None,
 ) -> SetFile:
     """Read and check a learning-set file; raise DataFileError listing every problem.
 
     `library` is every resource the importer can already use (default: the bank's);
-    `importer`, when given, is the only e-mail the file may name as facilitator.
+    `importer`, when given, is the only e-mail the file may name as facilitator;
+    `programmes`, when given, the ids (and titles) a file may name as its programme.
     """
     doc = parse_yaml(read_text(path), path)
     raw = _top_mapping(doc)
     if raw is None:
         raise DataFileError(doc.problems)
-    header = validate(doc, SetHeader, raw, (), {"importer": importer})
+    header = validate(doc, SetHeader, raw, (), {"importer": importer, "programmes": programmes})
     context = _context(raw, bank, templates, library, importer)
     resources = _entries(doc, ResourceEntry, raw, "resources", context)
     context["resources"] = set(context["resources"]) | {r.id for _, r in resources}

@@ -111,6 +111,15 @@ def _facilitator_email(value: str, info: ValidationInfo) -> str:
     return value
 
 
+def _programme(value: str, info: ValidationInfo) -> str:
+    """A programme's id; an older file's free-text programme (not shaped like an id) is matched
+    by title on import, or becomes a programme of its own."""
+    known = given(info, "programmes")
+    if known is None or not value or value in known or not re.fullmatch(SLUG, value):
+        return value
+    raise ValueError(f"no programme '{value}' (see `toolkit programmes list`)")
+
+
 def _rules_fit(rules: list[str] | None) -> list[str] | None:
     size = len("\n".join(rules or []))
     if size > limits.GROUND_RULES:
@@ -276,7 +285,9 @@ class SetHeader(_Strict):
 
     id: Slug
     title: Line = Field(min_length=1, max_length=limits.TITLE)
-    programme: Line = Field(default="", max_length=limits.PROGRAMME)
+    programme: Annotated[Line, AfterValidator(_programme)] = Field(
+        default="", max_length=limits.PROGRAMME
+    )
     timezone: Zone = DEFAULT_ZONE
     facilitator: FacilitatorEntry
     venue: Text = Field(default="", max_length=limits.VENUE)

@@ -19,7 +19,7 @@ def export_set(learning_set: LearningSet) -> str:
     Self-assessment ratings are left out: they belong to the member.
     """
     data: dict[str, Any] = {"id": learning_set.slug, "title": learning_set.title}
-    data |= _optional(programme=learning_set.programme)
+    data |= _optional(programme=learning_set.programme_id or "")
     data["timezone"] = learning_set.time_zone
     data["facilitator"] = _owner(learning_set)
     data |= _optional(venue=learning_set.venue, video_url=learning_set.video_url)

@@ -22,6 +22,9 @@ from toolkit.models import (
     MeetingPrompt,
     MeetingResource,
     Member,
+    Programme,
+    ProgrammeLead,
+    SetFacilitator,
     User,
 )
 from toolkit.text import one_line
@@ -64,8 +67,20 @@ def check_zone(name: str) -> str:
 
 
 def can_access(user: User, learning_set: LearningSet) -> bool:
-    """Admins see every set; facilitators only their own."""
+    """Admins see every set; facilitators their own; programme leads every set of the
+    programmes they lead."""
+    return can_change(user, learning_set) or leads(user, learning_set)
+
+
+def can_change(user: User, learning_set: LearningSet) -> bool:
+    """Admins change every set and facilitators their own; a programme lead only reads."""
     return user.is_admin or facilitates(user, learning_set)
+
+
+def leads(user: User, learning_set: LearningSet) -> bool:
+    """Whether the user leads the programme the set belongs to."""
+    programme = learning_set.programme
+    return programme is not None and any(lead.id == user.id for lead in programme.leads)
 
 
 def is_demo(learning_set: LearningSet) -> bool:
@@ -83,8 +98,24 @@ def sets_for(db: Session, user: User) -> list[LearningSet]:
     """The sets a user may see, by title."""
     query = select(LearningSet).order_by(LearningSet.title)
     if not user.is_admin:
-        query = query.join(LearningSet.facilitators).where(User.id == user.id)
+        own = select(SetFacilitator.set_id).where(SetFacilitator.user_id == user.id)
+        led = select(LearningSet.id).join(
+            ProgrammeLead, ProgrammeLead.programme_id == LearningSet.programme_id
+        )
+        led = led.where(ProgrammeLead.user_id == user.id)
+        query = query.where(LearningSet.id.in_(own) | LearningSet.id.in_(led))
     return list(db.scalars(query))
+
+
+def find_programme(db: Session, programme_id: str) -> Programme | None:
+    """The programme with this id ("" for none); SetError naming the id when there is none."""
+    if not programme_id:
+        return None
+    found = db.get(Programme, programme_id)
+    if found is None:
+        shown = one_line(programme_id)[: limits.SLUG]
+        raise SetError(f"there is no programme with the id '{shown}'")
+    return found
 
 
 def slug_for(title: str) -> str:
@@ -119,9 +150,10 @@ def create_set(
         ground_rules="\n".join(DEFAULT_GROUND_RULES),
         feed_token=secrets.token_urlsafe(24),
     )
-    change_set(db, learning_set, title, time_zone=time_zone, **fields)
-    learning_set.facilitators.append(owner)
     db.add(learning_set)
+    with db.no_autoflush:  # nothing is written before every field is set
+        learning_set.facilitators.append(owner)
+        change_set(db, learning_set, title, time_zone=time_zone, **fields)
     db.flush()
     return learning_set
 
@@ -137,7 +169,7 @@ def change_set(
 ) -> None:
     """Set the set's details: one-line values lose line breaks, and each keeps to its limit."""
     learning_set.title = line(title, limits.TITLE, "title")
-    learning_set.programme = line(programme, limits.PROGRAMME, "programme")
+    learning_set.programme = find_programme(db, programme)
     learning_set.venue = text_field(venue, limits.VENUE, "venue")
     learning_set.video_url = line(video_url, limits.URL, "video link")
     learning_set.time_zone = check_zone(time_zone)
@@ -263,11 +295,11 @@ class Conflict(SetError):
     """Someone else saved a change since this form was opened."""
 
 
-def check_version(row: LearningSet | Meeting, seen: str | int | None) -> None:
+def check_version(row: LearningSet | Meeting | Programme, seen: str | int | None) -> None:
     """Refuse a save made from an out-of-date form (optimistic locking); a request that carries
     no version at all (a script, not one of our pages) is not checked."""
     if seen not in (None, "") and str(seen) != str(row.version):
-        what = "session" if isinstance(row, Meeting) else "set"
+        what = {Meeting: "session", Programme: "programme"}.get(type(row), "set")
         raise Conflict(
             f"Someone else changed this {what} after you opened the page, so your changes were "
             "not saved. They are still in the form below: check them against the current "

@@ -273,12 +273,24 @@ def _register_blueprints(app: Flask) -> None:
         frameworks,
         home,
         members,
+        programmes,
         resources,
         self_assessment,
         sets,
     )
 
     auth.init_app(app)
-    for module in (auth, home, cases, frameworks, sets, resources, self_assessment, members, admin):
+    for module in (
+        auth,
+        home,
+        cases,
+        frameworks,
+        sets,
+        resources,
+        self_assessment,
+        members,
+        admin,
+        programmes,
+    ):
         app.register_blueprint(module.bp)
     app.register_blueprint(sets.feeds)

@@ -25,9 +25,10 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Rege
 from toolkit import limits
 from toolkit.casebank import SLUG
 from toolkit.clock_changes import TwiceQuestion, missing_time_problem, twice_question
+from toolkit.programmes.records import all_programmes
 from toolkit.session_templates import SessionTemplate
 from toolkit.sets import check_zone
-from toolkit.web import ValidEmail
+from toolkit.web import ValidEmail, get_db
 
 
 def _zone(_form, field) -> None:
@@ -103,6 +104,12 @@ class VersionedForm(FlaskForm):
     version = HiddenField()  # optimistic locking: see sets.check_version
 
 
+def programme_choices() -> list[tuple[str, str]]:
+    """None first, then every programme by year and title."""
+    found = all_programmes(get_db())
+    return [("", "None"), *((p.id, f"{p.title} ({p.year})" if p.year else p.title) for p in found)]
+
+
 def zone_choices() -> list[tuple[str, str]]:
     """Every IANA time zone by name, Europe/London first (most sets meet in the UK)."""
     zones = sorted(z for z in available_timezones() if "/" in z and not z.startswith("Etc/"))
@@ -126,8 +133,12 @@ class SetForm(VersionedForm):
             Regexp(SLUG, message="Use only lower-case letters, digits and single hyphens"),
         ],
     )
-    programme = StringField(
-        "Programme or cohort (optional)", validators=[Length(max=limits.PROGRAMME)]
+    programme = SelectField(
+        "Programme (optional)",
+        description="An admin adds programmes and names their leads (Programmes).",
+        choices=programme_choices,
+        validate_choice=False,  # the core names an unknown programme
+        validators=[Length(max=limits.SLUG)],
     )
     venue = TextAreaField("Venue (optional)", validators=[Length(max=limits.VENUE)])
     video_url = _https("Video link (optional)")

@@ -245,13 +245,14 @@ def _letter_for(row: SentInvite, meeting, member, kind: str) -> Letter:
 @bp.post("/<slug>/bundle")
 def new_bundle(slug: str):
     """Queue every document of every session as one zip, or (`programme`) the certificates of
-    every set of the set's programme that the user may see; show its progress."""
-    learning_set = find_set(slug)
+    every set of the set's programme that the user may see; show its progress (printing
+    changes nothing, so a programme lead may start it)."""
+    learning_set = find_set(slug, change=False)
     kit = toolkit()
     chosen, only = [learning_set], None
     if request.form.get("what") == "programme" and learning_set.programme:
         visible = sets.sets_for(get_db(), _user())
-        chosen = [s for s in visible if s.programme == learning_set.programme]
+        chosen = [s for s in visible if s.programme_id == learning_set.programme_id]
         only = "certificates"
     bundle_id = bundles.new_bundle(kit.settings.data_dir, chosen)
     kit.queue.bundle([s.id for s in chosen], bundle_id, only)

@@ -50,6 +50,7 @@ def _helpers() -> dict:
         "is_demo": sets.is_demo,
         "moment": sets.describe_moment,  # a stored UTC time on the set's clock
         "change": sets.describe_change,
+        "can_change": lambda s: sets.can_change(_user(), s),  # a programme lead only reads
     }
 
 
@@ -57,16 +58,23 @@ def _user():
     return current_user.user
 
 
-def find_set(slug: str) -> LearningSet:
-    """The set, if it exists and the user may see it; otherwise 404 (never reveal other sets)."""
+def find_set(slug: str, change: bool | None = None) -> LearningSet:
+    """The set, if it exists and the user may see it; otherwise 404 (never reveal other sets).
+
+    A request that would change it (`change`; by default any but GET and HEAD) is refused with
+    403 for a programme lead who neither facilitates the set nor is an admin: they only read."""
     found = get_db().scalar(select(LearningSet).where(LearningSet.slug == slug))
     if found is None or not sets.can_access(_user(), found):
         abort(404)
+    if change is None:
+        change = request.method not in ("GET", "HEAD")
+    if change and not sets.can_change(_user(), found):
+        abort(403)
     return found
 
 
-def find_meeting(slug: str, key: str) -> Meeting:
-    learning_set = find_set(slug)
+def find_meeting(slug: str, key: str, change: bool | None = None) -> Meeting:
+    learning_set = find_set(slug, change)
     meeting = next((m for m in learning_set.meetings if m.key == key), None)
     if meeting is None:
         abort(404)
@@ -254,9 +262,11 @@ def _overview(learning_set: LearningSet, status: int = 200, **forms):
 @bp.route("/<slug>/edit", methods=["GET", "POST"])
 def edit(slug: str):
     """Change the set's title, programme, venue, video link and time zone."""
-    learning_set = find_set(slug)
+    learning_set = find_set(slug, change=True)
     form = SetForm(obj=learning_set)
     del form.slug
+    if not form.is_submitted():
+        form.programme.data = learning_set.programme_id or ""
     if not form.validate_on_submit():
         page = render_template("sets/edit.html", form=form, s=learning_set)
         return page, 400 if form.errors else 200
@@ -272,7 +282,7 @@ def edit(slug: str):
 @bp.route("/<slug>/delete", methods=["GET", "POST"])
 def delete_set(slug: str):
     """Ask, then delete the set and all its members' personal data."""
-    learning_set = find_set(slug)
+    learning_set = find_set(slug, change=True)
     form = FlaskForm()
     if form.validate_on_submit():
         title, set_id = learning_set.title, learning_set.id
@@ -291,7 +301,7 @@ def delete_set(slug: str):
 @bp.route("/<slug>/members/<int:member_id>/delete", methods=["GET", "POST"])
 def delete_member(slug: str, member_id: int):
     """Ask, then remove a member's personal data everywhere (attendance stays as counts)."""
-    learning_set = find_set(slug)
+    learning_set = find_set(slug, change=True)
     member = next((m for m in learning_set.members if m.id == member_id), None)
     if member is None:
         abort(404)
@@ -409,7 +419,7 @@ def remove_member(slug: str, member_id: int):
 @bp.route("/<slug>/members/<int:member_id>/edit", methods=["GET", "POST"])
 def edit_member(slug: str, member_id: int):
     """Correct a member's name or grade."""
-    learning_set = find_set(slug)
+    learning_set = find_set(slug, change=True)
     member = _member(learning_set, member_id)
     form = MemberForm(obj=member, version=str(learning_set.version))
     del form.email

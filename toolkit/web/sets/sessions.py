@@ -198,7 +198,7 @@ def session_status(slug: str, key: str):
 @bp.route("/<slug>/sessions/<key>/delete", methods=["GET", "POST"])
 def delete_session(slug: str, key: str):
     """Ask, then delete a session; members invited to it are owed a cancellation."""
-    meeting = find_meeting(slug, key)
+    meeting = find_meeting(slug, key, change=True)
     label = f"Session {sets.meeting_number(meeting)} ({meeting.title})"
     owed = sets.cancellations_on_delete(get_db(), meeting)
     if not FlaskForm().validate_on_submit():
