@@ -10,7 +10,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import date
+from datetime import date, timedelta
 from datetime import time as clock
 from pathlib import Path
 
@@ -47,7 +47,8 @@ def build(folder: Path):
             sets.attach(db, meeting, bank, case_id=case_id)
         for prompt_id in list(bank.prompts)[::4]:
             sets.attach(db, meeting, bank, prompt_id=prompt_id)
-        sets.record_attendance(db, meeting, {m.id: "present" for m in s.members})
+        after = start + timedelta(hours=1)
+        sets.record_attendance(db, meeting, {m.id: "present" for m in s.members}, now=after)
         return build_pack(db, meeting, bank, load_frameworks())
 
 
