@@ -57,7 +57,8 @@ class CaseIndex:
     def matching(self, field: str, value: str) -> frozenset[str] | set[str]:
         """Ids of the cases a filter field admits."""
         if field == "mlcf":
-            return {i for tag, ids in self.mlcf_tags.items() if mlcf_covers(tag, value) for i in ids}
+            tags = [ids for tag, ids in self.mlcf_tags.items() if mlcf_covers(tag, value)]
+            return set().union(*tags)
         return self.by_field.get((field, value), frozenset())
 
     def containing(self, word: str) -> frozenset[str]:

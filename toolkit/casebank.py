@@ -18,6 +18,7 @@ from pydantic import (
     model_validator,
 )
 
+from toolkit.case_index import CaseIndex
 from toolkit.case_profile import (
     GRADE_HINT,
     SHORT_TRIGGER_WORDS,
@@ -25,7 +26,6 @@ from toolkit.case_profile import (
     grade_group,
     word_count,
 )
-from toolkit.case_index import CaseIndex
 from toolkit.datafiles import DataFileError, Problem, YamlDoc, parse_yaml, read_text, validate
 from toolkit.frameworks import Frameworks, load_frameworks, mlcf_covers
 
