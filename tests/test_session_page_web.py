@@ -211,8 +211,8 @@ def suggested_ids(page: str) -> list[str]:
 
 
 def test_suggestions_follow_each_change_though_the_page_remembers_them(db, signed_in):
-    """The suggestions are remembered between page views: a case attached to another session,
-    or a member's grade, must still change them at once."""
+    """The suggestions are remembered between page views: a case attached to another session
+    must still change them at once."""
     make_set(signed_in)
     url, other = session_url(db, 0), session_url(db, 1)
     before = suggested_ids(text(signed_in.get(url)))
