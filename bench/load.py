@@ -119,8 +119,9 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
 
 
-def run(clients: int, seconds: float) -> dict[str, list[float]]:
-    """Start the server, run the clients, check the writes; return timings per page."""
+def run(clients: int, seconds: float) -> tuple[dict[str, list[float]], str]:
+    """Start the server, run the clients, check the writes; return timings per page and a
+    summary line (requests per second, errors, lost writes)."""
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
         prepare(data_dir, clients)
@@ -159,11 +160,11 @@ def run(clients: int, seconds: float) -> dict[str, list[float]]:
             timings.setdefault(name, []).extend(values)
     requests = sum(len(v) for v in timings.values())
     rate = requests / seconds
-    print(f"{clients} clients for {seconds:.0f} s: {requests} requests ({rate:.0f}/s), ", end="")
-    print(f"{len(errors)} errors, {lost} lost writes")
+    summary = f"{rate:.0f} requests/s, {len(errors)} errors, {lost} lost writes"
+    print(f"{clients} clients for {seconds:.0f} s: {requests} requests, {summary}")
     for e in errors[:5]:
         print("  error:", e)
-    return timings
+    return timings, summary
 
 
 def _wait(base: str) -> None:
@@ -201,7 +202,7 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=30)
     args = parser.parse_args()
-    timings = run(args.clients, args.seconds)
+    timings, _summary = run(args.clients, args.seconds)
     print(f"{'page':16} {'n':>6} {'p50 ms':>8} {'p95 ms':>8}")
     for name, values in sorted(timings.items()):
         p50, p95 = statistics.median(values), percentile(values, 0.95)

@@ -10,7 +10,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import date
+from datetime import date, timedelta
 from datetime import time as clock
 from pathlib import Path
 
@@ -30,7 +30,7 @@ MEMBERS = ["Siobhán Kelly", "Zoë Marsh", "Łukasz Nowak", "Anaïs Dubois", "Rh
 ROUNDS = 3
 
 
-def build(folder: Path):
+def build(folder: Path, members: list[str] = MEMBERS):
     """A session like a busy real one: 8 members, 2 cases, 16 prompts, attendance recorded."""
     engine = database.make_engine(f"sqlite:///{folder / 'bench.sqlite3'}")
     database.upgrade(engine)
@@ -39,7 +39,7 @@ def build(folder: Path):
     with database.transaction(database.session_factory(engine)) as db:
         owner = create_user(db, "fac@example.org", None, "Dr Facilitator")
         s = sets.create_set(db, owner, "bench", "Benchmark set", venue="Room 4")
-        for n, name in enumerate(MEMBERS):
+        for n, name in enumerate(members):
             sets.add_member(db, s, name, f"m{n}@example.nhs.uk", "ST3")
         start = local_start(date(2027, 3, 25), clock(13, 30), "Europe/London")
         meeting = sets.add_meeting(db, s, start, templates["action-learning-set"])
@@ -47,7 +47,8 @@ def build(folder: Path):
             sets.attach(db, meeting, bank, case_id=case_id)
         for prompt_id in list(bank.prompts)[::4]:
             sets.attach(db, meeting, bank, prompt_id=prompt_id)
-        sets.record_attendance(db, meeting, {m.id: "present" for m in s.members})
+        after = start + timedelta(hours=1)
+        sets.record_attendance(db, meeting, {m.id: "present" for m in s.members}, now=after)
         return build_pack(db, meeting, bank, load_frameworks())
 
 

@@ -191,3 +191,45 @@ def test_serve_says_clearly_when_the_port_is_taken(runner, env):
         result = runner.invoke(main, ["serve", "--port", str(port)])
     assert result.exit_code == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.output
+
+
+# modules a command that only reads and prints has no use for: migrations, the task queue and
+# its Redis client, password strength, the web server and the web app
+NOT_FOR_PRINTING = {"alembic", "huey", "redis", "zxcvbn", "waitress", "flask", "flask_wtf"}
+SHOW_MODULES = (
+    "import sys, atexit\n"
+    "atexit.register(lambda: print('MODULES', *sorted({m.split('.')[0] for m in sys.modules})))\n"
+    "from toolkit.cli import main\n"
+    "sys.argv[0] = 'toolkit'\n"
+    "main()\n"
+)
+
+
+def _modules(env, *args: str) -> set[str]:
+    import os
+    import subprocess
+    import sys
+
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("TOOLKIT_")}
+    environ |= {"TOOLKIT_DATA_DIR": str(env.data_dir), "TOOLKIT_DATABASE_URL": env.database_url}
+    done = subprocess.run(
+        [sys.executable, "-c", SHOW_MODULES, *args],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    line = next(x for x in done.stdout.splitlines() if x.startswith("MODULES "))
+    return set(line.split()[1:])
+
+
+def test_help_and_pack_import_only_what_they_use(runner, env, tmp_path):
+    from toolkit.config import REPO_ROOT
+
+    runner.invoke(main, ["sets", "import", str(REPO_ROOT / "examples" / "learning-set.yaml")])
+    helped = _modules(env, "--help")
+    assert not helped & (NOT_FOR_PRINTING | {"weasyprint"}), helped
+    out = str(tmp_path / "pack")
+    packed = _modules(env, "pack", "kss-fy-2027-set-a", "--session", "1", "--out", out)
+    assert "weasyprint" in packed and not packed & NOT_FOR_PRINTING, packed

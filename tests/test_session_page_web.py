@@ -202,3 +202,22 @@ def test_mark_all_present_waits_for_the_start(db, signed_in):
     assert refused.status_code == 400
     assert db.scalars(select(Meeting)).first().attendance == []
     assert db.scalar(select(LearningSet)).slug == "set-a"
+
+
+def suggested_ids(page: str) -> list[str]:
+    part = page[page.index("Suggested: cases for this set") :]
+    part = part[: part.index("</ul>")] if "</ul>" in part else part
+    return re.findall(r'href="/cases/([a-z0-9-]+)"', part)
+
+
+def test_suggestions_follow_each_change_though_the_page_remembers_them(db, signed_in):
+    """The suggestions are remembered between page views: a case attached to another session
+    must still change them at once."""
+    make_set(signed_in)
+    url, other = session_url(db, 0), session_url(db, 1)
+    before = suggested_ids(text(signed_in.get(url)))
+    assert before and suggested_ids(text(signed_in.get(url))) == before
+    attached = signed_in.post(other + "/attach", data={"case": before[0]})
+    assert attached.status_code == 302
+    after = suggested_ids(text(signed_in.get(url)))
+    assert before[0] not in after  # used in the programme now

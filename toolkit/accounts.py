@@ -7,12 +7,12 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
-from zxcvbn import zxcvbn
 
 from toolkit import limits, throttle
 from toolkit.models import PasswordReset, SignIn, User
@@ -21,8 +21,14 @@ from toolkit.text import one_line
 MIN_PASSWORD = 12
 MIN_SCORE = 3  # zxcvbn's "safely unguessable": at least 10^8 guesses
 ZXCVBN_LENGTH = 72  # zxcvbn refuses more; later characters only make a password stronger
-# Checked against when the e-mail is unknown, so a wrong address costs as long as a wrong password.
-_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Checked against when the e-mail is unknown, so a wrong address costs as long as a wrong
+    password. Made on first use: hashing takes a tenth of a second that commands which never
+    check a password should not pay."""
+    return generate_password_hash("not-a-real-password")
 
 
 class AccountError(ValueError):
@@ -93,7 +99,7 @@ def authenticate(db: Session, email: str, password: str) -> User | None:
     """Return the user if the e-mail and password match, else None (in similar time either way)."""
     user = db.scalar(select(User).where(User.email == normalise_email(email)))
     if user is None or not user.password_hash:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(), password)
         return None
     return user if check_password_hash(user.password_hash, password) else None
 
@@ -107,6 +113,8 @@ def password_problem(password: str, *context: str) -> str | None:
     if len(password) > limits.PASSWORD:
         return f"Keep the password within {limits.PASSWORD} characters"
     words = [part for text in context for part in _context_words(text)]
+    from zxcvbn import zxcvbn  # its word lists load on import: only where a password is set
+
     found = zxcvbn(password[:ZXCVBN_LENGTH], user_inputs=words)
     if found["score"] >= MIN_SCORE:
         return None

@@ -52,19 +52,22 @@ def main() -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=5000, show_default=True, help="Port to listen on.")
-@click.option("--threads", default=8, show_default=True, help="Worker threads.")
-def serve(host: str, port: int, threads: int) -> None:
-    """Serve the web app with waitress."""
-    from waitress import create_server
-
+@click.option("--threads", default=8, show_default=True, help="Threads in each process.")
+@click.option(
+    "--workers", type=click.IntRange(min=1), help="Processes to serve from [default: one per core]."
+)
+def serve(host: str, port: int, threads: int, workers: int | None) -> None:
+    """Serve the web app with waitress, in one process per core."""
     from toolkit.web import create_app
+    from toolkit.web.serving import default_workers, listen
+    from toolkit.web.serving import serve as run
 
     try:
         app = create_app()
     except (database.SchemaOutOfDate, DataFileError) as exc:
         _fail(str(exc))
     try:
-        server = create_server(app, host=host, port=port, threads=threads, ident="toolkit")
+        sock = listen(host, port)
     except OSError as exc:
         _fail(
             f"cannot listen on {host}:{port} ({exc.strerror}): stop the other server or use --port"
@@ -74,16 +77,12 @@ def serve(host: str, port: int, threads: int) -> None:
     if token:
         click.echo(f"First run: create the admin account at {address}/setup")
         click.echo(f"  (from another machine: {address}/setup?token={token})")
-    consumer = _embedded_consumer(app)
-    click.echo(f"Serving the learning-set toolkit on {address} (Ctrl+C to stop)")
+    workers = workers or default_workers()
+    processes = f"{workers} processes" if workers > 1 else "one process"
+    click.echo(f"Serving the learning-set toolkit on {address} ({processes}; Ctrl+C to stop)")
     sys.stdout.flush()
-    try:
-        server.run()
-    except KeyboardInterrupt:
-        click.echo("stopped")
-    finally:
-        if consumer is not None:
-            consumer.stop(graceful=True)
+    run(app, sock, threads, workers, _embedded_consumer)
+    click.echo("stopped")
 
 
 def _embedded_consumer(app):

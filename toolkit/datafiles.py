@@ -73,16 +73,37 @@ def read_text(path: Path, limit: int = MAX_BYTES) -> str:
         raise DataFileError([Problem(path, 1, f"cannot read the file ({exc.strerror})")]) from None
 
 
+# libyaml's parser when PyYAML was built with it (the wheels are), else the pure-Python one:
+# the same safe loader, several times faster, which is most of loading the case bank
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAX_DEPTH = 16  # the deepest data file nests 5 levels; thousands would exhaust the stack
 _OPEN = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
 _CLOSE = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
 
 
-def _refused(text: str, path: Path, first_line: int) -> list[Problem]:
+def _checked_load(text: str, path: Path, first_line: int, loader_class):
+    """(problems, node, data): the document is built only once `_refused` has passed it."""
+    refused = _refused(text, path, first_line, loader_class)
+    if refused:
+        return refused, None, None
+    return ([], *_load(text, loader_class))
+
+
+def _load(text: str, loader_class) -> tuple[yaml.Node | None, Any]:
+    """The document's node tree (for line numbers) and its data, from one parse."""
+    loader = loader_class(text)
+    try:
+        node = loader.get_single_node()
+        return node, loader.construct_document(node) if node is not None else None
+    finally:
+        loader.dispose()
+
+
+def _refused(text: str, path: Path, first_line: int, loader_class) -> list[Problem]:
     """Anchors, aliases and deep nesting are refused: data files never need them, and they can
     explode (billions of laughs) or exhaust the stack; events stream, so this stops early."""
     problems, depth = [], 0
-    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+    for event in yaml.parse(text, Loader=loader_class):
         line = first_line + event.start_mark.line
         depth += isinstance(event, _OPEN) - isinstance(event, _CLOSE)
         if depth > MAX_DEPTH:
@@ -98,11 +119,12 @@ def _refused(text: str, path: Path, first_line: int) -> list[Problem]:
 def parse_yaml(text: str, path: Path, first_line: int = 1) -> YamlDoc:
     """Parse YAML safely; syntax errors and duplicate keys become problems, never exceptions."""
     try:
-        refused = _refused(text, path, first_line)
+        try:
+            refused, node, data = _checked_load(text, path, first_line, _LOADER)
+        except yaml.YAMLError:  # said again by the pure-Python parser, whose words are clearer
+            refused, node, data = _checked_load(text, path, first_line, yaml.SafeLoader)
         if refused:
             return YamlDoc(path, None, {}, refused)
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = first_line + (mark.line if mark else _line_at(text, exc))

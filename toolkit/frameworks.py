@@ -71,7 +71,8 @@ class Frameworks:
 
 
 def _read(name: str) -> dict:
-    return yaml.safe_load(resources.files("toolkit.data").joinpath(name).read_text("utf-8"))
+    text = resources.files("toolkit.data").joinpath(name).read_text("utf-8")
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
 
 
 def _flat(key: str, raw: dict, list_key: str) -> Framework:

@@ -140,16 +140,21 @@ def last_change(meeting: Meeting) -> datetime:
     return max((s for s in stamps if s is not None), default=learning_set.created_at)
 
 
-def _delivered(db: Session, meeting: Meeting) -> list[SentInvite]:
-    """The session's delivered messages, oldest first (failed and in-flight ones do not count)."""
-    return list(
-        db.scalars(
-            select(SentInvite)
-            .where(SentInvite.meeting_id == meeting.id, SentInvite.delivered.is_(True))
-            .where(SentInvite.kind == "invite")
-            .order_by(SentInvite.id)
-        )
+def _delivered(db: Session, meetings: list[Meeting]) -> dict[int, list[SentInvite]]:
+    """Each session's delivered invites, oldest first (failed and in-flight ones do not count),
+    by session id: one query for all of them."""
+    found: dict[int, list[SentInvite]] = {m.id: [] for m in meetings}
+    if not meetings:
+        return found
+    rows = db.scalars(
+        select(SentInvite)
+        .where(SentInvite.meeting_id.in_(list(found)), SentInvite.delivered.is_(True))
+        .where(SentInvite.kind == "invite")
+        .order_by(SentInvite.id)
     )
+    for row in rows:
+        found[row.meeting_id].append(row)
+    return found
 
 
 def _owed(meeting: Meeting, member: Member, last: SentInvite | None, resend: bool):
@@ -184,16 +189,19 @@ def pending_invites(
 ) -> list[Pending]:
     """Every message owed, for sessions that have not yet ended, in session then member order."""
     now = now or datetime.now(UTC)
+    meetings = [
+        m
+        for m in with_deleted(learning_set)
+        if (only is None or m.id == only.id) and sets.end_time(m) > now
+    ]
+    delivered = _delivered(db, meetings)
     owed = []
-    for meeting in with_deleted(learning_set):
-        if (only is not None and meeting.id != only.id) or sets.end_time(meeting) <= now:
-            continue
-        owed += _owed_for(db, meeting, resend)
+    for meeting in meetings:
+        owed += _owed_for(meeting, delivered[meeting.id], resend)
     return owed
 
 
-def _owed_for(db: Session, meeting: Meeting, resend: bool) -> list[Pending]:
-    rows = _delivered(db, meeting)
+def _owed_for(meeting: Meeting, rows: list[SentInvite], resend: bool) -> list[Pending]:
     last = {row.member_id: row for row in rows if row.member_id is not None}
     owed = []
     for member in meeting.learning_set.members:
@@ -335,10 +343,11 @@ def _result(sessions: sessionmaker[Session], row_id: int) -> str:
 def purge_deleted(db: Session, learning_set: LearningSet, now: datetime | None = None) -> int:
     """Delete for good the set's deleted sessions that owe nobody a cancellation any more."""
     now = now or datetime.now(UTC)
+    delivered = _delivered(db, learning_set.deleted_meetings)
     done = [
         m
         for m in learning_set.deleted_meetings
-        if sets.end_time(m) <= now or not _owed_for(db, m, resend=False)
+        if sets.end_time(m) <= now or not _owed_for(m, delivered[m.id], resend=False)
     ]
     for meeting in done:
         db.delete(meeting)

@@ -160,14 +160,20 @@ class LearningSet(Base):
         """The programme's title, or "" for a set in no programme."""
         return self.programme.title if self.programme else ""
 
-    facilitators: Mapped[list[User]] = relationship(secondary="set_facilitators")
+    # collections load with their parent, one query per kind ("selectin"), so a page listing
+    # sessions does not ask the database once per session (tests/test_query_counts.py)
+    facilitators: Mapped[list[User]] = relationship(secondary="set_facilitators", lazy="selectin")
     programme: Mapped[Programme | None] = relationship(back_populates="sets")
     members: Mapped[list[Member]] = relationship(
-        back_populates="learning_set", cascade="all, delete-orphan", order_by="Member.id"
+        back_populates="learning_set",
+        cascade="all, delete-orphan",
+        order_by="Member.id",
+        lazy="selectin",
     )
     meetings: Mapped[list[Meeting]] = relationship(
         back_populates="learning_set",
         cascade="all, delete-orphan",
+        lazy="selectin",
         order_by="Meeting.starts_at",
         primaryjoin="and_(LearningSet.id == Meeting.set_id, Meeting.deleted_at.is_(None))",
     )
@@ -232,24 +238,32 @@ class Meeting(Base):
     )
     __mapper_args__ = {"version_id_col": version}
 
-    learning_set: Mapped[LearningSet] = relationship(back_populates="meetings")
+    # a plain many-to-one (the set's `meetings` leaves deleted ones out): found in the session's
+    # identity map without a query
+    learning_set: Mapped[LearningSet] = relationship(
+        back_populates="meetings", primaryjoin="Meeting.set_id == LearningSet.id"
+    )
     blocks: Mapped[list[AgendaBlock]] = relationship(
-        cascade="all, delete-orphan", order_by="AgendaBlock.position"
+        cascade="all, delete-orphan", order_by="AgendaBlock.position", lazy="selectin"
     )
     cases: Mapped[list[MeetingCase]] = relationship(
-        cascade="all, delete-orphan", order_by="MeetingCase.position"
+        cascade="all, delete-orphan", order_by="MeetingCase.position", lazy="selectin"
     )
     prompts: Mapped[list[MeetingPrompt]] = relationship(
-        cascade="all, delete-orphan", order_by="MeetingPrompt.position"
+        cascade="all, delete-orphan", order_by="MeetingPrompt.position", lazy="selectin"
     )
-    attendance: Mapped[list[Attendance]] = relationship(cascade="all, delete-orphan")
+    attendance: Mapped[list[Attendance]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin"
+    )
     resources: Mapped[list[MeetingResource]] = relationship(
-        cascade="all, delete-orphan", order_by="MeetingResource.position"
+        cascade="all, delete-orphan", order_by="MeetingResource.position", lazy="selectin"
     )
     changes: Mapped[list[MeetingChange]] = relationship(
         cascade="all, delete-orphan", order_by="MeetingChange.id"
     )
-    rsvps: Mapped[list[Rsvp]] = relationship(cascade="all, delete-orphan", order_by="Rsvp.id")
+    rsvps: Mapped[list[Rsvp]] = relationship(
+        cascade="all, delete-orphan", order_by="Rsvp.id", lazy="selectin"
+    )
     __table_args__ = (UniqueConstraint("set_id", "key"),)
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import os
 import zipfile
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -59,9 +61,23 @@ def document_html(pack: Pack, stem: str) -> str:
     raise KeyError(stem)
 
 
-def render_all(pack: Pack, cache_dir: Path | None = None) -> list[Rendered]:
-    """Every document the session has."""
-    return [render_document(pack, stem, cache_dir) for stem in document_names(pack)]
+def render_all(
+    pack: Pack, cache_dir: Path | None = None, workers: int | None = None
+) -> list[Rendered]:
+    """Every document the session has, laid out side by side in `workers` processes (one per
+    core by default; WeasyPrint keeps one core busy per document), the longest first."""
+    stems = document_names(pack)
+    htmls = [document_html(pack, stem) for stem in stems]
+    folder = set_folder(cache_dir, pack.set_id) if cache_dir else None
+    workers = min(len(stems), workers or len(os.sched_getaffinity(0)))
+    if workers <= 1:
+        pdfs = [render_pdf(html, folder) for html in htmls]
+    else:
+        longest_first = sorted(range(len(htmls)), key=lambda n: -len(htmls[n]))
+        with ProcessPoolExecutor(workers) as pool:
+            futures = {n: pool.submit(render_pdf, htmls[n], folder) for n in longest_first}
+            pdfs = [futures[n].result() for n in range(len(htmls))]
+    return [Rendered(*parts) for parts in zip(stems, htmls, pdfs, strict=True)]
 
 
 def write_all(rendered: list[Rendered], folder: Path, with_html: bool = False) -> list[Path]:

@@ -68,10 +68,12 @@ def import_set(
         notes.append(f"{owner.email} now facilitates the set")
     _sync_resources_library(db, set_file.resources, bank, owner, notes)
     _sync_members(db, learning_set, set_file.members, notes)
-    _sync_sessions(db, learning_set, set_file.sessions, bank, templates, notes)
+    added = _sync_sessions(db, learning_set, set_file.sessions, bank, templates, notes)
     _sync_actions(db, learning_set, set_file.actions, notes)
-    for meeting in sets.refresh_rota(db, learning_set):
-        notes.append(f"{meeting.key}: presenters follow the rota")
+    # once for all the sessions (each run reads them all): new ones get their proposals here
+    for meeting in sets.refresh_rota(db, learning_set, also=added):
+        if meeting not in added:
+            notes.append(f"{meeting.key}: presenters follow the rota")
     return learning_set, notes + _warnings(learning_set)
 
 
@@ -181,8 +183,11 @@ def _sync_sessions(
     bank: Bank,
     templates: dict[str, SessionTemplate],
     notes: list[str],
-) -> None:
+) -> list[Meeting]:
+    """Bring the sessions into line with the file; returns those added whose presenters the
+    rota is still to propose (the file lists none)."""
     existing = {m.key: m for m in learning_set.meetings}
+    added: list[Meeting] = []
     for key in sorted(existing.keys() - {s.key for s in specs}):
         if sets.set_status(db, existing[key], "cancelled"):
             notes.append(f"{key}: not in the file, so cancelled")
@@ -191,8 +196,11 @@ def _sync_sessions(
     for spec in sorted(specs, key=lambda s: s.start):
         template = templates[spec.template]
         meeting = existing.get(spec.key)
+        new = meeting is None
         if meeting is None:
             meeting = _add_session(db, learning_set, spec, template, notes)
+            if spec.presenters is None:
+                added.append(meeting)
         else:
             _update_session(db, meeting, spec, template, notes)
         _sync_attached(db, meeting, bank, "case", spec.cases, notes)
@@ -201,9 +209,10 @@ def _sync_sessions(
             _sync_resources(db, meeting, library, role, getattr(spec, role), notes)
         if spec.agenda is not None:
             _sync_agenda(db, meeting, spec.agenda, notes)
-        _sync_presenters(db, meeting, spec, member_ids, notes)
+        _sync_presenters(db, meeting, spec, member_ids, notes, new)
         _sync_attendance(db, meeting, spec, member_ids, notes)
         _sync_replies(db, meeting, spec, member_ids, notes)
+    return added
 
 
 def _add_session(
@@ -214,7 +223,7 @@ def _add_session(
     notes: list[str],
 ) -> Meeting:
     meeting = sets.add_meeting(
-        db, learning_set, spec.start, template, spec.title, spec.minutes, spec.key
+        db, learning_set, spec.start, template, spec.title, spec.minutes, spec.key, rota=False
     )
     meeting.venue, meeting.video_url, meeting.status = spec.venue, spec.video_url, spec.status
     meeting.cancel_reason = spec.cancel_reason
@@ -312,11 +321,17 @@ def _sync_agenda(
 
 
 def _sync_presenters(
-    db: Session, meeting: Meeting, spec: SessionSpec, member_ids: dict[str, int], notes: list[str]
+    db: Session,
+    meeting: Meeting,
+    spec: SessionSpec,
+    member_ids: dict[str, int],
+    notes: list[str],
+    new: bool = False,
 ) -> None:
     """Give the presenter rounds the listed presenters in order; later rounds get none.
 
-    A list, even an empty one, is exact; left out, the agenda's presenters are kept.
+    A list, even an empty one, is exact; left out, the agenda's presenters are kept. (A `new`
+    session's presenters are simply the file's: no note that they changed.)
     """
     meeting.presenters_by_hand = spec.presenters is not None and spec.presenters_by_hand
     if spec.presenters is None:
@@ -332,7 +347,8 @@ def _sync_presenters(
     if [b.presenter_id for b in rounds] != padded:
         for block, member_id in zip(rounds, padded, strict=True):
             block.presenter_id = member_id
-        notes.append(f"{meeting.key}: presenters changed")
+        if not new:
+            notes.append(f"{meeting.key}: presenters changed")
     db.flush()
 
 

@@ -45,27 +45,32 @@ def apply_template(
     template: SessionTemplate,
     presenters: Sequence[int | None] | None = None,
     bank: Bank | None = None,
+    rota: bool = True,
 ) -> None:
     """Replace the agenda with the template's blocks; presenter rounds follow the rota, and
     the set's first session leaves out the review of actions (there are none yet).
 
-    With `bank`, attached cases get their case blocks back (see `attach`).
+    With `bank`, attached cases get their case blocks back (see `attach`). With `rota` off the
+    rounds are left without presenters and later sessions as they are: for a caller that adds
+    many sessions and then runs `refresh_rota` once (each run reads every session).
     """
     touch(meeting)
     meeting.presenters_by_hand = presenters is not None
     if presenters is None:
-        chosen = proposed_presenters(meeting, template.presenters)
+        chosen = proposed_presenters(meeting, template.presenters) if rota else []
         presenters = chosen + [None] * (template.presenters - len(chosen))
     meeting.template_id = template.id
-    meeting.blocks.clear()
-    db.flush()
+    if meeting.blocks:  # the old blocks go before the new ones take their positions
+        meeting.blocks.clear()
+        db.flush()
     first = meeting_number(meeting) == 1
     for position, block in enumerate(expand_template(template, presenters, first)):
         meeting.blocks.append(_row(block, position))
     if bank is not None:
         _restore_case_blocks(db, meeting, bank)
     db.flush()
-    refresh_rota(db, meeting.learning_set, meeting.starts_at)
+    if rota:
+        refresh_rota(db, meeting.learning_set, meeting.starts_at)
 
 
 def _row(block: PlannedBlock, position: int) -> AgendaBlock:

@@ -43,6 +43,9 @@ def new_meeting_key(learning_set: LearningSet) -> str:
     return f"session-{n}"
 
 
+NEW_EMPTY = ("blocks", "cases", "prompts", "attendance", "resources", "changes", "rsvps")
+
+
 def add_meeting(
     db: Session,
     learning_set: LearningSet,
@@ -51,8 +54,10 @@ def add_meeting(
     title: str = "",
     minutes: int | None = None,
     key: str = "",
+    rota: bool = True,
 ) -> Meeting:
-    """Add one meeting and build its agenda from `template` with a proposed presenter rota."""
+    """Add one meeting and build its agenda from `template` with a proposed presenter rota
+    (with `rota` off, without: see `apply_template`)."""
     check_free(learning_set, [start])
     check_room(len(learning_set.meetings), limits.SESSIONS, "sessions")
     meeting = Meeting(
@@ -62,10 +67,12 @@ def add_meeting(
         template_id=template.id,
         starts_at=start,
         minutes=minutes or template.minutes,
+        # a new session has none of these: known empty, they are never asked of the database
+        **{name: [] for name in NEW_EMPTY},
     )
     learning_set.meetings.append(meeting)
     db.flush()
-    apply_template(db, meeting, template)
+    apply_template(db, meeting, template, rota=rota)
     return meeting
 
 

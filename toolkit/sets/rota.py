@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy.orm import Session
@@ -68,18 +68,23 @@ def refresh_rota(
     learning_set: LearningSet,
     since: datetime | None = None,
     now: datetime | None = None,
+    also: Collection[Meeting] = (),
 ) -> list[Meeting]:
     """Re-propose presenters for the sessions from `since` on (all when None) that follow the rota.
 
     Sessions go in start order, so each sees the presenters just chosen for the ones before it;
     call this after any change to the rota's inputs. Returns the sessions whose presenters changed.
+    Sessions in `also` (just added, their presenters not yet proposed) are proposed even if they
+    have started, as adding them one by one would have done.
     """
     now = now or datetime.now(UTC)
     members = [m.id for m in active_members(learning_set)]
     history: list[list[int]] = []
     changed: list[Meeting] = []
+    extra = {id(m) for m in also}
     for meeting in filter(in_rota, meetings_in_order(learning_set)):
         due = (since is None or meeting.starts_at >= since) and follows_rota(meeting, now)
+        due = due or (id(meeting) in extra and not meeting.presenters_by_hand)
         if due and _assign(meeting, _proposal(meeting, members, history)):
             changed.append(meeting)
         history.append(presented(meeting))

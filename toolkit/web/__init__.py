@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 import secrets
 import unicodedata
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,8 @@ from urllib.parse import unquote, urlsplit
 
 from flask import Flask, Response, abort, g, render_template, request, send_from_directory
 from flask_wtf.csrf import CSRFProtect
-from jinja2 import ChainableUndefined, ChoiceLoader, PackageLoader
+from jinja2 import ChainableUndefined, ChoiceLoader, DictLoader, PackageLoader, Undefined
+from markupsafe import Markup
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -43,6 +45,14 @@ class Toolkit:
     bank: Bank
     templates: dict[str, SessionTemplate]
     queue: Queue
+    derived: dict[str, Any] = field(default_factory=dict)
+
+    def once(self, key: str, make: Callable[[], Any]) -> Any:
+        """What `make` gives, made once per process: for views of the bank and frameworks,
+        which are loaded when the app starts and never change while it runs."""
+        if key not in self.derived:
+            self.derived[key] = make()
+        return self.derived[key]
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -153,8 +163,9 @@ def _setup_jinja(app: Flask) -> None:
     app.jinja_env.undefined = ChainableUndefined
     app.jinja_env.autoescape = True  # the NHS.UK macros are .jinja files; escape them too
     app.jinja_env.loader = ChoiceLoader(
-        [app.jinja_env.loader, PackageLoader("nhsuk_frontend_jinja")]
+        [_remembered_components(), app.jinja_env.loader, PackageLoader("nhsuk_frontend_jinja")]
     )
+    app.jinja_env.globals["nhsuk_component"] = _ComponentCache(app.jinja_env)
 
     app.jinja_env.globals["items_for"] = _select_items  # used inside imported macros
     app.jinja_env.globals["limits"] = limits  # maxlength attributes match the columns
@@ -166,6 +177,76 @@ def _setup_jinja(app: Flask) -> None:
             "frameworks": toolkit().frameworks,
             "form_error_list": _form_error_list,
         }
+
+
+# NHS.UK components the pages use most; each is a pure function of its parameters, and laying
+# one out through the package's macros costs about 1 ms (most of a page's time), so each is
+# laid out once per process for the same parameters (see `_ComponentCache`)
+REMEMBERED = {
+    "button": "button",
+    "input": "input",
+    "select": "select",
+    "textarea": "textarea",
+    "checkboxes": "checkboxes",
+    "radios": "radios",
+    "error-summary": "errorSummary",
+    "breadcrumb": "breadcrumb",
+}
+
+
+def _remembered_components() -> DictLoader:
+    """Stand-ins for the components' macro files: the same macro names and parameters, laid
+    out through the cache. (Used without `{% call %}`: a caller would bypass the cache.)"""
+    return DictLoader(
+        {
+            f"nhsuk/components/{folder}/macro.jinja": (
+                f"{{% macro {name}(params = {{}}) %}}"
+                f'{{{{ nhsuk_component("{folder}", params, caller) }}}}{{% endmacro %}}'
+            )
+            for folder, name in REMEMBERED.items()
+        }
+    )
+
+
+class _ComponentCache:
+    """A component's HTML for given parameters, laid out once and then remembered (up to
+    `LIMIT` layouts per process; parameters that cannot be compared are laid out each time)."""
+
+    LIMIT = 4096
+
+    def __init__(self, env) -> None:
+        self.env = env
+        self.made: dict[tuple, Markup] = {}
+
+    def __call__(self, folder: str, params: dict, caller=None) -> Markup:
+        template = f"nhsuk/components/{folder}/template.jinja"
+        if caller:
+            return Markup(self.env.get_template(template).render(params=params, caller=caller))
+        try:
+            key = (folder, _frozen(params))
+        except TypeError:
+            return Markup(self.env.get_template(template).render(params=params))
+        found = self.made.get(key)
+        if found is None:
+            found = Markup(self.env.get_template(template).render(params=params))
+            if len(self.made) >= self.LIMIT:
+                self.made.clear()
+            self.made[key] = found
+        return found
+
+
+def _frozen(value: Any) -> Any:
+    """A hashable stand-in for template parameters that tells apart everything the output
+    depends on (True from 1, markup from text); TypeError for anything else."""
+    if isinstance(value, dict):
+        return ("dict", tuple(sorted((str(k), _frozen(v)) for k, v in value.items())))
+    if isinstance(value, list | tuple):
+        return ("list", tuple(_frozen(v) for v in value))
+    if isinstance(value, Undefined):
+        return ("undefined",)
+    if value is None or isinstance(value, str | int | float | bool):
+        return (type(value).__name__, str(value))
+    raise TypeError(type(value).__name__)
 
 
 def _select_items(field) -> list[dict[str, Any]]:

@@ -14,12 +14,16 @@ bp = Blueprint("frameworks", __name__, url_prefix="/frameworks")
 def index():
     """All three frameworks with how many cases and prompts cover each area."""
     kit = toolkit()
-    counts = {
-        (fw.key, area.id): tuple(len(x) for x in covering(kit.bank, fw.key, area.id))
-        for fw in kit.frameworks
+    counts = kit.once("framework-counts", lambda: _counts(kit.bank, kit.frameworks))
+    return render_template("frameworks/index.html", counts=counts)
+
+
+def _counts(bank, frameworks) -> dict[tuple[str, str], tuple[int, int]]:
+    return {
+        (fw.key, area.id): tuple(len(x) for x in covering(bank, fw.key, area.id))
+        for fw in frameworks
         for area in fw.areas
     }
-    return render_template("frameworks/index.html", counts=counts)
 
 
 @bp.route("/<key>/<area_id>")

@@ -21,6 +21,7 @@ from flask import (
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.utils import secure_filename
 
@@ -78,6 +79,9 @@ def find_meeting(slug: str, key: str, change: bool | None = None) -> Meeting:
     meeting = next((m for m in learning_set.meetings if m.key == key), None)
     if meeting is None:
         abort(404)
+    # the meeting keeps hold of its set: the session's identity map holds objects weakly, so
+    # otherwise the set (with all its sessions) would be forgotten and loaded again
+    set_committed_value(meeting, "learning_set", learning_set)
     return meeting
 
 

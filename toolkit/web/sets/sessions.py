@@ -19,7 +19,7 @@ from flask_wtf import FlaskForm
 
 from toolkit import evaluations, invites, packs, replies, resources, sets
 from toolkit.case_search import search_cases
-from toolkit.models import Meeting
+from toolkit.models import LearningSet, Meeting
 from toolkit.programme_map import profile_of, suggest_cases
 from toolkit.session_templates import BLOCK_KINDS, KIND_LABELS
 from toolkit.web import get_db, toolkit
@@ -95,7 +95,7 @@ def _session_page(meeting: Meeting, status: int = 200, typed: dict | None = None
         "query": query,
         "found_cases": search_cases(kit.bank, query, profile_of(learning_set)),
         "show_all": request.args.get("all") == "1",
-        "suggested_cases": suggest_cases(learning_set, kit.bank, kit.frameworks),
+        "suggested_cases": _suggested_cases(learning_set),
         "suggested_prompts": sets.suggest_prompts(meeting, kit.bank),
         "to_review": sets.actions_to_review(get_db(), meeting),
         "kind_labels": KIND_LABELS,
@@ -124,6 +124,29 @@ def _session_page(meeting: Meeting, status: int = 200, typed: dict | None = None
     elif status == 409:
         context["conflict"] = True
     return render_template("sets/session.html", **context), status
+
+
+SUGGESTIONS_KEPT = 512  # sets whose suggestions a process remembers
+
+
+def _suggested_cases(learning_set: LearningSet) -> list:
+    """`suggest_cases`, remembered until anything it reads changes: every session's version
+    (bumped by each change to its cases, agenda or status), the members' grades, and the set's
+    title and programme. The bank never changes while the app runs."""
+    kit = toolkit()
+    key = (
+        learning_set.id,
+        learning_set.title,
+        learning_set.programme,
+        tuple((m.id, m.active, m.grade) for m in learning_set.members),
+        tuple((m.id, m.version) for m in learning_set.meetings),
+    )
+    kept = kit.once("suggested-cases", dict)
+    if key not in kept:
+        if len(kept) >= SUGGESTIONS_KEPT:
+            kept.clear()
+        kept[key] = suggest_cases(learning_set, kit.bank, kit.frameworks)
+    return kept[key]
 
 
 @bp.route("/<slug>/sessions/<key>")
