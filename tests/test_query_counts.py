@@ -22,14 +22,15 @@ from toolkit.self_assessment import ensure_token
 from .conftest import add_user, sign_in
 
 # the most queries each page may ask (signing in counts: the sign-in row and the user)
-PINNED = {"set": 14, "session": 18, "member": 15, "frameworks": 2, "cases": 2}
+PINNED = {"set": 14, "session": 22, "member": 18, "frameworks": 2, "cases": 2}
 
 
 def build(app, slug: str, members: int, sessions: int) -> str:
-    """A set with members, sessions (the first ones past, with attendance and actions), cases
+    """A set with members, sessions (about half of them past, with attendance and actions), cases
     attached and an invite delivered per member and session; returns a member's private token."""
     kit = app.extensions["toolkit"]
-    first = datetime.now(UTC) - timedelta(weeks=2)
+    past = sessions // 2 + 1  # weekly, from this many weeks and three days ago
+    first = datetime.now(UTC) - timedelta(weeks=past - 1, days=3)
     start = local_start(first.date(), clock(14), "Europe/London")
     with database.transaction(kit.sessions) as db:
         owner = db.scalar(select(User))
@@ -56,9 +57,8 @@ def build(app, slug: str, members: int, sessions: int) -> str:
                         state="delivered",
                     )
                 )
-        now = start + timedelta(weeks=1, hours=4)
-        for meeting in made[:2]:
-            sets.record_attendance(db, meeting, {m.id: "present" for m in s.members}, now=now)
+        for meeting in made[:past]:
+            sets.record_attendance(db, meeting, {m.id: "present" for m in s.members})
             for member in s.members:
                 sets.add_action(db, meeting, member.id, f"Try something, {member.name}")
         member = db.scalar(select(Member).join(LearningSet).where(LearningSet.slug == slug))

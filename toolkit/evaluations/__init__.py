@@ -13,6 +13,7 @@ from toolkit.evaluations.answers import (  # noqa: F401
     is_closed,
     read_form,
     status,
+    statuses,
     submit,
 )
 from toolkit.evaluations.questions import (  # noqa: F401

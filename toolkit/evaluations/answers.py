@@ -55,15 +55,46 @@ def has_answered(db: Session, meeting: Meeting, member: Member) -> bool:
 def status(db: Session, meeting: Meeting, member: Member, now: datetime) -> str:
     """What the member's page says of this session's evaluation: "later" (the session has not
     ended), "not-there", "cancelled", "answered", "closed" or "open"."""
+    return statuses(db, [meeting], member, now)[meeting.id][0]
+
+
+def statuses(
+    db: Session, meetings: list[Meeting], member: Member, now: datetime
+) -> dict[int, tuple[str, datetime]]:
+    """Each session's status for this member (as `status`) and when its answers close, asking
+    the database twice however many sessions there are (the member's page lists them all)."""
+    ids = [m.id for m in meetings]
+    closed = dict(
+        db.execute(
+            select(EvaluationClosure.meeting_id, EvaluationClosure.closed_at).where(
+                EvaluationClosure.meeting_id.in_(ids)
+            )
+        ).all()
+    )
+    answered = set(
+        db.scalars(
+            select(EvaluationAnswerer.meeting_id).where(
+                EvaluationAnswerer.member_id == member.id, EvaluationAnswerer.meeting_id.in_(ids)
+            )
+        )
+    )
+    found = {}
+    for meeting in meetings:
+        closes = closing(sets.end_time(meeting), closed.get(meeting.id))
+        found[meeting.id] = (_state(meeting, member, now, meeting.id in answered, closes), closes)
+    return found
+
+
+def _state(meeting: Meeting, member: Member, now: datetime, answered: bool, closes: datetime):
     if meeting.status == "cancelled" or meeting.deleted_at is not None:
         return "cancelled"
     if now < sets.end_time(meeting):
         return "later"
     if not came(meeting, member):
         return "not-there"
-    if has_answered(db, meeting, member):
+    if answered:
         return "answered"
-    if is_closed(db, meeting, now):
+    if now >= closes:
         return "closed"
     return "open"
 

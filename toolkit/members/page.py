@@ -99,11 +99,12 @@ def member_page(
 def _evaluations(db, member, in_order, lines, now) -> list[EvaluationLine]:
     """Ended sessions the member came to (or was not marked away from): open ones first."""
     found = []
+    known = evaluations.statuses(db, in_order, member, now)
     for meeting in reversed(in_order):
-        state = evaluations.status(db, meeting, member, now)
+        state, closes = known[meeting.id]
         if state in ("open", "answered", "closed"):
-            closes = sets.describe_moment(member.learning_set, evaluations.closes_at(db, meeting))
-            found.append(EvaluationLine(lines[meeting.id], state, closes))
+            when = sets.describe_moment(member.learning_set, closes)
+            found.append(EvaluationLine(lines[meeting.id], state, when))
     return sorted(found, key=lambda e: e.status != "open")
 
 
