@@ -1,0 +1,1 @@
+"""Behaviour of the self-assessment that mutation testing (scripts/mutation.py) showed no test pinned."""
