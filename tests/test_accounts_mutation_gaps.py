@@ -1,1 +1,2 @@
-"""Behaviour of accounts and sign-in throttling that mutation testing (scripts/mutation.py) showed no test pinned."""
+"""Behaviour of accounts and sign-in throttling:
+what mutation testing (scripts/mutation.py) showed no test pinned."""

@@ -1,1 +1,2 @@
-"""Behaviour of invites that mutation testing (scripts/mutation.py) showed no test pinned."""
+"""Behaviour of invites:
+what mutation testing (scripts/mutation.py) showed no test pinned."""

@@ -1,1 +1,2 @@
-"""Behaviour of mail that mutation testing (scripts/mutation.py) showed no test pinned."""
+"""Behaviour of mail:
+what mutation testing (scripts/mutation.py) showed no test pinned."""

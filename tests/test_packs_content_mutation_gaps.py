@@ -1,1 +1,2 @@
-"""Behaviour of the printed documents' content that mutation testing (scripts/mutation.py) showed no test pinned."""
+"""Behaviour of the printed documents' content:
+what mutation testing (scripts/mutation.py) showed no test pinned."""

@@ -1,1 +1,2 @@
-"""Behaviour of the printed documents (render, files, cache) that mutation testing (scripts/mutation.py) showed no test pinned."""
+"""Behaviour of the printed documents (render, files, cache):
+what mutation testing (scripts/mutation.py) showed no test pinned."""

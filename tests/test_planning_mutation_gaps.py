@@ -1,1 +1,2 @@
-"""Behaviour of planning that mutation testing (scripts/mutation.py) showed no test pinned."""
+"""Behaviour of planning:
+what mutation testing (scripts/mutation.py) showed no test pinned."""

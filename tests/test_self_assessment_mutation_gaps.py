@@ -1,1 +1,2 @@
-"""Behaviour of the self-assessment that mutation testing (scripts/mutation.py) showed no test pinned."""
+"""Behaviour of the self-assessment:
+what mutation testing (scripts/mutation.py) showed no test pinned."""

@@ -1,1 +1,2 @@
-"""Behaviour of the learning-set file that mutation testing (scripts/mutation.py) showed no test pinned."""
+"""Behaviour of the learning-set file:
+what mutation testing (scripts/mutation.py) showed no test pinned."""

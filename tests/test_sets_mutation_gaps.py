@@ -1,1 +1,2 @@
-"""Behaviour of sets that mutation testing (scripts/mutation.py) showed no test pinned."""
+"""Behaviour of sets:
+what mutation testing (scripts/mutation.py) showed no test pinned."""
