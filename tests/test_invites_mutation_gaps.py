@@ -1,2 +1,110 @@
 """Behaviour of invites:
 what mutation testing (scripts/mutation.py) showed no test pinned."""
+
+from __future__ import annotations
+
+from datetime import date, time
+
+from icalendar import Calendar
+
+from toolkit import db as database
+from toolkit import invites, sets
+from toolkit.accounts import create_user
+from toolkit.casebank import load_bank
+from toolkit.config import REPO_ROOT
+from toolkit.mail import Outbox
+from toolkit.models import LearningSet
+from toolkit.planning import local_start
+from toolkit.session_templates import load_session_templates
+from toolkit.setfile import export_set, import_file
+
+from .test_invites import (  # noqa: F401 (fixtures)
+    _sent,
+    config,
+    factory,
+    owed,
+    send,
+    set_id,
+)
+
+TEMPLATES = load_session_templates(REPO_ROOT / "session_templates")
+
+
+def _other_set(factory, slug: str = "set-b") -> int:
+    """A second set, with its own member, sessions and facilitator."""
+    with database.transaction(factory) as db:
+        owner = create_user(db, f"{slug}@example.org", None, "Dr Other")
+        s = sets.create_set(db, owner, slug, "Set B", venue="Library")
+        sets.add_member(db, s, "Priya Shah", "priya@example.nhs.uk", "ST3")
+        start = local_start(date(2027, 3, 4), time(10, 0), "Europe/London")
+        sets.add_series(db, s, start, 4, 2, TEMPLATES["action-learning-set"])
+        return s.id
+
+
+def test_a_member_taken_back_after_removal_gets_an_invite_above_their_cancellation(
+    factory, set_id, config, tmp_path
+):
+    """Removed (so sent a cancellation at SEQUENCE 1), then listed again in the set file: the new
+    invite must carry a SEQUENCE above the cancellation, or their calendar ignores it."""
+    send(factory, set_id, config, Outbox(tmp_path / "first"))
+    with database.transaction(factory) as db:
+        s = db.get(LearningSet, set_id)
+        sets.remove_member(db, next(m for m in s.members if m.email == "zoe@example.nhs.uk"))
+    send(factory, set_id, config, Outbox(tmp_path / "removed"))
+    cancels = _sent(tmp_path / "removed")
+    assert len(cancels) == 3
+    assert all(c.walk("VEVENT")[0]["SEQUENCE"] == 1 for _n, c in cancels)
+    with factory() as db:
+        text = export_set(db.get(LearningSet, set_id))
+    assert "active: false" in text
+    path = tmp_path / "set.yaml"
+    path.write_text(text.replace("active: false", "active: true"), "utf-8")
+    bank = load_bank(REPO_ROOT / "casebank")
+    import_file(factory, path, bank, TEMPLATES)
+    pending = owed(factory, set_id)
+    assert {(p.member.email, p.method, p.sequence, p.reason) for p in pending} == {
+        ("zoe@example.nhs.uk", "REQUEST", 2, "restored")
+    }
+    send(factory, set_id, config, Outbox(tmp_path / "back"))
+    back = _sent(tmp_path / "back")
+    assert len(back) == 3
+    for name, cal in back:
+        (event,) = cal.walk("VEVENT")
+        assert cal["METHOD"] == "REQUEST" and event["STATUS"] == "CONFIRMED", name
+        assert event["SEQUENCE"] == 2, name
+
+
+def test_the_send_log_holds_only_the_sets_own_messages_newest_first(
+    factory, set_id, config, tmp_path
+):
+    other = _other_set(factory)
+    send(factory, set_id, config, Outbox(tmp_path / "a"))
+    send(factory, other, config, Outbox(tmp_path / "b"))
+    with database.transaction(factory) as db:
+        sets.set_status(db, sets.meetings_in_order(db.get(LearningSet, set_id))[0], "cancelled")
+    send(factory, set_id, config, Outbox(tmp_path / "a2"))
+    with factory() as db:
+        log = invites.send_log(db, db.get(LearningSet, set_id))
+        other_log = invites.send_log(db, db.get(LearningSet, other))
+        emails = {row.email for row in log}
+        ids = [row.id for row in log]
+        first_methods = [row.method for row in log[:4]]
+        other_emails = {row.email for row in other_log}
+    assert len(log) == 12 + 4 and "priya@example.nhs.uk" not in emails
+    assert other_emails == {"priya@example.nhs.uk"} and len(other_log) == 2
+    assert ids == sorted(ids, reverse=True)
+    assert first_methods == ["CANCEL"] * 4  # the cancellations went last, so they come first
+
+
+def test_a_set_with_no_sessions_serves_a_feed_last_modified_when_it_was_made(factory, config):
+    with database.transaction(factory) as db:
+        owner = create_user(db, "empty@example.org", None, "Dr Empty")
+        s = sets.create_set(db, owner, "empty", "Empty set")
+        set_id = s.id
+    with factory() as db:
+        learning_set = db.get(LearningSet, set_id)
+        published = invites.published_feed(learning_set, config)
+        created = learning_set.created_at
+    cal = Calendar.from_ical(published.body)
+    assert cal.walk("VEVENT") == []
+    assert published.last_modified == created.replace(microsecond=0)
