@@ -1,6 +1,7 @@
 """Behaviour of invites:
 what mutation testing (scripts/mutation.py) showed no test pinned."""
 
+# ruff: noqa: F811 (the fixtures imported from test_invites are used as parameters)
 from __future__ import annotations
 
 from datetime import date, time
@@ -19,6 +20,7 @@ from toolkit.session_templates import load_session_templates
 from toolkit.setfile import export_set, import_file
 
 from .test_invites import (  # noqa: F401 (fixtures)
+    _close_sessions,
     _sent,
     config,
     factory,
@@ -30,9 +32,9 @@ from .test_invites import (  # noqa: F401 (fixtures)
 TEMPLATES = load_session_templates(REPO_ROOT / "session_templates")
 
 
-def _other_set(factory, slug: str = "set-b") -> int:
+def _other_set(sessions, slug: str = "set-b") -> int:
     """A second set, with its own member, sessions and facilitator."""
-    with database.transaction(factory) as db:
+    with database.transaction(sessions) as db:
         owner = create_user(db, f"{slug}@example.org", None, "Dr Other")
         s = sets.create_set(db, owner, slug, "Set B", venue="Library")
         sets.add_member(db, s, "Priya Shah", "priya@example.nhs.uk", "ST3")
@@ -41,9 +43,7 @@ def _other_set(factory, slug: str = "set-b") -> int:
         return s.id
 
 
-def test_a_member_taken_back_after_removal_gets_an_invite_above_their_cancellation(
-    factory, set_id, config, tmp_path
-):
+def test_a_member_taken_back_is_invited_above_their_cancel(factory, set_id, config, tmp_path):
     """Removed (so sent a cancellation at SEQUENCE 1), then listed again in the set file: the new
     invite must carry a SEQUENCE above the cancellation, or their calendar ignores it."""
     send(factory, set_id, config, Outbox(tmp_path / "first"))
@@ -74,9 +74,7 @@ def test_a_member_taken_back_after_removal_gets_an_invite_above_their_cancellati
         assert event["SEQUENCE"] == 2, name
 
 
-def test_the_send_log_holds_only_the_sets_own_messages_newest_first(
-    factory, set_id, config, tmp_path
-):
+def test_the_send_log_holds_only_the_sets_own_newest_first(factory, set_id, config, tmp_path):
     other = _other_set(factory)
     send(factory, set_id, config, Outbox(tmp_path / "a"))
     send(factory, other, config, Outbox(tmp_path / "b"))
