@@ -4,7 +4,7 @@ what mutation testing (scripts/mutation.py) showed no test pinned."""
 # ruff: noqa: F811 (the fixtures imported from test_invites are used as parameters)
 from __future__ import annotations
 
-from datetime import date, time
+from datetime import date, time, timedelta
 
 from icalendar import Calendar
 
@@ -13,13 +13,15 @@ from toolkit import invites, sets
 from toolkit.accounts import create_user
 from toolkit.casebank import load_bank
 from toolkit.config import REPO_ROOT
-from toolkit.mail import Outbox
-from toolkit.models import LearningSet
+from toolkit.mail import Outbox, Smtp
+from toolkit.models import LearningSet, Meeting
 from toolkit.planning import local_start
 from toolkit.session_templates import load_session_templates
 from toolkit.setfile import export_set, import_file
 
+from .smtp_server import SmtpServer
 from .test_invites import (  # noqa: F401 (fixtures)
+    NOW,
     _close_sessions,
     _sent,
     config,
@@ -106,3 +108,37 @@ def test_a_set_with_no_sessions_serves_a_feed_last_modified_when_it_was_made(fac
     cal = Calendar.from_ical(published.body)
     assert cal.walk("VEVENT") == []
     assert published.last_modified == created.replace(microsecond=0)
+
+
+def test_the_send_log_says_whether_a_message_went_to_the_outbox_or_the_server(
+    factory, set_id, config, tmp_path
+):
+    with SmtpServer() as server:
+        send(factory, set_id, config, Smtp(server.url))
+    with database.transaction(factory) as db:
+        sets.set_status(db, sets.meetings_in_order(db.get(LearningSet, set_id))[2], "cancelled")
+    send(factory, set_id, config, Outbox(tmp_path))
+    with factory() as db:
+        log = invites.send_log(db, db.get(LearningSet, set_id))
+        kinds = {(row.method, row.transport) for row in log}
+    assert kinds == {("REQUEST", "smtp"), ("CANCEL", "outbox")}
+
+
+def test_a_deleted_session_is_purged_the_moment_it_would_have_ended(
+    factory, set_id, config, tmp_path
+):
+    """Once a session has ended nobody is owed its cancellation (they are not sent for the past),
+    so its deleted row must go then, not linger forever."""
+    send(factory, set_id, config, Outbox(tmp_path))
+    with database.transaction(factory) as db:
+        meeting = sets.meetings_in_order(db.get(LearningSet, set_id))[1]
+        deleted_id = meeting.id
+        assert sets.delete_meeting(db, meeting, now=NOW)  # four members hold its invitation
+    with database.transaction(factory) as db:
+        learning_set = db.get(LearningSet, set_id)
+        (deleted,) = learning_set.deleted_meetings
+        end = sets.end_time(deleted)
+        assert invites.purge_deleted(db, learning_set, now=end - timedelta(seconds=1)) == 0
+        assert invites.purge_deleted(db, learning_set, now=end) == 1
+    with factory() as db:
+        assert db.get(Meeting, deleted_id) is None
