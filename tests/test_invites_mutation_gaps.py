@@ -142,3 +142,24 @@ def test_a_deleted_session_is_purged_the_moment_it_would_have_ended(
         assert invites.purge_deleted(db, learning_set, now=end) == 1
     with factory() as db:
         assert db.get(Meeting, deleted_id) is None
+
+
+def test_a_moved_sessions_update_is_sent_once(factory, set_id, config, tmp_path):
+    """The send log records the SEQUENCE each member now holds, so once the update has gone
+    nothing more is owed for the move (and a resend sends that same update again)."""
+    send(factory, set_id, config, Outbox(tmp_path / "first"))
+    with database.transaction(factory) as db:
+        second = sets.meetings_in_order(db.get(LearningSet, set_id))[1]
+        sets.change_meeting(db, second, start=second.starts_at + timedelta(days=1))
+    updates = send(factory, set_id, config, Outbox(tmp_path / "update"))
+    assert [(o.pending.method, o.pending.sequence, o.delivered) for o in updates] == [
+        ("REQUEST", 1, True)
+    ] * 4
+    assert owed(factory, set_id) == []
+    with factory() as db:
+        log = invites.send_log(db, db.get(LearningSet, set_id))
+        assert [row.sequence for row in log[:4]] == [1, 1, 1, 1]
+    again = owed(factory, set_id, resend=True)
+    assert {(p.meeting.id, p.sequence, p.reason) for p in again if p.sequence} == {
+        (updates[0].pending.meeting.id, 1, "resent")
+    }
