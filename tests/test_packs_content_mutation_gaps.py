@@ -306,3 +306,13 @@ def test_members_present_count_only_once_the_session_has_started(factory, set_id
         ("Ann Avery", "FY1"),
         ("Cat Cole", "CT1"),
     ]
+
+
+def test_stripping_a_pack_for_participants_twice_changes_nothing(factory, set_id):
+    """Every participant document strips the pack it is given, so a pack stripped already (for
+    a preview, say) must come out the same: its cases stay the participant version."""
+    with factory() as db:
+        pack = _pack(db, _meetings(db, set_id)[1])
+    once = pack.for_participants()
+    assert once.for_participants() == once
+    assert render_html("handout", once) == render_html("handout", pack)
