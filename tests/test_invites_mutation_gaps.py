@@ -13,8 +13,9 @@ from toolkit import invites, sets
 from toolkit.accounts import create_user
 from toolkit.casebank import load_bank
 from toolkit.config import REPO_ROOT
+from toolkit.jobs.outgoing import Drop
 from toolkit.mail import Outbox, Smtp
-from toolkit.models import LearningSet, Meeting
+from toolkit.models import LearningSet, Meeting, SentInvite
 from toolkit.planning import local_start
 from toolkit.session_templates import load_session_templates
 from toolkit.setfile import export_set, import_file
@@ -163,3 +164,27 @@ def test_a_moved_sessions_update_is_sent_once(factory, set_id, config, tmp_path)
     assert {(p.meeting.id, p.sequence, p.reason) for p in again if p.sequence} == {
         (updates[0].pending.meeting.id, 1, "resent")
     }
+
+
+def test_a_queued_invite_whose_session_is_gone_is_dropped_saying_why(factory, set_id, config):
+    """A worker can take up a queued invite after its session was deleted for good: it must
+    drop it with a reason the send log can show, not fail or send something stale."""
+    with factory() as db:
+        row = SentInvite(meeting_id=10_000, member_id=None, email="zoe@example.nhs.uk")
+        made = invites.compose_row(db, row, config)
+    assert isinstance(made, Drop) and made.reason == "the session has been deleted"
+
+
+def test_a_queued_invite_no_longer_owed_is_dropped_pointing_to_the_invites_page(
+    factory, set_id, config
+):
+    with database.transaction(factory) as db:
+        first = sets.meetings_in_order(db.get(LearningSet, set_id))[0]
+        pending = invites.pending_invites(db, first.learning_set, only=first, now=NOW)[0]
+        row = SentInvite(meeting_id=first.id, member_id=pending.member.id, claim="stale")
+        made = invites.compose_row(db, row, config)
+    assert isinstance(made, Drop)
+    assert made.reason == (
+        "the session or the member changed after it was queued; what is owed now "
+        "is on the invites page"
+    )
