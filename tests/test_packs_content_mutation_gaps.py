@@ -27,6 +27,7 @@ BANK = load_bank(REPO_ROOT / "casebank")
 FRAMEWORKS = load_frameworks()
 TEMPLATES = load_session_templates(REPO_ROOT / "session_templates")
 CASE = "the-stalled-sepsis-project"
+PROGRAMME = "KSS Foundation leadership 2027"
 PREWORK = ("healthcare-leadership-model",)
 PEOPLE = [("Ann Avery", "FY1"), ("Ben Bose", "FY2"), ("Cat Cole", "CT1"), ("Dev Das", "ST3")]
 PEOPLE += [("Eve Eze", "ST4"), ("Fay Fox", "GPST2")]
@@ -50,7 +51,9 @@ def set_id(factory) -> int:
     with database.transaction(factory) as db:
         owner = create_user(db, "fac@example.org", None, "Dr Facilitator")
         second = create_user(db, "co@example.org", None, "Dr Co-Facilitator")
-        s = sets.create_set(db, owner, "set-a", "Set A", venue="Seminar Room 2")
+        s = sets.create_set(
+            db, owner, "set-a", "Set A", venue="Seminar Room 2", programme=PROGRAMME
+        )
         s.facilitators.append(second)
         s.video_url = "https://teams.example/meet/set-a"
         members = [
@@ -93,6 +96,8 @@ def test_the_pack_names_the_set_session_time_place_and_people(factory, set_id):
         pack = _pack(db, middle)
         library = catalogue(db, BANK)
     assert (pack.set_title, pack.number, pack.count) == ("Set A", 2, 3)
+    assert pack.programme == PROGRAMME
+    assert PROGRAMME in text_of(render_html("facilitator-pack", pack))
     assert pack.facilitators == "Dr Facilitator, Dr Co-Facilitator"
     assert pack.title == "Action learning"
     assert (pack.day, pack.start, pack.end) == ("Thursday 8 April 2027", "14:00", "17:15")
@@ -302,6 +307,10 @@ def test_members_present_count_only_once_the_session_has_started(factory, set_id
         before = _pack(db, middle, now=middle.starts_at - timedelta(minutes=1))
         during = _pack(db, middle, now=middle.starts_at + timedelta(hours=1))
     assert before.present == ()
+    assert "Ann Avery" not in text_of(render_html("certificates", before))
+    certificates = text_of(render_html("certificates", during))
+    assert PROGRAMME in certificates and "Ann Avery" in certificates
+    assert "Dev Das" not in certificates
     assert [(p.name, p.grade) for p in during.present] == [
         ("Ann Avery", "FY1"),
         ("Cat Cole", "CT1"),
