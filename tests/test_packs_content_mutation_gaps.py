@@ -18,7 +18,7 @@ from toolkit.config import REPO_ROOT
 from toolkit.frameworks import load_frameworks
 from toolkit.models import LearningSet, Meeting
 from toolkit.packs import build_pack, render_html
-from toolkit.packs.content import PROCESS_REVIEW_QUESTIONS
+from toolkit.packs.content import PROCESS_REVIEW_QUESTIONS, qr_svg
 from toolkit.planning import local_start
 from toolkit.resources import attach_resource, catalogue
 from toolkit.session_templates import load_session_templates
@@ -325,3 +325,54 @@ def test_stripping_a_pack_for_participants_twice_changes_nothing(factory, set_id
     once = pack.for_participants()
     assert once.for_participants() == once
     assert render_html("handout", once) == render_html("handout", pack)
+
+
+FORMAT_MASK = 0b101010000010010  # ISO/IEC 18004: the mask over a QR code's format information
+LEVELS_BY_BITS = {0b01: "L", 0b00: "M", 0b11: "Q", 0b10: "H"}
+
+
+def dark_modules(svg: str) -> set[tuple[int, int]]:
+    """(column, row) of every dark module of an inline SVG QR code drawn as one path of runs."""
+    path = re.search(r' d="([^"]+)"', svg).group(1)
+    dark, x, y = set(), 0.0, 0.0
+    for op, args in re.findall(r"([Mmh])([^Mmh]*)", path):
+        numbers = [float(n) for n in args.replace(",", " ").split()]
+        if op == "M":
+            x, y = numbers
+        elif op == "m":
+            x, y = x + numbers[0], y + numbers[1]
+        else:
+            dark |= {(int(x) + i, int(y)) for i in range(int(numbers[0]))}
+            x += numbers[0]
+    left, top = min(c for c, _ in dark), min(r for _, r in dark)
+    return {(c - left, r - top) for c, r in dark}
+
+
+def error_correction(dark: set[tuple[int, int]]) -> str:
+    """The error-correction level a scanner reads from the symbol's two copies of its format
+    information (beside the top-left finder, and split by the other two)."""
+    size = max(c for c, _ in dark) + 1
+
+    def bits(cells):
+        return [int(cell in dark) for cell in cells]
+
+    first = bits(
+        [(c, 8) for c in (0, 1, 2, 3, 4, 5, 7, 8)] + [(8, r) for r in (7, 5, 4, 3, 2, 1, 0)]
+    )
+    second = bits([(8, r) for r in range(size - 1, size - 8, -1)])
+    second += bits([(c, 8) for c in range(size - 8, size)])
+    assert first == second  # both copies agree, so the symbol was read right
+    word = int("".join(map(str, first)), 2) ^ FORMAT_MASK
+    return LEVELS_BY_BITS[word >> 13]
+
+
+def test_printed_qr_codes_survive_a_crease_with_at_least_medium_error_correction(factory, set_id):
+    """A handout gets folded and smudged: each QR code must be able to lose some 15 % of its
+    modules (level M or better), even for a short link that would fit a smaller, weaker code."""
+    with factory() as db:
+        pack = _pack(db, _meetings(db, set_id)[1])
+    rows = [*pack.prework, *pack.reading]
+    assert rows
+    for row in rows:
+        assert error_correction(dark_modules(row.qr_svg)) in ("M", "Q", "H"), row.url
+    assert error_correction(dark_modules(qr_svg("https://chfg.org/"))) in ("M", "Q", "H")
