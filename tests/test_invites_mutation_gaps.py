@@ -5,6 +5,8 @@ what mutation testing (scripts/mutation.py) showed no test pinned."""
 from __future__ import annotations
 
 from datetime import date, time, timedelta
+from email import message_from_bytes
+from email.policy import default
 
 from icalendar import Calendar
 
@@ -12,7 +14,7 @@ from toolkit import db as database
 from toolkit import invites, sets
 from toolkit.accounts import create_user
 from toolkit.casebank import load_bank
-from toolkit.config import REPO_ROOT
+from toolkit.config import REPO_ROOT, Settings
 from toolkit.jobs.outgoing import Drop
 from toolkit.mail import Outbox, Smtp
 from toolkit.models import LearningSet, Meeting, SentInvite
@@ -188,3 +190,72 @@ def test_a_queued_invite_no_longer_owed_is_dropped_pointing_to_the_invites_page(
         "the session or the member changed after it was queued; what is owed now "
         "is on the invites page"
     )
+
+
+def test_outbox_files_name_session_member_method_sequence_and_copy(
+    factory, set_id, config, tmp_path
+):
+    """No two messages share a file: a resend is `-resend-N`, and a deleted session's
+    cancellation says `deleted` (the session after it has taken its number)."""
+    send(factory, set_id, config, Outbox(tmp_path / "first"))
+    names = sorted(p.name for p in (tmp_path / "first").glob("*.eml"))
+    assert names[:4] == [
+        "session-1-amara-example-nhs-uk-request-0.eml",
+        "session-1-lukasz-example-nhs-uk-request-0.eml",
+        "session-1-siobhan-example-nhs-uk-request-0.eml",
+        "session-1-zoe-example-nhs-uk-request-0.eml",
+    ]
+    assert len(names) == 12
+    with factory() as db:
+        first = sets.meetings_in_order(db.get(LearningSet, set_id))[0]
+        again = invites.pending_invites(db, first.learning_set, only=first, resend=True, now=NOW)
+        invites.send_pending(factory, again, config, Outbox(tmp_path / "again"), delays=(0,))
+    resent = sorted(p.name for p in (tmp_path / "again").glob("*.eml"))
+    assert resent[-1] == "session-1-zoe-example-nhs-uk-request-0-resend-1.eml"
+    assert all(name.endswith("-request-0-resend-1.eml") for name in resent) and len(resent) == 4
+    with database.transaction(factory) as db:
+        assert sets.delete_meeting(db, sets.meetings_in_order(db.get(LearningSet, set_id))[1], NOW)
+    send(factory, set_id, config, Outbox(tmp_path / "deleted"))
+    deleted = sorted(p.name for p in (tmp_path / "deleted").glob("*.eml"))
+    assert deleted == [
+        f"session-2-deleted-{who}-example-nhs-uk-cancel-1.eml"
+        for who in ("amara", "lukasz", "siobhan", "zoe")
+    ]
+
+
+def test_an_address_that_makes_no_name_still_gets_a_file_of_its_own(factory, set_id, config):
+    with database.transaction(factory) as db:
+        s = db.get(LearningSet, set_id)
+        sets.add_member(db, s, "Underscore", "_@example.nhs.uk", "FY1")
+    pending = [p for p in owed(factory, set_id) if p.member.email.startswith("_")]
+    stems = [invites.file_stem(p) for p in pending]
+    assert stems[0] == "session-1-example-nhs-uk-request-0"  # never a leading dash
+    assert len(set(stems)) == 3
+
+
+def test_mail_comes_from_the_service_address_in_the_facilitators_name(
+    env, factory, set_id, tmp_path, monkeypatch
+):
+    """TOOLKIT_MAIL_FROM sends, "<facilitator> via Learning sets" shows; the ORGANIZER is the
+    facilitator sent by that address, and TOOLKIT_REMINDER_MINUTES sets the alarm."""
+    monkeypatch.setenv("TOOLKIT_MAIL_FROM", "sets@deanery.example")
+    monkeypatch.setenv("TOOLKIT_REMINDER_MINUTES", "90")
+    monkeypatch.setenv("TOOLKIT_BASE_URL", "https://toolkit.deanery.example")
+    config = invites.InviteSettings.from_settings(Settings.from_env())
+    assert config.sender.name == "Learning sets"
+    send(factory, set_id, config, Outbox(tmp_path))
+    path = sorted(tmp_path.glob("session-1-zoe-*.eml"))[0]
+    message = message_from_bytes(path.read_bytes(), policy=default)
+    sender = message["From"].addresses[0]
+    assert (sender.display_name, sender.addr_spec) == (
+        "Dr Siobhán O'Neil via Learning sets",
+        "sets@deanery.example",
+    )
+    assert message["Sender"].addresses[0].addr_spec == "sets@deanery.example"
+    assert message["Message-ID"].endswith("@toolkit.deanery.example>")
+    cal = next(c for n, c in _sent(tmp_path) if n == path.name)
+    (event,) = cal.walk("VEVENT")
+    assert event["UID"].endswith("@toolkit.deanery.example")
+    assert event["ORGANIZER"].params["SENT-BY"] == "mailto:sets@deanery.example"
+    assert event["ORGANIZER"].params["CN"] == "Dr Siobhán O'Neil"
+    assert event.walk("VALARM")[0]["TRIGGER"].dt == timedelta(minutes=-90)
