@@ -259,3 +259,25 @@ def test_mail_comes_from_the_service_address_in_the_facilitators_name(
     assert event["ORGANIZER"].params["SENT-BY"] == "mailto:sets@deanery.example"
     assert event["ORGANIZER"].params["CN"] == "Dr Siobhán O'Neil"
     assert event.walk("VALARM")[0]["TRIGGER"].dt == timedelta(minutes=-90)
+
+
+def test_an_update_greets_the_member_and_says_what_changed_since_their_invite(
+    factory, set_id, config, tmp_path
+):
+    send(factory, set_id, config, Outbox(tmp_path / "first"))
+    with database.transaction(factory) as db:
+        second = sets.meetings_in_order(db.get(LearningSet, set_id))[1]
+        sets.change_meeting(db, second, start=second.starts_at + timedelta(days=1), venue="Lab 4")
+    send(factory, set_id, config, Outbox(tmp_path / "update"))
+    path = next((tmp_path / "update").glob("session-2-zoe-*.eml"))
+    message = message_from_bytes(path.read_bytes(), policy=default)
+    body = " ".join(message.get_body(("plain",)).get_content().split())
+    assert (
+        message["Subject"]
+        == "Updated: Set A, session 2 of 3: Action learning, Fri 26 Mar 2027, 14:00 to 17:15"
+    )
+    assert body.startswith("Dear Zoë,")
+    assert "What has changed" in body
+    assert "Date: was Thu 25 Mar 2027, now Fri 26 Mar 2027" in body
+    assert "Place: was Seminar Room 2, now Lab 4" in body
+    assert "Dr Siobhán O'Neil facilitates this set: reply to this e-mail to reach them." in body
