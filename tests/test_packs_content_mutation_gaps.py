@@ -228,7 +228,14 @@ def test_prompts_are_grouped_by_stage_in_questioning_order_and_facilitators_keep
     factory, set_id
 ):
     with factory() as db:
-        pack = _pack(db, _meetings(db, set_id)[1])
+        meeting = _meetings(db, set_id)[1]
+        attached = [BANK.prompts[p.prompt_id] for p in meeting.prompts]
+        pack = _pack(db, meeting)
+    assert [(p.stage, p.text, p.audience) for p in pack.prompts] == [
+        (p.stage, p.text, p.audience) for p in attached
+    ]
+    page = text_of(render_html("facilitator-pack", pack))
+    assert all(" ".join(p.text.split()) in page for p in attached)
     groups = pack.prompts_by_stage()
     assert [label for label, _rows in groups] == [
         "Contracting: agreeing how the set works",
