@@ -383,3 +383,12 @@ def test_printed_qr_codes_survive_a_crease_with_at_least_medium_error_correction
     for row in rows:
         assert error_correction(dark_modules(row.qr_svg)) in ("M", "Q", "H"), row.url
     assert error_correction(dark_modules(qr_svg("https://chfg.org/"))) in ("M", "Q", "H")
+
+
+def test_an_agenda_that_fits_its_slot_carries_no_over_run_warning(factory, set_id):
+    with factory() as db:
+        first = _meetings(db, set_id)[0]  # no case attached: it fits its 195 minutes
+        assert sets.overrun(first) is None
+        pack = _pack(db, first)
+    assert pack.overrun == ""
+    assert "Over-run" not in text_of(render_html("facilitator-pack", pack))
