@@ -1,5 +1,4 @@
-"""Behaviour of accounts and sign-in throttling:
-what mutation testing (scripts/mutation.py) showed no test pinned."""
+"""Sign-in throttling: behaviour no test pinned until mutation testing (scripts/mutation.py)."""
 
 from __future__ import annotations
 

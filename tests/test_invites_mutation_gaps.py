@@ -1,5 +1,4 @@
-"""Behaviour of invites:
-what mutation testing (scripts/mutation.py) showed no test pinned."""
+"""Invites: behaviour no test pinned until mutation testing (scripts/mutation.py)."""
 
 # ruff: noqa: F811 (the fixtures imported from test_invites are used as parameters)
 from __future__ import annotations

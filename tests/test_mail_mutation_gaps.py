@@ -1,5 +1,4 @@
-"""Behaviour of mail:
-what mutation testing (scripts/mutation.py) showed no test pinned."""
+"""Mail: behaviour no test pinned until mutation testing (scripts/mutation.py)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Behaviour of the printed documents' content:
-what mutation testing (scripts/mutation.py) showed no test pinned."""
+"""What packs print: behaviour no test pinned until mutation testing (scripts/mutation.py)."""
 
 from __future__ import annotations
 

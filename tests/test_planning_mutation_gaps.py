@@ -1,5 +1,4 @@
-"""Behaviour of planning:
-what mutation testing (scripts/mutation.py) showed no test pinned."""
+"""Planning: behaviour no test pinned until mutation testing (scripts/mutation.py)."""
 
 from __future__ import annotations
 

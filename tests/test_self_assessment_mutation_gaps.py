@@ -1,5 +1,4 @@
-"""Behaviour of the self-assessment:
-what mutation testing (scripts/mutation.py) showed no test pinned."""
+"""The self-assessment: behaviour no test pinned until mutation testing (scripts/mutation.py)."""
 
 from __future__ import annotations
 
