@@ -280,3 +280,25 @@ def test_an_update_greets_the_member_and_says_what_changed_since_their_invite(
     assert "Date: was Thu 25 Mar 2027, now Fri 26 Mar 2027" in body
     assert "Place: was Seminar Room 2, now Lab 4" in body
     assert "Dr Siobhán O'Neil facilitates this set: reply to this e-mail to reach them." in body
+
+
+def test_with_two_facilitators_every_invite_names_the_same_organizer(factory, config, tmp_path):
+    """The ORGANIZER must not change between a session's messages (calendars treat a new one as
+    a different meeting): it is the facilitator with the oldest account, whoever made the set."""
+    with database.transaction(factory) as db:
+        older = create_user(db, "older@example.org", None, "Dr Older")
+        newer = create_user(db, "newer@example.org", None, "Dr Newer")
+        s = sets.create_set(db, newer, "set-c", "Set C")
+        s.facilitators.append(older)
+        sets.add_member(db, s, "Priya Shah", "priya@example.nhs.uk", "ST3")
+        start = local_start(date(2027, 3, 4), time(10, 0), "Europe/London")
+        sets.add_series(db, s, start, 4, 2, TEMPLATES["action-learning-set"])
+        set_id = s.id
+    assert older.id < newer.id
+    send(factory, set_id, config, Outbox(tmp_path))
+    for name, cal in _sent(tmp_path):
+        (event,) = cal.walk("VEVENT")
+        assert str(event["ORGANIZER"]) == "mailto:older@example.org", name
+    for path in tmp_path.glob("*.eml"):
+        message = message_from_bytes(path.read_bytes(), policy=default)
+        assert message["Reply-To"].addresses[0].addr_spec == "older@example.org"
