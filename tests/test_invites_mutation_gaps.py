@@ -302,3 +302,28 @@ def test_with_two_facilitators_every_invite_names_the_same_organizer(factory, co
     for path in tmp_path.glob("*.eml"):
         message = message_from_bytes(path.read_bytes(), policy=default)
         assert message["Reply-To"].addresses[0].addr_spec == "older@example.org"
+
+
+def test_a_sessions_pre_work_is_in_its_calendar_description_with_the_total_time(
+    env, factory, set_id, tmp_path
+):
+    from toolkit.resources import attach_resource, catalogue
+
+    bank = load_bank(REPO_ROOT / "casebank")
+    with database.transaction(factory) as db:
+        first = sets.meetings_in_order(db.get(LearningSet, set_id))[0]
+        library = catalogue(db, bank)
+        chosen = ["healthcare-leadership-model", "the-reflective-practitioner"]
+        for resource_id in chosen:
+            attach_resource(db, first, library, resource_id, "prework")
+    config = invites.InviteSettings.from_settings(env, library)
+    send(factory, set_id, config, Outbox(tmp_path))
+    cal = next(c for n, c in _sent(tmp_path) if n.startswith("session-1-zoe"))
+    description = str(cal.walk("VEVENT")[0]["DESCRIPTION"])
+    items = [library[r] for r in chosen]
+    total = sum(r.minutes for r in items)
+    assert f"Pre-work (about {total} min in all):" in description
+    for r in items:
+        assert f"- {r.title} ({r.kind}, {r.minutes} min): {r.url}" in description
+    later = next(c for n, c in _sent(tmp_path) if n.startswith("session-2-zoe"))
+    assert "Pre-work" not in str(later.walk("VEVENT")[0]["DESCRIPTION"])
