@@ -295,7 +295,9 @@ def test_with_two_facilitators_every_invite_names_the_same_organizer(factory, co
         sets.add_series(db, s, start, 4, 2, TEMPLATES["action-learning-set"])
         set_id = s.id
     assert older.id < newer.id
-    send(factory, set_id, config, Outbox(tmp_path))
+    outcomes = send(factory, set_id, config, Outbox(tmp_path))
+    assert [o.delivered for o in outcomes] == [True, True]
+    assert len(_sent(tmp_path)) == 2
     for name, cal in _sent(tmp_path):
         (event,) = cal.walk("VEVENT")
         assert str(event["ORGANIZER"]) == "mailto:older@example.org", name
