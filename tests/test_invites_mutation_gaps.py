@@ -329,3 +329,27 @@ def test_a_sessions_pre_work_is_in_its_calendar_description_with_the_total_time(
         assert f"- {r.title} ({r.kind}, {r.minutes} min): {r.url}" in description
     later = next(c for n, c in _sent(tmp_path) if n.startswith("session-2-zoe"))
     assert "Pre-work" not in str(later.walk("VEVENT")[0]["DESCRIPTION"])
+
+
+def test_a_queued_invite_carries_the_members_reply_links_when_they_have_a_page(
+    factory, set_id, config
+):
+    """The queue's composer hands in the member's "I can come" / "I can't come" lines: the
+    e-mail must carry them, or the member has no way to answer from it."""
+    from toolkit.letters import Section
+
+    asked = []
+
+    def replies(p: invites.Pending) -> Section:
+        asked.append(p.member.email)
+        return Section(heading="Can you come", paragraphs=(("I can come: https://x.example/yes",),))
+
+    with database.transaction(factory) as db:
+        first = sets.meetings_in_order(db.get(LearningSet, set_id))[0]
+        pending = invites.pending_invites(db, first.learning_set, only=first, now=NOW)[0]
+        row = SentInvite(meeting_id=first.id, member_id=pending.member.id, claim=pending.claim)
+        made = invites.compose_row(db, row, config, replies)
+    body = made.email.get_body(("plain",)).get_content()
+    assert asked == [pending.member.email]
+    assert "Can you come" in body and "I can come: https://x.example/yes" in body
+    assert made.name == invites.file_stem(pending)
