@@ -324,7 +324,13 @@ def test_a_sessions_pre_work_is_in_its_calendar_description_with_the_total_time(
     description = str(cal.walk("VEVENT")[0]["DESCRIPTION"])
     items = [library[r] for r in chosen]
     total = sum(r.minutes for r in items)
-    assert f"Pre-work (about {total} min in all):" in description
+    assert description.startswith("Set A, session 1\nThu 11 Feb 2027, 14:00 to 17:15")
+    # the pre-work follows the place and link after a blank line, then the agenda after another
+    assert (
+        f"Video link: https://teams.example/meet/set-a\n\nPre-work (about {total} min in all):\n"
+        in description
+    )
+    assert f"{items[-1].url}\n\nAgenda:\n14:00 Check-in" in description
     for r in items:
         assert f"- {r.title} ({r.kind}, {r.minutes} min): {r.url}" in description
     later = next(c for n, c in _sent(tmp_path) if n.startswith("session-2-zoe"))
