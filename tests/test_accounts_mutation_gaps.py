@@ -1,0 +1,100 @@
+"""Sign-in throttling: behaviour no test pinned until mutation testing (scripts/mutation.py)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from toolkit import db as database
+from toolkit import throttle
+from toolkit.models import LoginThrottle
+
+NOW = datetime(2027, 2, 1, 9, 0, tzinfo=UTC)
+SECOND = timedelta(seconds=1)
+
+
+@pytest.fixture
+def factory(env):
+    return database.session_factory(database.make_engine(env.database_url))
+
+
+def test_waits_double_after_the_free_attempts_up_to_fifteen_minutes():
+    waits = [throttle.wait_after(n, 5, SECOND) for n in range(0, 17)]
+    assert waits[:5] == [timedelta(0)] * 5
+    assert waits[5:11] == [SECOND * 2**k for k in range(6)]  # 1 s, 2 s, 4 s ... 32 s
+    assert throttle.wait_after(14, 5, SECOND) == SECOND * 512
+    assert throttle.wait_after(15, 5, SECOND) == timedelta(minutes=15)  # 1024 s is past the cap
+    assert throttle.wait_after(10**6, 5, SECOND) == timedelta(minutes=15)  # no overflow
+
+
+@pytest.mark.parametrize(
+    ("address", "group"),
+    [
+        ("192.0.2.7", "192.0.2.7"),
+        ("2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2::1", "2001:db8:1:2::/64"),
+        ("::ffff:192.0.2.7", "192.0.2.7"),  # an IPv4 client seen through an IPv6 socket
+        ("not an address", "not an address"),
+    ],
+)
+def test_one_client_is_one_ipv4_address_or_one_ipv6_slash_64(address, group):
+    assert throttle.address_group(address) == group
+
+
+def test_keys_never_hold_what_was_typed_and_keep_kinds_apart():
+    key = throttle.throttle_key("account", "zoe@example.nhs.uk", "192.0.2.7")
+    assert len(key) == 64 and "zoe" not in key
+    assert key == throttle.throttle_key("account", "zoe@example.nhs.uk", "192.0.2.7")
+    assert key != throttle.throttle_key("address", "zoe@example.nhs.uk", "192.0.2.7")
+    # the parts stay apart: "a" + "bc" is not "ab" + "c"
+    assert throttle.throttle_key("k", "a", "bc") != throttle.throttle_key("k", "ab", "c")
+
+
+def test_attempts_go_ahead_until_the_free_ones_are_used_then_wait(factory):
+    key = throttle.throttle_key("address", "192.0.2.7")
+    with database.transaction(factory) as db:
+        assert [throttle.claim(db, key, 3, NOW, SECOND) for _ in range(3)] == [None] * 3
+        # the third failure set the wait: the fourth attempt must wait a second
+        assert throttle.claim(db, key, 3, NOW, SECOND) == NOW + SECOND
+        assert throttle.claim(db, key, 3, NOW + SECOND, SECOND) is None  # after the wait
+        assert throttle.claim(db, key, 3, NOW + SECOND, SECOND) == NOW + 3 * SECOND
+        row = db.get(LoginThrottle, key)
+        assert (row.failures, row.last_at) == (4, NOW + SECOND)
+
+
+def test_a_right_password_gives_back_its_attempt_and_never_below_nothing(factory):
+    key = throttle.throttle_key("address", "192.0.2.8")
+    with database.transaction(factory) as db:
+        throttle.claim(db, key, 3, NOW, SECOND)
+        throttle.refund(db, key)
+        throttle.refund(db, key)
+        assert db.get(LoginThrottle, key).failures == 0
+        throttle.claim(db, key, 3, NOW, SECOND)
+        throttle.claim(db, key, 3, NOW, SECOND)
+        throttle.forget(db, key)
+        assert db.get(LoginThrottle, key) is None
+
+
+def test_failures_a_day_old_are_forgotten_and_pruned(factory):
+    key = throttle.throttle_key("address", "192.0.2.9")
+    other = throttle.throttle_key("address", "192.0.2.10")
+    with database.transaction(factory) as db:
+        for _ in range(4):
+            throttle.claim(db, key, 1, NOW, timedelta(minutes=30))
+        throttle.claim(db, other, 1, NOW, SECOND)
+        # the fourth failure in a row waits the longest there is
+        assert db.get(LoginThrottle, key).not_before == NOW + timedelta(minutes=15)
+    day = timedelta(days=1)
+    with database.transaction(factory) as db:
+        throttle.prune(db, NOW + day)  # exactly a day: still counts
+        assert {r for r in db.scalars(select(LoginThrottle.key))} == {key, other}
+        throttle.prune(db, NOW + day + SECOND)
+        assert {r for r in db.scalars(select(LoginThrottle.key))} == set()
+    with database.transaction(factory) as db:
+        throttle.claim(db, key, 2, NOW, SECOND)
+        throttle.claim(db, key, 2, NOW, SECOND)
+        # a day and a second later the two failures no longer count: a free attempt again
+        assert throttle.claim(db, key, 2, NOW + day + SECOND, SECOND) is None
+        assert db.get(LoginThrottle, key).failures == 1
