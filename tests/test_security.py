@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import html.parser
 import re
 
 import pytest
@@ -361,3 +362,45 @@ def test_a_programme_lead_reads_every_set_route_and_changes_nothing(app, db, own
     db.expire_all()
     assert _snapshot(db) == before
     assert "Set A" in lead.get("/sets/").text and "Set A" not in stranger.get("/sets/").text
+
+
+class _Controls(html.parser.HTMLParser):
+    """The POST forms of a page and whether each sits in a disabled fieldset."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fieldsets: list[bool] = []
+        self.live: list[str] = []  # actions of POST forms a user could submit
+
+    def handle_starttag(self, tag, attrs):
+        found = dict(attrs)
+        if tag == "fieldset":
+            self.fieldsets.append("disabled" in found)
+        if tag == "form" and found.get("method") == "post" and not any(self.fieldsets):
+            self.live.append(found.get("action", ""))
+
+    def handle_endtag(self, tag):
+        if tag == "fieldset" and self.fieldsets:
+            self.fieldsets.pop()
+
+
+def _live_forms(page: str) -> list[str]:
+    """POST forms a user could submit, but signing out and printing (a lead may do both)."""
+    parser = _Controls()
+    parser.feed(page)
+    return [a for a in parser.live if a != "/logout" and not a.endswith("/bundle")]
+
+
+def test_a_programme_lead_is_offered_no_control_that_would_be_refused(app, db, owned, signed_in):
+    """A lead reads the set and session pages without buttons that only answer 403; the
+    facilitator, on the same pages, has them all."""
+    lead, facilitator = app.test_client(), signed_in
+    sign_in(lead, add_user(app, "lead@example.org"))
+    add_user(app, "stranger@example.org")
+    set_url, session_url = "/sets/set-a", f"/sets/set-a/sessions/{owned.key}"
+    _programme_with_lead(app, db, owned, "lead@example.org")
+    for url in (set_url, session_url):
+        led = lead.get(url)
+        assert led.status_code == 200 and 'id="read-only"' in led.text, url
+        assert _live_forms(led.text) == [], url
+        assert len(_live_forms(facilitator.get(url).text)) >= 2, url
