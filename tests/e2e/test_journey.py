@@ -180,6 +180,13 @@ def test_journey(page, check, journey_server, journey_smtp, artifacts):
     page.get_by_role("heading", level=1, name="Learning-set toolkit").wait_for()
     assert page.get_by_role("link", name=f"{ADMIN[0]} (admin)").is_visible()
 
+    # The admin adds the deanery's programme, which the set will belong to.
+    page.get_by_role("navigation", name="Menu").get_by_role("link", name="Programmes").click()
+    page.get_by_label("Short id").fill("tv-foundation-2036")
+    page.get_by_label("Title").fill("Thames Valley Foundation 2036-37")
+    page.get_by_role("button", name="Add programme").click()
+    page.get_by_text("Thames Valley Foundation 2036-37").first.wait_for()
+
     # Learning sets: the empty state says what to do next.
     page.get_by_role("navigation", name="Menu").get_by_role("link", name="Learning sets").click()
     page.get_by_text("You have no learning sets yet").wait_for()
@@ -189,7 +196,9 @@ def test_journey(page, check, journey_server, journey_smtp, artifacts):
     check("Create a learning set")
     page.get_by_label("Title").fill("Thames Valley FY leadership set B")
     page.get_by_label("Short id").fill(SLUG)
-    page.get_by_label("Programme or cohort (optional)").fill("Thames Valley Foundation 2036-37")
+    page.get_by_label("Programme (optional)").select_option(
+        label="Thames Valley Foundation 2036-37"
+    )
     page.get_by_label("Venue (optional)").fill("Seminar Room 3, Postgraduate Centre")
     page.get_by_role("button", name="Create set").click()
     page.get_by_text("Set created.").wait_for()
