@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from toolkit import limits
 from toolkit.casebank import SLUG
 from toolkit.models import LearningSet, Programme, User
-from toolkit.sets import SetError, check_version, line, slug_for
+from toolkit.sets import SetError, check_version, free_slug, line
 
 MAX_THRESHOLD = 100
 
@@ -44,20 +44,10 @@ def programme_named(db: Session, name: str) -> Programme | None:
     found = db.get(Programme, name)
     found = found or db.scalar(select(Programme).where(Programme.title == name))
     if found is None:
-        found = Programme(id=_free_id(db, name), title=name, year="")
+        found = Programme(id=free_slug(db, name, Programme.id), title=name, year="")
         db.add(found)
         db.flush()
     return found
-
-
-def _free_id(db: Session, title: str) -> str:
-    base = slug_for(title)
-    taken = set(db.scalars(select(Programme.id).where(Programme.id.startswith(base))))
-    slug, n = base, 1
-    while slug in taken:
-        n += 1
-        slug = f"{base[: limits.SLUG - len(str(n)) - 1].rstrip('-')}-{n}"
-    return slug
 
 
 def create_programme(db: Session, programme_id: str, title: str, year: str = "") -> Programme:

@@ -126,10 +126,11 @@ def slug_for(title: str) -> str:
     return slug[: limits.SLUG].rstrip("-") or "learning-set"
 
 
-def free_slug(db: Session, title: str) -> str:
-    """`slug_for(title)`, with -2, -3… added when a set already has that id."""
+def free_slug(db: Session, title: str, column=LearningSet.slug) -> str:
+    """`slug_for(title)`, with -2, -3… added when a row already has that id in `column` (a
+    set's slug by default; a programme's id)."""
     base = slug_for(title)
-    taken = set(db.scalars(select(LearningSet.slug).where(LearningSet.slug.startswith(base))))
+    taken = set(db.scalars(select(column).where(column.startswith(base))))
     slug, n = base, 1
     while slug in taken:
         n += 1
