@@ -19,6 +19,7 @@ from toolkit.models import LearningSet, Meeting
 from toolkit.packs import build_pack, render_html
 from toolkit.packs.content import PROCESS_REVIEW_QUESTIONS, qr_svg
 from toolkit.planning import local_start
+from toolkit.programmes.records import create_programme
 from toolkit.resources import attach_resource, catalogue
 from toolkit.session_templates import load_session_templates
 
@@ -50,8 +51,9 @@ def set_id(factory) -> int:
     with database.transaction(factory) as db:
         owner = create_user(db, "fac@example.org", None, "Dr Facilitator")
         second = create_user(db, "co@example.org", None, "Dr Co-Facilitator")
+        create_programme(db, "kss-2027", PROGRAMME)
         s = sets.create_set(
-            db, owner, "set-a", "Set A", venue="Seminar Room 2", programme=PROGRAMME
+            db, owner, "set-a", "Set A", venue="Seminar Room 2", programme="kss-2027"
         )
         s.facilitators.append(second)
         s.video_url = "https://teams.example/meet/set-a"
