@@ -1,13 +1,20 @@
 """Mail: behaviour no test pinned until mutation testing (scripts/mutation.py)."""
 
+# ruff: noqa: F811 (the fixtures imported from test_mail are used as parameters)
+
 from __future__ import annotations
 
+import tempfile
+import time
+from urllib.parse import quote
+
 import pytest
+from aiosmtpd.controller import Controller
 
 from toolkit.mail import MailError, Outbox, Smtp, send_with_retry, transport_for
 
-from .smtp_server import SilentServer, SmtpServer
-from .test_mail import read, written
+from .smtp_server import Accounts, SilentServer, SmtpServer, TlsSmtpServer
+from .test_mail import USER, certificate, read, trusted, written  # noqa: F401 (fixtures)
 
 
 @pytest.mark.parametrize(
@@ -57,3 +64,60 @@ def test_a_live_server_reports_acceptance_by_its_host(tmp_path):
         assert transport.send(read(written()), "x") == "accepted by 127.0.0.1"
         transport.close()
     assert len(server.recorder.messages) == 1
+
+
+def test_a_server_stuck_mid_send_is_dropped_without_waiting_for_it_again():
+    """After a server falls silent mid-message, closing the transport does not send it a QUIT
+    and wait out the timeout a second time: the connection is simply dropped."""
+    with SmtpServer() as server:
+        server.recorder.hold_after = 0
+        transport = Smtp(server.url, timeout=0.6)
+        try:
+            with pytest.raises(MailError) as failed:
+                transport.send(read(written()), "x")
+            started = time.monotonic()
+            transport.close()
+            closing = time.monotonic() - started
+        finally:
+            server.recorder.release.set()
+    assert str(failed.value) == "TimeoutError: no answer from the server within 0.6 s"
+    assert failed.value.unreachable
+    assert closing < 0.3
+
+
+def test_the_outbox_writes_in_its_own_folder_whatever_the_machines_temporary_folder(
+    tmp_path, monkeypatch
+):
+    """The half-written file is made beside the finished ones (so linking it into place works
+    on any disk), not in the temporary folder, which may be missing or elsewhere."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-folder"))
+    outbox = Outbox(tmp_path / "outbox")
+    assert (
+        outbox.send(read(written()), "hello") == f"written to {tmp_path / 'outbox' / 'hello.eml'}"
+    )
+    assert [p.name for p in (tmp_path / "outbox").iterdir()] == ["hello.eml"]
+
+
+def test_a_relay_account_without_a_password_signs_in_with_an_empty_one(trusted):
+    accounts = Accounts(USER, "")
+    with TlsSmtpServer(*trusted, accounts, mechanisms=("PLAIN",)) as server:
+        transport = Smtp(f"smtp://{quote(USER, safe='')}@127.0.0.1:{server.port}", timeout=5)
+        assert transport.send(read(written()), "x") == "accepted by 127.0.0.1"
+        transport.close()
+    assert accounts.attempts == [("PLAIN", USER, "", True)]
+    assert len(server.recorder.messages) == 1
+
+
+def test_a_server_restarted_between_two_messages_gets_the_second_on_a_new_connection():
+    """The connection the server dropped is let go, so the retry opens a fresh one."""
+    pauses: list[float] = []
+    with SmtpServer() as server:
+        transport = Smtp(server.url, timeout=5)
+        assert transport.send(read(written()), "first") == "accepted by 127.0.0.1"
+        server.controller.stop()
+        server.controller = Controller(server.recorder, hostname="127.0.0.1", port=server.port)
+        server.controller.start()
+        detail = send_with_retry(transport, read(written()), "second", sleep=pauses.append)
+        transport.close()
+    assert detail == "accepted by 127.0.0.1"
+    assert pauses == [1] and len(server.recorder.messages) == 2
