@@ -12,9 +12,9 @@ from urllib.parse import quote
 import pytest
 from aiosmtpd.controller import Controller
 
-from toolkit.mail import MailError, Outbox, Smtp, send_with_retry, transport_for
+from toolkit.mail import MailError, Outbox, Smtp, send_with_retry, tls_context, transport_for
 
-from .smtp_server import Accounts, SilentServer, SmtpServer, TlsSmtpServer
+from .smtp_server import Accounts, SilentServer, SmtpServer, TlsSmtpServer, self_signed_certificate
 from .test_mail import USER, certificate, read, trusted, written  # noqa: F401 (fixtures)
 
 
@@ -144,3 +144,31 @@ def test_a_server_restarted_between_two_messages_gets_the_second_on_a_new_connec
         transport.close()
     assert detail == "accepted by 127.0.0.1"
     assert pauses == [1] and len(server.recorder.messages) == 2
+
+
+def test_a_server_without_starttls_is_refused_a_password_for_good_not_for_later():
+    with SmtpServer() as server:
+        url = f"smtp://{quote(USER, safe='')}:secret@127.0.0.1:{server.port}"
+        with pytest.raises(MailError) as failed:
+            send_with_retry(Smtp(url, timeout=5), read(written()), "x", sleep=lambda _: None)
+    assert str(failed.value) == "the server does not offer STARTTLS; refusing to send a password"
+    assert not failed.value.temporary and failed.value.unreachable
+    assert server.recorder.messages == []
+
+
+def test_implicit_tls_to_a_certificate_the_client_does_not_trust_sends_nothing(
+    certificate, monkeypatch, tmp_path
+):
+    other, _key = self_signed_certificate(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(other))
+    tls_context.cache_clear()
+    accounts = Accounts(USER, "secret")
+    try:
+        with TlsSmtpServer(*certificate, accounts, implicit=True) as server:
+            transport = Smtp(server.url_for(USER, "secret"), timeout=5)
+            with pytest.raises(MailError) as failed:
+                transport.send(read(written()), "x")
+    finally:
+        tls_context.cache_clear()
+    assert "CERTIFICATE_VERIFY_FAILED" in str(failed.value) and failed.value.unreachable
+    assert accounts.attempts == [] and server.recorder.messages == []
