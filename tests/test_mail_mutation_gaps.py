@@ -76,9 +76,14 @@ def test_a_silent_server_is_given_up_on_after_the_timeout_the_settings_give(sche
         failed = _given_up_within(
             10, lambda: send_with_retry(transport, read(written()), "x", sleep=pauses.append)
         )
+        again = _given_up_within(  # the next recipient is not tried, nor retried
+            1, lambda: send_with_retry(transport, read(written()), "y", sleep=pauses.append)
+        )
         transport.close()
     assert str(failed) == "TimeoutError: no answer from the server within 0.5 s"
     assert failed.temporary and failed.unreachable and pauses == []
+    assert str(again) == f"{failed} (not tried again in this send)"
+    assert again.temporary and again.unreachable
 
 
 def test_a_live_server_reports_acceptance_by_its_host(tmp_path):
