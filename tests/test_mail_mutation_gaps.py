@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import socket
 import tempfile
 import threading
 import time
@@ -177,3 +178,39 @@ def test_implicit_tls_to_a_certificate_the_client_does_not_trust_sends_nothing(
         tls_context.cache_clear()
     assert "CERTIFICATE_VERIFY_FAILED" in str(failed.value) and failed.value.unreachable
     assert accounts.attempts == [] and server.recorder.messages == []
+
+
+class BusyServer:
+    """Greets every connection with `greeting` and hangs up (a server turning clients away)."""
+
+    def __init__(self, greeting: bytes) -> None:
+        self.greeting = greeting
+        self.socket = socket.create_server(("127.0.0.1", 0))
+        self.port = self.socket.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                connection, _ = self.socket.accept()
+            except OSError:
+                return
+            with connection:
+                connection.sendall(self.greeting)
+
+    def __enter__(self) -> BusyServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.socket.close()
+
+
+def test_a_busy_server_is_a_temporary_failure_in_its_own_words_even_if_not_utf8():
+    pauses: list[float] = []
+    with BusyServer(b"421 4.3.2 tr\xe8s occup\xe9, r\xe9essayez\r\n") as busy:
+        transport = Smtp(f"smtp://127.0.0.1:{busy.port}", timeout=5)
+        with pytest.raises(MailError) as failed:
+            send_with_retry(transport, read(written()), "x", sleep=pauses.append)
+    assert str(failed.value) == "421 4.3.2 tr\ufffds occup\ufffd, r\ufffdessayez"
+    assert failed.value.temporary and failed.value.unreachable and pauses == []
