@@ -16,7 +16,7 @@ from aiosmtpd.controller import Controller
 from toolkit.mail import MailError, Outbox, Smtp, send_with_retry, tls_context, transport_for
 
 from .smtp_server import Accounts, SilentServer, SmtpServer, TlsSmtpServer, self_signed_certificate
-from .test_mail import USER, certificate, read, trusted, written  # noqa: F401 (fixtures)
+from .test_mail import USER, ZOE, certificate, read, trusted, written  # noqa: F401 (fixtures)
 
 
 @pytest.mark.parametrize(
@@ -214,3 +214,39 @@ def test_a_busy_server_is_a_temporary_failure_in_its_own_words_even_if_not_utf8(
             send_with_retry(transport, read(written()), "x", sleep=pauses.append)
     assert str(failed.value) == "421 4.3.2 tr\ufffds occup\ufffd, r\ufffdessayez"
     assert failed.value.temporary and failed.value.unreachable and pauses == []
+
+
+@pytest.mark.parametrize(
+    ("code", "temporary"), [(400, True), (499, True), (500, False), (554, False)]
+)
+def test_any_4xx_greeting_is_temporary_and_any_5xx_permanent(code, temporary):
+    with BusyServer(f"{code} not now\r\n".encode()) as busy:
+        with pytest.raises(MailError) as failed:
+            Smtp(f"smtp://127.0.0.1:{busy.port}", timeout=5).send(read(written()), "x")
+    assert str(failed.value) == f"{code} not now"
+    assert failed.value.temporary is temporary and failed.value.unreachable
+
+
+@pytest.mark.parametrize(
+    ("code", "temporary"), [(400, True), (499, True), (500, False), (554, False)]
+)
+def test_any_4xx_refusal_of_an_address_is_temporary_and_any_5xx_permanent(code, temporary):
+    with SmtpServer() as server:
+        server.recorder.reject = {ZOE.email}
+        server.recorder.refusal = f"{code} 5.1.1 no such mailbox: b\u00f6x"
+        transport = Smtp(server.url, timeout=5)
+        with pytest.raises(MailError) as failed:
+            transport.send(read(written()), "x")
+        transport.close()
+    assert str(failed.value) == f"{code} 5.1.1 no such mailbox: b\u00f6x"
+    assert failed.value.temporary is temporary and not failed.value.unreachable
+
+
+def test_one_connection_and_one_sign_in_carry_every_message_of_a_send(trusted):
+    accounts = Accounts(USER, "secret")
+    with TlsSmtpServer(*trusted, accounts) as server:
+        transport = Smtp(server.url_for(USER, "secret"), timeout=5)
+        for name in ("a", "b", "c"):
+            assert transport.send(read(written()), name) == "accepted by 127.0.0.1"
+        transport.close()
+    assert len(accounts.attempts) == 1 and len(server.recorder.messages) == 3
