@@ -8,6 +8,7 @@ import socket
 import tempfile
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 import pytest
@@ -253,3 +254,14 @@ def test_one_connection_and_one_sign_in_carry_every_message_of_a_send(trusted):
             assert transport.send(read(written()), name) == "accepted by 127.0.0.1"
         transport.close()
     assert len(accounts.attempts) == 1 and len(server.recorder.messages) == 3
+
+
+def test_the_date_header_is_the_true_time_whatever_the_machines_time_zone(monkeypatch):
+    monkeypatch.setenv("TZ", "Pacific/Auckland")
+    time.tzset()
+    try:
+        sent = read(written())["Date"].datetime
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert abs(sent - datetime.now(UTC)) < timedelta(minutes=2)
