@@ -26,6 +26,7 @@ class Recorder:
         self.envelopes: list[tuple[str, list[str]]] = []
         self.fail_next = 0
         self.reject: set[str] = set()
+        self.refusal = "550 5.1.1 mailbox unavailable"  # the reply each rejected address gets
         # when set, the message after `hold_after` accepted ones is held: its data is read but
         # never answered until `release` is set (a server stuck mid-send)
         self.hold_after: int | None = None
@@ -34,7 +35,7 @@ class Recorder:
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.reject:
-            return "550 5.1.1 mailbox unavailable"
+            return self.refusal
         if self.fail_next > 0:
             self.fail_next -= 1
             return "451 4.3.0 temporary failure, try again"
