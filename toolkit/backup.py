@@ -135,8 +135,9 @@ def _insert(connection, table: Table, rows: list[dict]) -> None:
 def _reset_sequences(connection) -> None:
     """After inserting explicit ids, point each id sequence past the highest id."""
     for table in _tables():
-        column = table.columns.get("id")
-        if column is None or not column.autoincrement:
+        # only integer ids have a sequence (a programme's id and an evaluation answer's are text)
+        column = table.autoincrement_column
+        if column is None or column.name != "id":
             continue
         connection.execute(
             text(
