@@ -46,14 +46,22 @@ DOCUMENTS = {
     )
 }
 
-_env = Environment(
-    loader=PackageLoader("toolkit.packs", "templates"),
-    autoescape=select_autoescape(["html"]),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-_env.filters["markdown"] = render_markdown
+
+def templates(package: str) -> Environment:
+    """The Jinja environment for a package's printed documents (its `templates/` folder): every
+    PDF the toolkit prints is written with the same escaping and whitespace rules."""
+    env = Environment(
+        loader=PackageLoader(package, "templates"),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["markdown"] = render_markdown
+    return env
+
+
+_env = templates("toolkit.packs")
 
 
 def render_html(name: str, pack: Pack, personalise: tuple[Person, ...] = ()) -> str:

@@ -8,7 +8,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from sqlalchemy.orm import Session
 
 from toolkit import packs, sets
@@ -133,13 +132,7 @@ def certificate_pdf(
     return packs.render_pdf(packs.render_html("certificates", mine))
 
 
-_env = Environment(
-    loader=PackageLoader("toolkit.portfolio", "templates"),
-    autoescape=select_autoescape(["html"]),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+_env = packs.render.templates("toolkit.portfolio")
 
 
 def record_html(record: Record) -> str:

@@ -3,8 +3,6 @@ tagged PDF, through the packs' renderer and print stylesheet."""
 
 from __future__ import annotations
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-
 from toolkit import packs
 from toolkit.programme_map import SHADES
 from toolkit.programmes import charts
@@ -17,13 +15,7 @@ FRAMEWORK_NAMES = (
     ("gpc", "GMC Generic Professional Capabilities"),
 )
 
-_env = Environment(
-    loader=PackageLoader("toolkit.programmes", "templates"),
-    autoescape=select_autoescape(["html"]),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+_env = packs.render.templates("toolkit.programmes")
 
 
 def report_html(report: ProgrammeReport, leads: list[str], as_at: str) -> str:
