@@ -208,6 +208,10 @@ def test_the_record_downloads_change_nothing_and_hold_the_members_own_record(app
     facilitator.post(
         f"/sets/set-a/sessions/{first.key}/attach", data={"case": "a-colleague-under-strain"}
     )
+    from toolkit.programmes.records import create_programme
+
+    first.learning_set.programme = create_programme(db, "kss-2027", "KSS Foundation 2027")
+    db.commit()
     member = _reflect(app, links["zoe@example.nhs.uk"])
     token = links["zoe@example.nhs.uk"]
     before = db.scalars(select(Reflection)).one().updated_at
@@ -220,6 +224,7 @@ def test_the_record_downloads_change_nothing_and_hold_the_members_own_record(app
         "Learning set record",
         "Zoë Marsh (FY2)",
         "Learning set: Set A",
+        "Programme: KSS Foundation 2027",
         "Session 1: Action learning",
         "Session 2: Action learning",
         "Total: 6.5 hours over 2 sessions",
@@ -236,6 +241,7 @@ def test_the_record_downloads_change_nothing_and_hold_the_members_own_record(app
     assert plain.headers["Content-Type"] == "text/plain; charset=utf-8"
     body = plain.data.decode("utf-8")
     assert body.startswith("LEARNING SET RECORD\n\nName: Zoë Marsh (FY2)\n")
+    assert "\nProgramme: KSS Foundation 2027\n" in body
     assert "SESSIONS ATTENDED" in body and SECRET in body and "\t" not in body and "|" not in body
     db.expire_all()
     assert db.scalars(select(Reflection)).one().updated_at == before  # GETs changed nothing

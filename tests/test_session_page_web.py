@@ -221,3 +221,18 @@ def test_suggestions_follow_each_change_though_the_page_remembers_them(db, signe
     assert attached.status_code == 302
     after = suggested_ids(text(signed_in.get(url)))
     assert before[0] not in after  # used in the programme now
+
+
+def test_a_set_in_a_programme_has_its_suggestions_remembered_between_views(app, db, signed_in):
+    """The remembered suggestions are keyed by what they depend on, in plain values: a key
+    holding the programme's database object would differ on every request and never be found."""
+    from toolkit.programmes.records import create_programme
+
+    make_set(signed_in)
+    learning_set = db.scalar(select(LearningSet))
+    learning_set.programme = create_programme(db, "kss-2027", "KSS Foundation 2027")
+    db.commit()
+    url = session_url(db, 0)
+    first = suggested_ids(text(signed_in.get(url)))
+    assert first and suggested_ids(text(signed_in.get(url))) == first
+    assert len(app.extensions["toolkit"].once("suggested-cases", dict)) == 1

@@ -106,7 +106,7 @@ def build_record(
         name=member.name,
         grade=member.grade,
         set_title=learning_set.title,
-        programme=learning_set.programme,
+        programme=learning_set.programme_title,
         facilitators=", ".join(f.name for f in learning_set.facilitators),
         made_on=f"{today.day} {today:%B %Y}",
         sessions=tuple(sessions),
@@ -160,7 +160,8 @@ def record_text(record: Record) -> str:
         "No sessions recorded yet."
     ]
     if record.sessions:
-        out += ["", f"Total: {record.total_hours} hours over {len(record.sessions)} sessions."]
+        count = len(record.sessions)
+        out += ["", f"Total: {record.total_hours} hours over {count} session{'s' * (count != 1)}."]
     out += ["", "LEADERSHIP FRAMEWORK AREAS COVERED", ""]
     for name, labels in record.areas:
         out += [name, *(f"- {label}" for label in labels), ""]

@@ -137,7 +137,7 @@ def _suggested_cases(learning_set: LearningSet) -> list:
     key = (
         learning_set.id,
         learning_set.title,
-        learning_set.programme,
+        learning_set.programme_title,  # text: a Programme object differs every request
         tuple((m.id, m.active, m.grade) for m in learning_set.members),
         tuple((m.id, m.version) for m in learning_set.meetings),
     )
