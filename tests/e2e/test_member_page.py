@@ -159,7 +159,7 @@ def test_a_member_replies_ticks_pre_work_updates_an_action_evaluates_and_takes_a
             "Learning set record",
             "Zoë Marsh (FY2)",
             "Session 1: Getting started",
-            "Total: 3 hours over 1 sessions.",
+            "Total: 3 hours over 1 session.",
             REFLECTION,
             "The draft rota now comes a week earlier.",
         ):
