@@ -554,9 +554,10 @@ def test_bulk_printing_a_whole_set_as_one_zip(app, signed_in, env):
     assert signed_in.get(where + ".zip").status_code == 404  # not ready yet
     app.extensions["toolkit"].queue.burst()
     page = text(signed_in.get(where))
-    assert "Ready:" in page and "Download the zip" in page
+    assert "Ready:" in page and "Download the zip" in page and "Back to the set" in page
     download = signed_in.get(where + ".zip")
     assert download.status_code == 200
+    assert "filename=set-a-all-documents.zip" in download.headers["Content-Disposition"]
     path = env.data_dir / "downloaded.zip"
     path.write_bytes(download.data)
     with zipfile.ZipFile(path) as archive:
@@ -585,8 +586,12 @@ def test_the_certificates_of_a_programme_as_one_zip(app, signed_in, env):
             sets.record_attendance(db, first, {m.id: "present" for m in s.members})
     where = signed_in.post("/sets/set-a/bundle", data={"what": "programme"}).headers["Location"]
     app.extensions["toolkit"].queue.burst()
+    page = signed_in.get(where).get_data(as_text=True)
+    assert "<h1>Certificates of KSS 2025</h1>" in page and "All documents" not in page
+    assert 'href="/programmes/kss-2025">Back to the programme' in page
     download = signed_in.get(where + ".zip")
     assert download.status_code == 200
+    assert "filename=kss-2025-certificates.zip" in download.headers["Content-Disposition"]
     path = env.data_dir / "certificates.zip"
     path.write_bytes(download.data)
     with zipfile.ZipFile(path) as archive:

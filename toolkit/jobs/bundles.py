@@ -14,7 +14,7 @@ import secrets
 import time
 import zipfile
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -39,16 +39,28 @@ class Progress:
     total: int
     state: str  # queued, rendering, ready, failed
     detail: str = ""
+    title: str = ""  # what the page calls it: "All documents of …", "Certificates of …"
+    name: str = ""  # the zip's file name, without ".zip"
+    programme_id: str = ""  # a programme's certificates: its page is the way back
 
 
 def folder(data_dir: Path) -> Path:
     return data_dir / "bundles"
 
 
-def new_bundle(data_dir: Path, learning_sets: list[LearningSet]) -> str:
-    """Record a queued bundle of the sets' documents; its id."""
+def new_bundle(
+    data_dir: Path, learning_sets: list[LearningSet], programme_id: str = "", title: str = ""
+) -> str:
+    """Record a queued bundle of the sets' documents (of a programme's sets' certificates, when
+    `programme_id` is given, `title` being the programme's); its id."""
     bundle_id = secrets.token_urlsafe(24)
-    _write(data_dir, bundle_id, Progress([s.slug for s in learning_sets], 0, 0, "queued"))
+    if programme_id:
+        label, name = f"Certificates of {title}", f"{programme_id}-certificates"
+    else:
+        first = learning_sets[0]
+        label, name = f"All documents of {first.title}", f"{first.slug}-all-documents"
+    slugs = [s.slug for s in learning_sets]
+    _write(data_dir, bundle_id, Progress(slugs, 0, 0, "queued", "", label, name, programme_id))
     return bundle_id
 
 
@@ -79,7 +91,9 @@ def run(queue: Queue, set_ids: list[int], bundle_id: str, only: str | None = Non
     "certificates"), render the PDFs in a process pool, write the zip."""
     data_dir = queue.settings.data_dir
     jobs, slugs = _documents(queue, set_ids, only)
-    _write(data_dir, bundle_id, Progress(slugs, 0, len(jobs), "rendering"))
+    queued = progress(data_dir, bundle_id) or Progress(slugs, 0, 0, "queued")
+    state = replace(queued, set_slugs=slugs, total=len(jobs), state="rendering")
+    _write(data_dir, bundle_id, state)
     target = zip_path(data_dir, bundle_id)
     partial = target.with_suffix(".zip.tmp")
     stamp = time.localtime()[:6]
@@ -94,13 +108,13 @@ def run(queue: Queue, set_ids: list[int], bundle_id: str, only: str | None = Non
             for done, future in enumerate(as_completed(futures), 1):
                 info = zipfile.ZipInfo(f"{futures[future]}.pdf", date_time=stamp)
                 archive.writestr(info, future.result(), zipfile.ZIP_DEFLATED)
-                _write(data_dir, bundle_id, Progress(slugs, done, len(jobs), "rendering"))
+                _write(data_dir, bundle_id, replace(state, done=done))
     except Exception as exc:
         partial.unlink(missing_ok=True)
-        _write(data_dir, bundle_id, Progress(slugs, 0, len(jobs), "failed", repr(exc)))
+        _write(data_dir, bundle_id, replace(state, state="failed", detail=repr(exc)))
         raise
     os.replace(partial, target)
-    _write(data_dir, bundle_id, Progress(slugs, len(jobs), len(jobs), "ready"))
+    _write(data_dir, bundle_id, replace(state, done=len(jobs), state="ready"))
     return str(target)
 
 

@@ -24,7 +24,7 @@ from toolkit import invites, sets
 from toolkit.jobs import bundles, outgoing, schedule
 from toolkit.jobs.compose import Composer
 from toolkit.mail import Letter
-from toolkit.models import LearningSet, SentInvite
+from toolkit.models import LearningSet, Programme, SentInvite
 from toolkit.web import get_db, toolkit
 from toolkit.web.sets.routes import _user, bp, find_set, save_checked
 
@@ -249,12 +249,18 @@ def new_bundle(slug: str):
     changes nothing, so a programme lead may start it)."""
     learning_set = find_set(slug, change=False)
     kit = toolkit()
-    chosen, only = [learning_set], None
+    chosen, only, programme = [learning_set], None, None
     if request.form.get("what") == "programme" and learning_set.programme:
+        programme = learning_set.programme
         visible = sets.sets_for(get_db(), _user())
-        chosen = [s for s in visible if s.programme_id == learning_set.programme_id]
+        chosen = [s for s in visible if s.programme_id == programme.id]
         only = "certificates"
-    bundle_id = bundles.new_bundle(kit.settings.data_dir, chosen)
+    bundle_id = bundles.new_bundle(
+        kit.settings.data_dir,
+        chosen,
+        programme.id if programme else "",
+        programme.title if programme else "",
+    )
     kit.queue.bundle([s.id for s in chosen], bundle_id, only)
     return redirect(url_for("sets.bundle", slug=slug, bundle_id=bundle_id))
 
@@ -274,10 +280,12 @@ def _progress(learning_set: LearningSet, bundle_id: str) -> bundles.Progress:
 def bundle(slug: str, bundle_id: str):
     """A bundle's progress, then its download link."""
     learning_set = find_set(slug)
+    found = _progress(learning_set, bundle_id)
     return render_template(
         "sets/bundle.html",
         s=learning_set,
-        p=_progress(learning_set, bundle_id),
+        p=found,
+        programme=get_db().get(Programme, found.programme_id) if found.programme_id else None,
         bundle_id=bundle_id,
     )
 
@@ -285,7 +293,9 @@ def bundle(slug: str, bundle_id: str):
 @bp.route("/<slug>/bundles/<bundle_id>.zip")
 def bundle_download(slug: str, bundle_id: str):
     learning_set = find_set(slug)
-    if _progress(learning_set, bundle_id).state != "ready":
+    found = _progress(learning_set, bundle_id)
+    if found.state != "ready":
         abort(404)
     path = bundles.zip_path(toolkit().settings.data_dir, bundle_id)
-    return send_file(path, as_attachment=True, download_name=f"{slug}-all-documents.zip")
+    name = found.name or f"{slug}-all-documents"  # a bundle queued before names were kept
+    return send_file(path, as_attachment=True, download_name=f"{name}.zip")
