@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
 from datetime import timedelta
 
 import pytest
@@ -12,9 +14,10 @@ from toolkit import db as database
 from toolkit.accounts import create_user
 from toolkit.models import PasswordReset
 from toolkit.web import create_app
+from toolkit.web.auth import RESET_SENDER
 
 from .conftest import PASSWORD, add_user, sign_in
-from .smtp_server import SmtpServer
+from .smtp_server import SilentServer, SmtpServer
 from .test_auth import clock  # noqa: F401  (the app's clock, stopped)
 
 BASE = "https://sets.example.nhs.uk"
@@ -35,15 +38,23 @@ def app(smtp):
     return create_app({"TESTING": True, "WTF_CSRF_ENABLED": False})
 
 
-def _ask(app, email: str, address: str = "10.0.0.5"):
-    """Ask for a link as a stranger would, from a forged Host; follow to the sign-in page."""
-    return app.test_client().post(
+def _ask(app, email: str, address: str = "10.0.0.5", wait: bool = True):
+    """Ask for a link as a stranger would, from a forged Host; follow to the sign-in page;
+    then (`wait`) wait until the link has gone, or failed to."""
+    answer = app.test_client().post(
         "/login/forgot",
         data={"email": email},
         headers={"Host": "evil.example"},
         environ_base={"REMOTE_ADDR": address},
         follow_redirects=True,
     )
+    for sender in _senders() if wait else ():
+        sender.join()
+    return answer
+
+
+def _senders() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == RESET_SENDER]
 
 
 def _link(message) -> str:
@@ -81,6 +92,24 @@ def test_unknown_addresses_get_the_same_answer_and_no_e_mail(app, smtp):
     known, unknown = _ask(app, "fac@example.org"), _ask(app, "nobody@example.org")
     assert SAME_ANSWER in unknown.text and known.status_code == unknown.status_code == 200
     assert len(smtp.messages) == 1
+
+
+def test_the_answer_does_not_wait_for_the_mail_server(env, monkeypatch, caplog):
+    """A server that never answers holds up neither the answer (which would take longer for a
+    real account than an unknown one, telling who has one) nor the page: the link is sent
+    after it, and its failure logged."""
+    with SilentServer() as silent:
+        monkeypatch.setenv("TOOLKIT_SMTP_URL", f"smtp://127.0.0.1:{silent.port}")
+        monkeypatch.setenv("TOOLKIT_SMTP_TIMEOUT", "3")
+        app = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False})
+        add_user(app)
+        with caplog.at_level(logging.WARNING):
+            assert SAME_ANSWER in _ask(app, "fac@example.org", wait=False).text
+            [sender] = _senders()
+            assert sender.is_alive()  # the answer came while the server was still silent
+            sender.join()
+    [record] = [r for r in caplog.records if "reset link for user" in r.getMessage()]
+    assert "not sent" in record.getMessage() and "no answer" in record.getMessage()
 
 
 def test_setting_a_password_signs_out_every_other_browser(app, smtp):

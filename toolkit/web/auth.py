@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import hmac
 import math
+import threading
 from datetime import datetime
+from email.message import EmailMessage
+from logging import Logger
 
 from flask import (
     Blueprint,
@@ -46,6 +49,7 @@ from toolkit.accounts import (
     start_sign_in,
 )
 from toolkit.calendar import Person
+from toolkit.config import Settings
 from toolkit.letters import reset_letter
 from toolkit.mail import SERVICE, MailError, compose_plain, send_with_retry, transport_for
 from toolkit.models import User, utcnow
@@ -370,11 +374,9 @@ def forgot():
     if not form.validate_on_submit():
         return render_template("auth/forgot.html", form=form), 400 if form.errors else 200
     link = request_reset(get_db(), form.email.data, _address(), utcnow())
-    if link is not None:
-        try:
-            send_reset_link(link)
-        except MailError as exc:
-            current_app.logger.warning("reset link for user %s not sent: %s", link.user.id, exc)
+    if link is not None:  # sent after the answer: a slow server must not tell who has an account
+        args = (toolkit().settings, reset_message(link), link.user.id, current_app.logger)
+        threading.Thread(target=_send_quietly, args=args, name=RESET_SENDER, daemon=True).start()
     flash(
         "If an account exists for that address, we have sent it a link to set a new password. "
         f"The link works once, within {_duration(int(RESET_LIFETIME.total_seconds()))}."
@@ -412,8 +414,14 @@ def _reset_gone():
     return page, 404, {"Cache-Control": "no-store"}
 
 
-def send_reset_link(link: ResetLink, sent_by: User | None = None) -> str:
-    """E-mail a reset link to its account's own address; raises MailError if it cannot go."""
+def send_reset_link(link: ResetLink, sent_by: User) -> str:
+    """E-mail a reset link an admin asked for, to its account's own address, and wait for the
+    server (the admin is told whether it went); raises MailError if it cannot go."""
+    return _send_reset(toolkit().settings, reset_message(link, sent_by), link.user.id)
+
+
+def reset_message(link: ResetLink, sent_by: User | None = None) -> EmailMessage:
+    """The e-mail carrying a reset link (from an admin, when `sent_by`)."""
     settings = toolkit().settings
     url = public_url("auth.reset", token=link.token)
     by = sent_by.name if sent_by else ""
@@ -421,9 +429,24 @@ def send_reset_link(link: ResetLink, sent_by: User | None = None) -> str:
     service = Person(SERVICE, settings.mail_from)
     reply_to = Person(sent_by.name, sent_by.email) if sent_by else Person("", settings.mail_from)
     recipient = Person(link.user.name, link.user.email)
-    message = compose_plain(service, reply_to, recipient, letter, settings.host)
+    return compose_plain(service, reply_to, recipient, letter, settings.host)
+
+
+RESET_SENDER = "password-reset"  # the name of the thread that sends a link someone asked for
+
+
+def _send_reset(settings: Settings, message: EmailMessage, user_id: int) -> str:
     transport = transport_for(settings.smtp_url, settings.outbox_dir, settings.smtp_timeout)
     try:
-        return send_with_retry(transport, message, f"password-reset-{link.user.id}", delays=())
+        return send_with_retry(transport, message, f"password-reset-{user_id}", delays=())
     finally:
         transport.close()
+
+
+def _send_quietly(settings: Settings, message: EmailMessage, user_id: int, log: Logger) -> None:
+    """Send a link someone asked for, after they have had their answer; log a failure (they
+    can ask again)."""
+    try:
+        _send_reset(settings, message, user_id)
+    except MailError as exc:
+        log.warning("reset link for user %s not sent: %s", user_id, exc)
