@@ -223,7 +223,7 @@ def test_programme_map_shows_gaps_and_coverage(app, db, signed_in):
         f"/sets/set-a/sessions/{first.key}/attach",
         data={"case": "the-stalled-sepsis-project", "do": "attach"},
     )
-    prompt = next(p for p in BANK.prompts.values() if p.tags.hlm and p.tags.mlcf)
+    prompt = next(p for p in BANK.prompts.values() if p.tags.hlm and p.tags.mlcf and p.tags.gpc)
     third = meetings(db)[2]
     signed_in.post(
         f"/sets/set-a/sessions/{third.key}/attach", data={"prompt": prompt.id, "do": "attach"}
@@ -234,6 +234,7 @@ def test_programme_map_shows_gaps_and_coverage(app, db, signed_in):
     for key, caption, areas in (
         ("hlm", "Healthcare Leadership Model", frameworks.hlm.areas),
         ("mlcf", "Medical Leadership Competency Framework", frameworks.mlcf.top_level()),
+        ("gpc", "GMC Generic Professional Capabilities", frameworks.gpc.areas),
     ):
         expected = {}
         for area in areas:

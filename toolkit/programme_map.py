@@ -31,8 +31,7 @@ class Coverage:
 
 
 def coverage(learning_set: LearningSet, bank: Bank, frameworks: Frameworks) -> Coverage:
-    """The programme map: meetings × HLM dimensions, MLCF domains and GPC domains (the set's map
-    page shows the first two; the programme page all three)."""
+    """The programme map: meetings × HLM dimensions, MLCF domains and GPC domains."""
     meetings = [m for m in meetings_in_order(learning_set) if m.status != "cancelled"]
     areas = {
         "hlm": [(a.id, a.label) for a in frameworks.hlm.areas],
@@ -86,14 +85,17 @@ def profile_of(learning_set: LearningSet) -> SetProfile:
     return set_profile(grades, learning_set.title, learning_set.programme_title)
 
 
-CELL, LABEL_WIDTH, HEADER = 28, 330, 70
+CELL, HEADER, CHAR = 28, 70, 7  # CHAR: a wide average character at 13 px
+PREFIXES = {"hlm": "HLM", "mlcf": "MLCF", "gpc": "GPC"}  # the heat map's rows, in order
 SHADES = ("#ffffff", "#c8dcf0", "#7fa9d8", "#2f6db5", "#003087")  # 0, 1, 2, 3, 4+ tags
 
 
 def coverage_svg(cover: Coverage) -> str:
     """A heat map (rows: framework areas; columns: sessions) as a standalone, accessible SVG."""
-    rows = [(key, area_id, label) for key in ("hlm", "mlcf") for area_id, label in cover.areas[key]]
-    width = LABEL_WIDTH + CELL * max(len(cover.meetings), 1) + 10
+    rows = [(key, area_id, label) for key in PREFIXES for area_id, label in cover.areas[key]]
+    labels = [f"{PREFIXES[key]} {label}" for key, _, label in rows]
+    label_width = CHAR * max(map(len, labels), default=0) + 12
+    width = label_width + CELL * max(len(cover.meetings), 1) + 10
     height = HEADER + CELL * len(rows) + 10
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}" '
@@ -102,22 +104,19 @@ def coverage_svg(cover: Coverage) -> str:
         "cases and prompts</title>",
     ]
     for col in range(len(cover.meetings)):
-        x = LABEL_WIDTH + CELL * col + CELL // 2
+        x = label_width + CELL * col + CELL // 2
         parts.append(
             f'<text x="{x}" y="{HEADER - 10}" font-size="13" text-anchor="middle">{col + 1}</text>'
         )
     for row, (key, area_id, label) in enumerate(rows):
         y = HEADER + CELL * row
-        prefix = "HLM" if key == "hlm" else "MLCF"
-        parts.append(
-            f'<text x="0" y="{y + 19}" font-size="13">{escape(prefix)} {escape(label)}</text>'
-        )
+        parts.append(f'<text x="0" y="{y + 19}" font-size="13">{escape(labels[row])}</text>')
         for col, meeting in enumerate(cover.meetings):
             n = cover.hits.get((meeting.id, key, area_id), 0)
             parts.append(
-                f'<rect x="{LABEL_WIDTH + CELL * col}" y="{y}" width="{CELL - 2}" '
+                f'<rect x="{label_width + CELL * col}" y="{y}" width="{CELL - 2}" '
                 f'height="{CELL - 2}" fill="{SHADES[min(n, 4)]}" stroke="#768692">'
                 f"<title>Session {col + 1}, {escape(label)}: {n}</title></rect>"
             )
-    parts.append(f'<text x="{LABEL_WIDTH}" y="18" font-size="13">Sessions →</text></svg>')
+    parts.append(f'<text x="{label_width}" y="18" font-size="13">Sessions →</text></svg>')
     return "".join(parts)
