@@ -64,6 +64,7 @@ def test_an_admin_names_a_lead_who_then_sees_the_programme(browser, page, server
     phone.goto(f"{server.url}/sets/kss-fy-2027-set-a")
     phone.get_by_text(re.compile("you can read everything here")).wait_for()
     assert phone.get_by_role("button", name="Save ground rules").count() == 0
+    assert phone.get_by_role("link", name=re.compile("^Change")).count() == 0
     # a session: read, not changed (no button shown to change it), but printed, register too
     phone.goto(f"{server.url}/sets/kss-fy-2027-set-a/sessions/session-1")
     phone.get_by_text(re.compile("you can read this session and print")).wait_for()
