@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,7 +143,7 @@ def split_copies(html: str) -> list[str]:
 
 def combined_pdf(htmls: Sequence[str], fetcher: URLFetcher) -> bytes:
     """Lay out each document (its writing lines filling their pages) and join their pages."""
-    documents = [_document(fill_lines(html, fetcher), fetcher).render() for html in htmls]
+    documents = [fill_lines(_document(html, fetcher).render()) for html in htmls]
     pages = [page for document in documents for page in document.pages]
     return documents[0].copy(pages).write_pdf(pdf_tags=True)
 
@@ -158,45 +157,70 @@ def _document(html: str, fetcher: URLFetcher) -> weasyprint.HTML:
     return weasyprint.HTML(string=html, base_url=STATIC.as_uri() + "/", url_fetcher=fetcher)
 
 
-_FILL = re.compile(r'<div class="lines" data-fill>')
-
-
-def fill_lines(html: str, fetcher: URLFetcher) -> str:
+def fill_lines(document: weasyprint.Document) -> weasyprint.Document:
     """Lengthen each block of writing lines marked `data-fill` so that it uses the rest of the
     page it ends on: a sheet for writing on never ends in a mostly empty page, nor spills a few
-    lines onto one. Costs one extra layout, only for documents that have such blocks."""
-    count = len(_FILL.findall(html))
-    if not count:
-        return html
-    numbered = iter(range(count))
-    html = _FILL.sub(lambda _: f'<div class="lines" data-fill="{next(numbered)}">', html)
-    extra = _spare_lines(_document(html, fetcher).render())
-    for n, lines in extra.items():
-        marker = f'data-fill="{n}">'
-        html = html.replace(marker, marker + "<div></div>" * lines)
-    return html
-
-
-def _spare_lines(document) -> dict[str, int]:
-    """How many more lines each fill block can take: the free space under the content of the
-    page where it ends, shared between the blocks that end on that page."""
-    extra: dict[str, int] = {}
-    ends: dict[str, tuple[int, float]] = {}  # block -> (page it ends on, one line's height)
-    for number, page in enumerate(document.pages):
+    lines onto one. The lines are added to the laid-out pages (copies of the block's last line,
+    each one line lower), so the document is laid out once."""
+    ends = {}  # each fill block's element -> (its page, its part on that page)
+    for page in document.pages:
         for box in page._page_box.descendants():
             element = getattr(box, "element", None)
-            if box.element_tag == "div" and element is not None and element.get("data-fill"):
-                line = box.children[0].margin_height() if box.children else 0
-                ends[element.get("data-fill")] = (number, line)
-    for number, page in enumerate(document.pages):
-        blocks = [(n, line) for n, (p, line) in ends.items() if p == number and line > 0]
+            if box.element_tag == "div" and element is not None and _marked(element):
+                ends[element] = (page, box)
+    for page in document.pages:
+        blocks = [box for on, box in ends.values() if on is page and box.children]
         if not blocks:
             continue
-        free = _free_space(page._page_box)
-        lines = int(free // blocks[0][1])
-        for i, (n, _line) in enumerate(blocks):
-            extra[n] = lines // len(blocks) + (1 if i < lines % len(blocks) else 0)
-    return extra
+        spare = int(_free_space(page._page_box) // blocks[0].children[0].margin_height())
+        for block, lines in zip(blocks, _share(spare, blocks), strict=True):
+            _add_lines(page._page_box.children[0], block, lines)
+    return document
+
+
+def _marked(element) -> bool:
+    return element.get("data-fill") is not None
+
+
+def _share(lines: int, blocks: list) -> list[int]:
+    """`lines` shared out between the blocks, the earlier ones taking any remainder."""
+    each, left = divmod(lines, len(blocks))
+    return [each + (1 if i < left else 0) for i in range(len(blocks))]
+
+
+def _add_lines(root, block, count: int) -> None:
+    """Append `count` copies of the block's last line under it, then move everything that
+    follows the block down and lengthen the boxes that hold it, as a new layout would."""
+    if count <= 0:
+        return
+    last = block.children[-1]
+    step = last.margin_height()
+    for n in range(1, count + 1):
+        line = last.copy_with_children([])
+        line.translate(0, step * n)
+        block.children.append(line)
+    _push_down(root, block, step * count)
+
+
+def _push_down(root, box, height: float) -> None:
+    """Grow `box` and its ancestors up to `root` by `height`, moving their later children down."""
+    path = _path(root, box)
+    for parent, child in zip(reversed(path[:-1]), reversed(path[1:]), strict=True):
+        child.height += height
+        for later in parent.children[parent.children.index(child) + 1 :]:
+            later.translate(0, height)
+    root.height += height
+
+
+def _path(root, box) -> list:
+    """The boxes from `root` down to `box`."""
+    if root is box:
+        return [root]
+    for child in getattr(root, "children", ()):
+        path = _path(child, box)
+        if path:
+            return [root, *path]
+    return []
 
 
 def _free_space(page_box) -> float:
