@@ -87,3 +87,67 @@ def test_a_full_page_gets_no_lines_and_a_short_one_is_filled(written):
     html = HEAD + "<h1>Notes</h1>" + lines(written) + "</body></html>"
     depths = ink_depth(render_pdf(html))
     assert depths[-1] > 0.9
+
+
+# Named copies: the first copy is laid out, the others reuse its pages with their own name.
+
+
+def named_handouts(names: list[str]) -> list[str]:
+    """One handout HTML per named copy, as the named-handouts document splits them."""
+    copies = "".join(
+        f'<!--copy--><section class="copy"><p class="doctitle" data-personal>Handout for {name}'
+        f'</p><p class="eyebrow" data-personal>Participant handout · {name}</p><h1>Set A</h1>'
+        + "<h2>Agenda</h2>" + "<p>Check-in, then presentations and questions.</p>" * 40
+        + "<h2>Notes</h2>" + lines(3) + "</section><!--/copy-->"
+        for name in names
+    )  # fmt: skip
+    running = '<p class="running">Set A · Session 2</p>'
+    return render.split_copies(HEAD + running + "<main>" + copies + "</main></body></html>")
+
+
+def each_laid_out(htmls: list[str]) -> bytes:
+    """The oracle: every copy laid out on its own, as before copies reused the first's pages."""
+    fetcher = StaticOnlyFetcher()
+    documents = [fill_lines(render._document(html, fetcher).render()) for html in htmls]
+    return documents[0].copy([p for d in documents for p in d.pages]).write_pdf(pdf_tags=True)
+
+
+LONG = "Dr Aloysius Featherstonehaugh-Wriothesley-Cholmondeley-Marjoribanks Ní Bhriain-Ó Súil"
+
+
+def test_named_copies_print_exactly_as_copies_laid_out_one_by_one(monkeypatch):
+    """Reused pages carry each copy's own name, running footer and page numbers; a name that
+    wraps onto a second line takes more room, so that copy is laid out on its own."""
+    htmls = named_handouts(["Zoë Marsh", "Rhodri ap Siôn", LONG, "Hana Nováková"])
+    layouts = []  # for each layout, whether it was of a whole copy (it has the copy's heading)
+    original = render.weasyprint.HTML.render
+
+    def counted(self, *args, **kwargs):
+        layouts.append(len(self.wrapper_element.etree_element.findall(".//h1")))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(render.weasyprint.HTML, "render", counted)
+    ours = combined_pdf(htmls, StaticOnlyFetcher())
+    assert layouts == [1, 0, 0, 1, 0]  # the first copy, two stamps, the long name, a stamp
+    monkeypatch.undo()
+    assert pictures(ours) == pictures(each_laid_out(htmls))
+    text = subprocess.run(["pdftotext", "-", "-"], input=ours, capture_output=True).stdout.decode()
+    pages = text.split("\f")[:-1]
+    assert len(pages) == 8 and "Page 2 of 2" in pages[7]
+    for n, name in enumerate(["Zoë Marsh", "Rhodri ap Siôn", None, "Hana Nováková"]):
+        for page in pages[2 * n : 2 * n + 2] if name else ():
+            assert f"Handout for {name}" in page and "Set A · Session 2" in page
+        if name:
+            assert f"PARTICIPANT HANDOUT · {name.upper()}" in pages[2 * n]
+
+
+def test_writing_pdfs_with_remembered_page_references_gives_the_same_bytes(monkeypatch):
+    """pydyf's page references are remembered (its own are rebuilt on every call, quadratic in
+    pages): the PDF written is byte for byte the one pydyf would write."""
+    html = SHEET.format(**{k: lines(n) for k, n in WRITTEN.items()})
+    document = render._document(html, StaticOnlyFetcher())
+    laid_out = document.render()
+    ours = laid_out.write_pdf(pdf_tags=True)
+    monkeypatch.setattr(render.pydyf.PDF, "page_references", render.PYDYF_PAGE_REFERENCES)
+    theirs = laid_out.write_pdf(pdf_tags=True)
+    assert ours == theirs and len(laid_out.pages) == 3

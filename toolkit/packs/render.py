@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import pydyf
 import weasyprint
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from weasyprint.document import Page
+from weasyprint.formatting_structure.boxes import MarginBox
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from toolkit.casebank import LEVELS
@@ -143,9 +147,28 @@ def split_copies(html: str) -> list[str]:
 
 def combined_pdf(htmls: Sequence[str], fetcher: URLFetcher) -> bytes:
     """Lay out each document (its writing lines filling their pages) and join their pages."""
-    documents = [fill_lines(_document(html, fetcher).render()) for html in htmls]
-    pages = [page for document in documents for page in document.pages]
-    return documents[0].copy(pages).write_pdf(pdf_tags=True)
+    first = fill_lines(_document(htmls[0], fetcher).render())
+    pages = list(first.pages)
+    sheet = weasyprint.CSS(url=(STATIC / "print.css").as_uri(), url_fetcher=fetcher)
+    for html in htmls[1:]:
+        pages += _copy_pages(first, htmls[0], html, fetcher, sheet)
+    return first.copy(pages).write_pdf(pdf_tags=True)
+
+
+def _page_references(pdf: pydyf.PDF) -> tuple[bytes, ...]:
+    """The PDF's page references, remembered until a page is added. pydyf 0.13 builds the
+    tuple afresh on every call and WeasyPrint's tagging calls it once per tagged box, which
+    made writing quadratic in the number of pages (5 s of 8 for 50 named handouts)."""
+    kids = pdf.pages["Kids"]
+    known = pdf.__dict__.get("_toolkit_page_references")
+    if known is None or known[0] != len(kids):
+        known = (len(kids), tuple(f"{number} 0 R".encode("ascii") for number in kids[::3]))
+        pdf.__dict__["_toolkit_page_references"] = known
+    return known[1]
+
+
+PYDYF_PAGE_REFERENCES = pydyf.PDF.page_references
+pydyf.PDF.page_references = property(_page_references)
 
 
 def bare_pdf(html: str, fetcher: URLFetcher | None = None) -> bytes:
@@ -155,6 +178,81 @@ def bare_pdf(html: str, fetcher: URLFetcher | None = None) -> bytes:
 
 def _document(html: str, fetcher: URLFetcher) -> weasyprint.HTML:
     return weasyprint.HTML(string=html, base_url=STATIC.as_uri() + "/", url_fetcher=fetcher)
+
+
+# An element that differs between named copies (the name): `data-personal` in the template.
+_PERSONAL = re.compile(r"<(\w+)\b[^>]*\bdata-personal\b[^>]*>.*?</\1>", re.DOTALL)
+
+
+_STYLESHEET_LINK = '<link rel="stylesheet" href="print.css">'
+
+
+def _copy_pages(
+    first, first_html: str, html: str, fetcher: URLFetcher, sheet: weasyprint.CSS
+) -> list[Page]:
+    """The pages of another named copy. When it differs from the first copy only in its
+    `data-personal` elements, and they take the same room, the first copy's pages are reused
+    with this copy's personal elements and page margins (running header, footer with the name,
+    page x of y) put in: those come from a short layout of the copy's opening alone, with as
+    many empty pages (and the print stylesheet parsed once for all copies). Otherwise the copy
+    is laid out on its own."""
+    same_rest = _PERSONAL.sub("", html) == _PERSONAL.sub("", first_html)
+    if _PERSONAL.search(html) and same_rest:
+        opening = html[: list(_PERSONAL.finditer(html))[-1].end()]
+        breaks = '<div class="page-break"></div>' * (len(first.pages) - 1)
+        opening = opening.replace(_STYLESHEET_LINK, "", 1)
+        stamp = _document(opening + breaks, fetcher).render(stylesheets=[sheet])
+        if _same_room(first, stamp):
+            return [_stamped(a, b) for a, b in zip(first.pages, stamp.pages, strict=True)]
+    return list(fill_lines(_document(html, fetcher).render()).pages)
+
+
+def _personal_boxes(document) -> list[tuple[int, object, object]]:
+    """Each `data-personal` element's outermost box: (page number, its parent, the box)."""
+    found: list[tuple[int, object, object]] = []
+    for number, page in enumerate(document.pages):
+        _find_personal(number, page._page_box, found)
+    return found
+
+
+def _find_personal(number: int, parent, found: list) -> None:
+    for child in getattr(parent, "children", ()):
+        element = getattr(child, "element", None)
+        if element is not None and element.get("data-personal") is not None:
+            found.append((number, parent, child))
+        else:
+            _find_personal(number, child, found)
+
+
+def _same_room(first, stamp) -> bool:
+    """Whether the stamp has as many pages and its personal boxes sit where the first copy's
+    do, at the same size (a name that wraps onto a second line does not)."""
+    mine, theirs = _personal_boxes(first), _personal_boxes(stamp)
+    if len(stamp.pages) != len(first.pages) or len(mine) != len(theirs):
+        return False
+    return all(
+        page == other_page
+        and abs(box.position_y - other.position_y) < 0.01
+        and abs(box.margin_height() - other.margin_height()) < 0.01
+        and abs(box.margin_width() - other.margin_width()) < 0.01
+        for (page, _, box), (other_page, _, other) in zip(mine, theirs, strict=True)
+    )
+
+
+def _stamped(page: Page, stamp: Page) -> Page:
+    """A copy of a laid-out page with the stamp page's personal boxes and margin boxes."""
+    box = page._page_box.deepcopy()
+    copied: list = []
+    _find_personal(0, box, copied)
+    swaps: list = []
+    _find_personal(0, stamp._page_box, swaps)
+    for (_, parent, old), (_, _, new) in zip(copied, swaps, strict=True):
+        new.translate(old.position_x - new.position_x, old.position_y - new.position_y)
+        parent.children = [new if child is old else child for child in parent.children]
+    content = [child for child in box.children if not isinstance(child, MarginBox)]
+    margins = [child for child in stamp._page_box.children if isinstance(child, MarginBox)]
+    box.children = tuple(content + margins)
+    return Page(box)
 
 
 def fill_lines(document: weasyprint.Document) -> weasyprint.Document:
