@@ -204,6 +204,7 @@ NOT_FOR_PRINTING = {
     "flask",
     "flask_wtf",
     "icalendar",  # calendars are read and written by other commands
+    "email_validator",  # addresses are checked where they are typed in
 }
 SHOW_MODULES = (
     "import sys, atexit\n"
