@@ -3,6 +3,7 @@ that imports one light module of a package does not pay for the package's heavy 
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from importlib import import_module
 from typing import Any
@@ -15,6 +16,8 @@ def exports(package: str, modules: dict[str, tuple[str, ...]]) -> tuple[Callable
     def __getattr__(name: str) -> Any:
         if name not in home:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        return getattr(import_module(f"{package}.{home[name]}"), name)
+        value = getattr(import_module(f"{package}.{home[name]}"), name)
+        setattr(sys.modules[package], name, value)  # found directly from now on
+        return value
 
     return __getattr__, sorted(home)
