@@ -3,6 +3,10 @@
 Each client signs in, then for the given time opens the set, a session, the case bank and the
 frameworks, and adds agenda blocks to its own session. At the end every block a client was told
 was saved must be in the database: no errors and no lost writes. Prints latency per page.
+
+A session holds at most 40 blocks, so a client moves on to its own session in the next spare
+set (`load-2`, `load-3` …, each like the first) after `PER_SESSION` blocks: a fast server must
+not run into the limit, and the set page it opens stays the same size.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TOOLKIT = str(ROOT / ".venv" / "bin" / "toolkit")
 PASSWORD = "correct horse battery"
+PER_SESSION = 30  # blocks a client adds to one session before moving to its next one
+SPARE_SETS = 4
 
 
 def free_port() -> int:
@@ -53,12 +59,23 @@ def prepare(data_dir: Path, clients: int) -> None:
     templates = load_session_templates(settings.session_templates_dir)
     with database.transaction(database.session_factory(engine)) as db:
         owner = create_user(db, "load@example.org", PASSWORD, "Load Test")
-        s = sets.create_set(db, owner, "load", "Load set")
-        for n in range(6):
-            sets.add_member(db, s, f"Member {n}", f"m{n}@example.nhs.uk", "FY2")
-        start = local_start(date(2037, 1, 8), clock(14), "Europe/London")
-        sets.add_series(db, s, start, 1, clients, templates["short-action-learning-set"])
+        for slug in _slugs():
+            s = sets.create_set(db, owner, slug, "Load set")
+            for n in range(6):
+                sets.add_member(db, s, f"Member {n}", f"m{n}@example.nhs.uk", "FY2")
+            start = local_start(date(2037, 1, 8), clock(14), "Europe/London")
+            sets.add_series(db, s, start, 1, clients, templates["short-action-learning-set"])
     engine.dispose()
+
+
+def _slugs() -> list[str]:
+    """The set every client opens, then the spare sets their later blocks go to."""
+    return ["load"] + [f"load-{n}" for n in range(2, SPARE_SETS + 2)]
+
+
+def _session_url(key: str, saved: int) -> str:
+    """Where a client's next block goes: its own session, in the set `saved` has reached."""
+    return f"/sets/{_slugs()[saved // PER_SESSION]}/sessions/{key}"
 
 
 class Client:
@@ -98,8 +115,8 @@ class Client:
         self.request("sign in", "/login", form)
 
     def work(self, session_key: str, until: float, n: int) -> None:
-        url = f"/sets/load/sessions/{session_key}"
         while time.perf_counter() < until:
+            url = _session_url(session_key, self.saved)
             self.request("set page", "/sets/load")
             page = self.request("session page", url)
             form = {
@@ -190,8 +207,8 @@ def _lost_writes(data_dir: Path, crowd: list[Client], keys: list[str]) -> int:
     lost = 0
     with database.session_factory(engine)() as db:
         for n, (client, key) in enumerate(zip(crowd, keys, strict=True)):
-            meeting = db.scalar(select(Meeting).where(Meeting.key == key))
-            titles = {b.title for b in meeting.blocks}
+            meetings = db.scalars(select(Meeting).where(Meeting.key == key))
+            titles = {b.title for meeting in meetings for b in meeting.blocks}
             lost += sum(1 for i in range(client.saved) if f"Block {n}-{i}" not in titles)
     engine.dispose()
     return lost

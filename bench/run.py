@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import select  # noqa: E402
 
-from bench import cold, load, packs, pages, reminders  # noqa: E402
+from bench import cold, load, mix_cpu, packs, pages, reminders  # noqa: E402
 from toolkit import db as database  # noqa: E402
 from toolkit import invites, sets  # noqa: E402
 from toolkit.accounts import create_user  # noqa: E402
@@ -171,6 +171,18 @@ def _timed(action) -> float:
     return time.perf_counter() - started
 
 
+def mix_cpu_row() -> None:
+    """CPU per request of the load test's mix in one process: the ceiling on its throughput."""
+    found = mix_cpu.run()
+    each = mix_cpu.per_request(found)
+    cores = len(os.sched_getaffinity(0))
+    parts = " / ".join(f"{ms(seconds)}" for seconds in found.values())
+    row(
+        "load test's mix, CPU per request in one process (" + " / ".join(found) + ")",
+        f"{parts}; {ms(each)} a request: at most {cores / each:.0f} requests/s on {cores} cores",
+    )
+
+
 def under_load(seconds: float) -> None:
     timings, summary = load.run(20, seconds)
     row("20 clients, the load test's mix (goal >= 150 requests/s, 0 errors, 0 lost)", summary)
@@ -203,6 +215,7 @@ def main() -> int:
         took, arrived = reminders.run(Path(tmp))
         label = f"reminders, {reminders.SETS} sets x {reminders.MEMBERS} members, queue on SQLite"
         row(f"{label}, {reminders.WORKERS} workers", f"{ms(took)} ({arrived} delivered)")
+    mix_cpu_row()
     under_load(seconds)
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")
     print("\n| measurement | figure |\n| --- | --- |")

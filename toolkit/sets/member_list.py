@@ -8,7 +8,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from toolkit import limits
-from toolkit.accounts import check_email
 from toolkit.text import one_line
 
 HEADINGS = {"name", "full name", "email", "e-mail", "email address", "e-mail address", "grade"}
@@ -120,6 +119,8 @@ def _member(number: int, raw: str, email: str, others: list[str]) -> NewMember |
             number, shown, "This line has too many parts; give name, e-mail and grade only."
         )
     name, grade = others[0], others[1] if len(others) > 1 else ""
+    from toolkit.accounts import check_email  # (accounts loads e-mail validation and hashing)
+
     try:
         email = check_email(email)
     except ValueError:

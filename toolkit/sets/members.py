@@ -6,7 +6,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from toolkit import limits
-from toolkit.accounts import check_email
 from toolkit.models import (
     Action,
     LearningSet,
@@ -23,6 +22,8 @@ def add_member(
     db: Session, learning_set: LearningSet, name: str, email: str, grade: str = ""
 ) -> Member:
     """Add a member; an invalid e-mail, or one already in the set, is refused."""
+    from toolkit.accounts import check_email  # (accounts loads e-mail validation and hashing)
+
     try:
         email = check_email(email)
     except ValueError as exc:

@@ -21,6 +21,7 @@ from flask import (
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
+from sqlalchemy.orm import lazyload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.utils import secure_filename
@@ -59,12 +60,16 @@ def _user():
     return current_user.user
 
 
-def find_set(slug: str, change: bool | None = None) -> LearningSet:
+def find_set(slug: str, change: bool | None = None, sessions: bool = True) -> LearningSet:
     """The set, if it exists and the user may see it; otherwise 404 (never reveal other sets).
 
     A request that would change it (`change`; by default any but GET and HEAD) is refused with
-    403 for a programme lead who neither facilitates the set nor is an admin: they only read."""
-    found = get_db().scalar(select(LearningSet).where(LearningSet.slug == slug))
+    403 for a programme lead who neither facilitates the set nor is an admin: they only read.
+    Its sessions load with it, unless `sessions` is false (then on first use)."""
+    query = select(LearningSet).where(LearningSet.slug == slug)
+    if not sessions:
+        query = query.options(lazyload(LearningSet.meetings))
+    found = get_db().scalar(query)
     if found is None or not sets.can_access(_user(), found):
         abort(404)
     if change is None:
@@ -75,8 +80,19 @@ def find_set(slug: str, change: bool | None = None) -> LearningSet:
 
 
 def find_meeting(slug: str, key: str, change: bool | None = None) -> Meeting:
-    learning_set = find_set(slug, change)
-    meeting = next((m for m in learning_set.meetings if m.key == key), None)
+    """A session of a set the user may see (see `find_set`). A change (a POST) loads that session
+    alone: the set's other sessions, each with its blocks, cases, attendance and replies, load
+    only if the change goes on to use them (the rota does), not for every block added."""
+    if request.method in ("GET", "HEAD"):
+        learning_set = find_set(slug, change)
+        meeting = next((m for m in learning_set.meetings if m.key == key), None)
+    else:
+        learning_set = find_set(slug, change, sessions=False)
+        meeting = get_db().scalar(
+            select(Meeting).where(
+                Meeting.set_id == learning_set.id, Meeting.key == key, Meeting.deleted_at.is_(None)
+            )
+        )
     if meeting is None:
         abort(404)
     # the meeting keeps hold of its set: the session's identity map holds objects weakly, so

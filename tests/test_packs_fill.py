@@ -1,0 +1,153 @@
+"""Writing lines that fill their page, added to the laid-out pages instead of a second layout."""
+
+import subprocess
+
+import pytest
+
+from toolkit.packs import render
+from toolkit.packs.render import StaticOnlyFetcher, combined_pdf, fill_lines, render_pdf
+
+from .test_packs import ink_depth, word_tops
+
+HEAD = '<html lang="en-GB"><head><link rel="stylesheet" href="print.css"></head><body>'
+
+
+def lines(n: int, fill: bool = True) -> str:
+    marker = " data-fill" if fill else ""
+    return f'<div class="lines"{marker}>' + "<div></div>" * n + "</div>"
+
+
+# Three fill blocks on the first page with text between and after them, one of them inside a
+# bordered box; then a long block that nearly fills the second page, and one on the third.
+SHEET = (
+    HEAD
+    + "<h1>Sheet</h1><h2>Alpha</h2>{a}<h2>Bravo</h2>{b}<p>Between</p>"
+    + '<div class="box"><h3>Charlie</h3>{c}</div><p>Afterwards</p>'
+    + '<section class="block"><h2>Delta</h2>{d}<h2>Echo</h2>{e}<p>Closing</p></section>'
+    + "</body></html>"
+)
+WRITTEN = {"a": 3, "b": 2, "c": 3, "d": 25, "e": 3}
+
+
+def pictures(pdf: bytes) -> bytes:
+    """Every page as one greyscale picture, to compare two PDFs as they print."""
+    return subprocess.run(
+        ["pdftoppm", "-r", "72", "-gray", "-"], input=pdf, capture_output=True, check=True
+    ).stdout
+
+
+def added_lines(html: str) -> dict[str, int]:
+    """How many lines `fill_lines` adds to each block of `SHEET` (in the order they appear)."""
+    document = fill_lines(render._document(html, StaticOnlyFetcher()).render())
+    counts: dict = {}
+    for page in document.pages:
+        for box in page._page_box.descendants():
+            element = getattr(box, "element", None)
+            if element is not None and element.get("data-fill") is not None:
+                counts[element] = counts.get(element, 0) + len(box.children)
+    return {k: n - WRITTEN[k] for k, n in zip(WRITTEN, counts.values(), strict=True)}
+
+
+def test_added_lines_print_exactly_as_the_same_lines_written_into_the_html():
+    """The oracle is a second layout of the HTML with the extra lines written in: moving the
+    later boxes down, growing the boxes that hold a block and sharing a page's space between
+    its blocks must all give the very same page."""
+    html = SHEET.format(**{k: lines(n) for k, n in WRITTEN.items()})
+    extra = added_lines(html)
+    assert min(extra["a"], extra["b"], extra["c"]) > 0  # three blocks share the first page
+    assert max(extra["a"], extra["b"], extra["c"]) - min(extra["a"], extra["b"], extra["c"]) <= 1
+    assert extra["e"] > 20  # alone on the last page under its heading
+    written_in = SHEET.format(**{k: lines(n + extra[k], fill=False) for k, n in WRITTEN.items()})
+    ours = render_pdf(html)
+    assert pictures(ours) == pictures(render.bare_pdf(written_in, StaticOnlyFetcher()))
+    assert all(depth > 0.9 for depth in ink_depth(ours)), ink_depth(ours)
+    first = word_tops(ours, 1)
+    assert first["Alpha"] < first["Bravo"] < first["Between"] < first["Charlie"]
+    assert 0.85 < first["Afterwards"] < 0.95  # pushed down to the foot, still on the page
+
+
+def test_one_layout_per_document(monkeypatch):
+    """Filling the lines costs no second layout (a named copy used to be laid out twice)."""
+    layouts = []
+    original = render.weasyprint.HTML.render
+
+    def counted(self, *args, **kwargs):
+        layouts.append(self)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(render.weasyprint.HTML, "render", counted)
+    html = SHEET.format(**{k: lines(n) for k, n in WRITTEN.items()})
+    pdf = combined_pdf([html, html], StaticOnlyFetcher())
+    assert len(layouts) == 2
+    assert ink_depth(pdf)[0] > 0.9
+
+
+@pytest.mark.parametrize("written", [1, 40])
+def test_a_full_page_gets_no_lines_and_a_short_one_is_filled(written):
+    html = HEAD + "<h1>Notes</h1>" + lines(written) + "</body></html>"
+    depths = ink_depth(render_pdf(html))
+    assert depths[-1] > 0.9
+
+
+# Named copies: the first copy is laid out, the others reuse its pages with their own name.
+
+
+def named_handouts(names: list[str]) -> list[str]:
+    """One handout HTML per named copy, as the named-handouts document splits them."""
+    copies = "".join(
+        f'<!--copy--><section class="copy"><p class="doctitle" data-personal>Handout for {name}'
+        f'</p><p class="eyebrow" data-personal>Participant handout · {name}</p><h1>Set A</h1>'
+        + "<h2>Agenda</h2>" + "<p>Check-in, then presentations and questions.</p>" * 40
+        + "<h2>Notes</h2>" + lines(3) + "</section><!--/copy-->"
+        for name in names
+    )  # fmt: skip
+    running = '<p class="running">Set A · Session 2</p>'
+    return render.split_copies(HEAD + running + "<main>" + copies + "</main></body></html>")
+
+
+def each_laid_out(htmls: list[str]) -> bytes:
+    """The oracle: every copy laid out on its own, as before copies reused the first's pages."""
+    fetcher = StaticOnlyFetcher()
+    documents = [fill_lines(render._document(html, fetcher).render()) for html in htmls]
+    return documents[0].copy([p for d in documents for p in d.pages]).write_pdf(pdf_tags=True)
+
+
+LONG = "Dr Aloysius Featherstonehaugh-Wriothesley-Cholmondeley-Marjoribanks Ní Bhriain-Ó Súil"
+
+
+def test_named_copies_print_exactly_as_copies_laid_out_one_by_one(monkeypatch):
+    """Reused pages carry each copy's own name, running footer and page numbers; a name that
+    wraps onto a second line takes more room, so that copy is laid out on its own."""
+    htmls = named_handouts(["Zoë Marsh", "Rhodri ap Siôn", LONG, "Hana Nováková"])
+    layouts = []  # for each layout, whether it was of a whole copy (it has the copy's heading)
+    original = render.weasyprint.HTML.render
+
+    def counted(self, *args, **kwargs):
+        layouts.append(len(self.wrapper_element.etree_element.findall(".//h1")))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(render.weasyprint.HTML, "render", counted)
+    ours = combined_pdf(htmls, StaticOnlyFetcher())
+    assert layouts == [1, 0, 0, 1, 0]  # the first copy, two stamps, the long name, a stamp
+    monkeypatch.undo()
+    assert pictures(ours) == pictures(each_laid_out(htmls))
+    text = subprocess.run(["pdftotext", "-", "-"], input=ours, capture_output=True).stdout.decode()
+    pages = text.split("\f")[:-1]
+    assert len(pages) == 8 and "Page 2 of 2" in pages[7]
+    for n, name in enumerate(["Zoë Marsh", "Rhodri ap Siôn", None, "Hana Nováková"]):
+        for page in pages[2 * n : 2 * n + 2] if name else ():
+            assert f"Handout for {name}" in page and "Set A · Session 2" in page
+        if name:
+            assert f"PARTICIPANT HANDOUT · {name.upper()}" in pages[2 * n]
+
+
+def test_writing_pdfs_with_remembered_page_references_gives_the_same_bytes(monkeypatch):
+    """pydyf's page references are remembered (its own are rebuilt on every call, quadratic in
+    pages): the PDF written is byte for byte the one pydyf would write."""
+    html = SHEET.format(**{k: lines(n) for k, n in WRITTEN.items()})
+    document = render._document(html, StaticOnlyFetcher())
+    laid_out = document.render()
+    ours = laid_out.write_pdf(pdf_tags=True)
+    monkeypatch.setattr(render.pydyf.PDF, "page_references", render.PYDYF_PAGE_REFERENCES)
+    theirs = laid_out.write_pdf(pdf_tags=True)
+    assert ours == theirs and len(laid_out.pages) == 3
