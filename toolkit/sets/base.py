@@ -130,7 +130,8 @@ def free_slug(db: Session, title: str, column=LearningSet.slug) -> str:
     """`slug_for(title)`, with -2, -3… added when a row already has that id in `column` (a
     set's slug by default; a programme's id)."""
     base = slug_for(title)
-    taken = set(db.scalars(select(column).where(column.startswith(base))))
+    cut = base[: limits.SLUG - 12]  # a numbered id may cut the end of a long base
+    taken = set(db.scalars(select(column).where(column.startswith(cut))))
     slug, n = base, 1
     while slug in taken:
         n += 1

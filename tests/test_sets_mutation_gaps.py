@@ -1,0 +1,112 @@
+"""Sets: what the mutation run of `toolkit/sets/` found no test for. Short ids made from titles,
+the words a session's change history uses, and ground rules kept one per line."""
+
+from __future__ import annotations
+
+from datetime import date, time
+
+import pytest
+
+from toolkit import db as database
+from toolkit import limits, sets
+from toolkit.accounts import create_user
+from toolkit.config import Settings
+from toolkit.models import LearningSet, MeetingChange
+from toolkit.planning import local_start
+
+from .test_sets import TEMPLATE
+
+
+@pytest.fixture
+def factory(env: Settings):
+    return database.session_factory(database.make_engine(env.database_url))
+
+
+@pytest.mark.parametrize(
+    ("title", "slug"),
+    [
+        ("Thames Valley FY set B", "thames-valley-fy-set-b"),
+        ("  Zoë's set — Ärzte & Ça va  ", "zoe-s-set-arzte-ca-va"),
+        ("ST3+ / CT1: Set 7!", "st3-ct1-set-7"),
+        ("!!! ¿ ???", "learning-set"),  # nothing left: a name that still works
+        ("", "learning-set"),
+    ],
+)
+def test_a_short_id_is_made_from_a_title(title, slug):
+    assert sets.slug_for(title) == slug
+
+
+def test_a_long_title_is_cut_to_the_limit_without_a_trailing_hyphen():
+    cut_on_a_space = "a" * (limits.SLUG - 1) + " bcd"  # the cut lands on the hyphen
+    assert sets.slug_for(cut_on_a_space) == "a" * (limits.SLUG - 1)
+    exactly = "b" * limits.SLUG + "cdef"
+    assert sets.slug_for(exactly) == "b" * limits.SLUG
+
+
+def test_a_taken_short_id_gets_the_next_free_number(factory):
+    with database.transaction(factory) as db:
+        owner = create_user(db, "fac@example.org", None, "Dr Facilitator")
+        assert sets.free_slug(db, "Set A") == "set-a"
+        sets.create_set(db, owner, "set-ab", "Set AB")  # starts with set-a, is not it
+        assert sets.free_slug(db, "Set A") == "set-a"
+        sets.create_set(db, owner, "set-a", "Set A")
+        assert sets.free_slug(db, "Set A") == "set-a-2"
+        sets.create_set(db, owner, "set-a-2", "Set A again")
+        sets.create_set(db, owner, "set-a-3", "Set A once more")
+        assert sets.free_slug(db, "Set A") == "set-a-4"
+        made = sets.create_set(db, owner, "", "Set A")  # no short id given: made, and free
+        assert made.slug == "set-a-4"
+
+
+def test_a_numbered_short_id_stays_within_the_limit(factory):
+    long_title = "x" * (limits.SLUG + 10)
+    with database.transaction(factory) as db:
+        owner = create_user(db, "fac@example.org", None, "Dr Facilitator")
+        base = sets.free_slug(db, long_title)
+        assert base == "x" * limits.SLUG
+        sets.create_set(db, owner, base, "first")
+        second = sets.free_slug(db, long_title)
+        assert second == "x" * (limits.SLUG - 2) + "-2" and len(second) == limits.SLUG
+        for n in range(2, 10):
+            sets.create_set(db, owner, sets.free_slug(db, long_title), f"copy {n}")
+        tenth = sets.free_slug(db, long_title)
+        assert tenth == "x" * (limits.SLUG - 3) + "-10" and len(tenth) == limits.SLUG
+
+
+def test_each_kind_of_change_is_told_in_its_own_words(factory):
+    with database.transaction(factory) as db:
+        owner = create_user(db, "fac@example.org", None, "Dr Facilitator")
+        learning_set = sets.create_set(db, owner, "set-a", "Set A", time_zone="Europe/London")
+        start = local_start(date(2027, 1, 14), time(14, 0), "Europe/London")
+        sets.add_series(db, learning_set, start, 1, 1, TEMPLATE)
+        meeting = learning_set.meetings[0]
+
+        def told(field: str, old: str, new: str) -> str:
+            return sets.describe_change(meeting, MeetingChange(field=field, old=old, new=new))
+
+        assert told("start", "2027-01-14T14:00:00+00:00", "2027-07-21T14:00:00+00:00") == (
+            "Start moved from Thu 14 Jan 2027, 14:00 to Wed 21 Jul 2027, 15:00"  # BST in July
+        )
+        assert told("minutes", "180", "195") == "Length changed from 180 to 195 minutes"
+        assert told("status", "scheduled", "cancelled") == (
+            "Status changed from scheduled to cancelled"
+        )
+        assert told("venue", "", "Room 2") == "Venue changed from “none” to “Room 2”"
+        assert told("video_url", "https://a.example", "") == (
+            "Video link changed from “https://a.example” to “none”"
+        )
+        assert told("title", "Old", "New") == "title changed from “Old” to “New”"
+
+
+def test_ground_rules_keep_one_rule_per_line_and_drop_blank_ones(factory):
+    with database.transaction(factory) as db:
+        owner = create_user(db, "fac@example.org", None, "Dr Facilitator")
+        learning_set = sets.create_set(db, owner, "set-a", "Set A")
+        version = learning_set.version
+        sets.set_ground_rules(db, learning_set, "  Be on time \n\n\t\nListen well\r\n  ")
+        assert learning_set.ground_rules == "Be on time\nListen well"
+        assert learning_set.version == version + 1  # other open forms see the change
+    with factory() as db:
+        assert db.query(LearningSet).one().ground_rules == "Be on time\nListen well"
+        with pytest.raises(sets.SetError, match="ground rules"):
+            sets.set_ground_rules(db, db.query(LearningSet).one(), "x" * (limits.GROUND_RULES + 1))
