@@ -110,3 +110,61 @@ def test_ground_rules_keep_one_rule_per_line_and_drop_blank_ones(factory):
         assert db.query(LearningSet).one().ground_rules == "Be on time\nListen well"
         with pytest.raises(sets.SetError, match="ground rules"):
             sets.set_ground_rules(db, db.query(LearningSet).one(), "x" * (limits.GROUND_RULES + 1))
+
+
+@pytest.fixture
+def three_sessions(factory) -> int:
+    """Set A with a member and three action-learning sessions (presenter rounds in each)."""
+    with database.transaction(factory) as db:
+        owner = create_user(db, "fac@example.org", None, "Dr Facilitator")
+        learning_set = sets.create_set(db, owner, "set-a", "Set A")
+        sets.add_member(db, learning_set, "Zoë Marsh", "zoe@example.nhs.uk", "FY2")
+        start = local_start(date(2027, 2, 11), time(14, 0), "Europe/London")
+        sets.add_series(db, learning_set, start, 6, 3, TEMPLATE)
+        return learning_set.id
+
+
+def test_a_member_s_name_and_grade_are_corrected_within_their_limits(factory, three_sessions):
+    with database.transaction(factory) as db:
+        learning_set = db.get(LearningSet, three_sessions)
+        [member] = learning_set.members
+        version = learning_set.version
+        sets.update_member(db, member, "  Zoë\nMarsh-Jones ", " FY2\n")
+        assert (member.name, member.grade) == ("Zoë Marsh-Jones", "FY2")
+        db.flush()
+        assert learning_set.version == version + 1
+        sets.update_member(db, member, "Zoë", "")  # a grade may be taken away
+        assert member.grade == ""
+        for name in ("", "   ", "\n"):
+            with pytest.raises(sets.SetError, match="^enter the member's name$"):
+                sets.update_member(db, member, name, "FY1")
+        with pytest.raises(sets.SetError, match=f"name is {limits.NAME + 1} characters"):
+            sets.update_member(db, member, "n" * (limits.NAME + 1), "FY1")
+        sets.update_member(db, member, "n" * limits.NAME, "g" * limits.GRADE)  # at the limits
+        with pytest.raises(sets.SetError, match=f"grade is {limits.GRADE + 1} characters"):
+            sets.update_member(db, member, "Zoë", "g" * (limits.GRADE + 1))
+
+
+def _order(meeting) -> list[str]:
+    return [b.title for b in sorted(meeting.blocks, key=lambda b: b.position)]
+
+
+def test_a_block_moves_one_place_and_not_past_either_end(factory, three_sessions):
+    with database.transaction(factory) as db:
+        meeting = sets.meetings_in_order(db.get(LearningSet, three_sessions))[0]
+        before = _order(meeting)
+        first, second = sorted(meeting.blocks, key=lambda b: b.position)[:2]
+        version = meeting.version
+        sets.move_block(db, meeting, second.id, -1)
+        assert _order(meeting) == [before[1], before[0], *before[2:]]
+        db.flush()
+        assert meeting.version == version + 1
+        sets.move_block(db, meeting, second.id, -1)  # already first: nothing moves
+        sets.move_block(db, meeting, first.id, +1)  # back down one: as it was, less nothing
+        assert _order(meeting) == [before[1], before[2], before[0], *before[3:]]
+        last = sorted(meeting.blocks, key=lambda b: b.position)[-1]
+        sets.move_block(db, meeting, last.id, +1)  # already last
+        assert _order(meeting)[-1] == last.title
+        other = sets.meetings_in_order(db.get(LearningSet, three_sessions))[1].blocks[0]
+        with pytest.raises(sets.SetError, match="not on this agenda"):
+            sets.move_block(db, meeting, other.id, -1)
