@@ -11,7 +11,7 @@ from toolkit import db as database
 from toolkit import limits, sets
 from toolkit.accounts import create_user
 from toolkit.config import Settings
-from toolkit.models import LearningSet, MeetingChange
+from toolkit.models import LearningSet, MeetingChange, SentInvite
 from toolkit.planning import local_start
 
 from .test_sets import TEMPLATE
@@ -168,3 +168,65 @@ def test_a_block_moves_one_place_and_not_past_either_end(factory, three_sessions
         other = sets.meetings_in_order(db.get(LearningSet, three_sessions))[1].blocks[0]
         with pytest.raises(sets.SetError, match="not on this agenda"):
             sets.move_block(db, meeting, other.id, -1)
+
+
+def _sent(db, meeting, member, method: str, *, delivered=False, claim=None, kind="invite"):
+    db.add(
+        SentInvite(
+            meeting_id=meeting.id,
+            member_id=member.id if member else None,
+            email=member.email if member else "copy@example.org",
+            kind=kind,
+            method=method,
+            sequence=0,
+            transport="outbox",
+            delivered=delivered,
+            claim=claim,
+        )
+    )
+    db.flush()
+
+
+def test_who_holds_an_invitation_is_told_by_their_last_delivered_or_claimed_invite(
+    factory, three_sessions
+):
+    with database.transaction(factory) as db:
+        learning_set = db.get(LearningSet, three_sessions)
+        first, second, _ = sets.meetings_in_order(learning_set)
+        zoe = learning_set.members[0]
+        ali = sets.add_member(db, learning_set, "Ali Khan", "ali@example.nhs.uk")
+        bea = sets.add_member(db, learning_set, "Bea Cole", "bea@example.nhs.uk")
+        cai = sets.add_member(db, learning_set, "Cai Dee", "cai@example.nhs.uk")
+        assert sets.invited_members(db, first) == set()
+        _sent(db, first, zoe, "REQUEST", delivered=True)
+        _sent(db, first, ali, "REQUEST", claim="being-sent-now")  # not delivered yet: counts
+        _sent(db, first, bea, "REQUEST")  # neither delivered nor claimed: a failed row
+        _sent(db, first, cai, "REQUEST", delivered=True)
+        _sent(db, first, cai, "CANCEL", delivered=True)  # the last word: cancelled
+        _sent(db, first, None, "REQUEST", delivered=True)  # no member: a copy
+        _sent(db, first, bea, "", delivered=True, kind="reminder")  # not an invitation
+        _sent(db, second, bea, "REQUEST", delivered=True)  # another session's
+        assert sets.invited_members(db, first) == {zoe.id, ali.id}
+        _sent(db, first, cai, "REQUEST", delivered=True)  # invited again after the cancel
+        assert sets.invited_members(db, first) == {zoe.id, ali.id, cai.id}
+        assert sets.cancellations_on_delete(db, first, now=first.starts_at) == 3
+        assert sets.cancellations_on_delete(db, first, now=sets.end_time(first)) == 0
+
+
+def test_an_action_is_closed_dropped_or_reopened_with_its_outcome(factory, three_sessions):
+    with database.transaction(factory) as db:
+        learning_set = db.get(LearningSet, three_sessions)
+        first = sets.meetings_in_order(learning_set)[0]
+        member = learning_set.members[0]
+        action = sets.add_action(db, first, member.id, "Ask one open question")
+        version = learning_set.version
+        sets.update_action(db, action, "done", "  Asked on every ward round.  ")
+        assert (action.status, action.outcome) == ("done", "Asked on every ward round.")
+        db.flush()
+        assert learning_set.version == version + 1
+        sets.update_action(db, action, "open")
+        assert (action.status, action.outcome) == ("open", "")
+        with pytest.raises(sets.SetError, match="^status must be one of open, done, dropped$"):
+            sets.update_action(db, action, "closed")
+        with pytest.raises(sets.SetError, match="outcome"):
+            sets.update_action(db, action, "dropped", "x" * (limits.OUTCOME + 1))
