@@ -422,3 +422,50 @@ def test_the_last_open_day_is_on_the_sets_clock_not_the_machines(monkeypatch):
         monkeypatch.undo()
         clocks.tzset()
     assert day == date(2027, 6, 10)
+
+
+def test_answers_close_at_the_closing_instant_itself(factory, set_id, clock):
+    with database.transaction(factory) as db:
+        members = _members(db, set_id)
+        closes = service.set_closing_date(
+            db, members[0].learning_set, "start", date(2027, 6, 10), NOW
+        )
+        for member in members[:4]:
+            _rate(db, member, "start", 1)
+    with database.transaction(factory) as db:
+        start = service.published_totals(db, db.get(LearningSet, set_id), DIMS, now=closes)
+    assert (start["start"].closed_at, start["start"].counted) == (closes, 4)
+
+
+def test_today_is_the_sets_today_whatever_the_machines_zone(factory, set_id, monkeypatch):
+    """At 12:00 UTC on 1 June it is already 2 June in Auckland, where the machine is; the set is
+    in London, where it is still 1 June, so 1 June is allowed and 31 May is not."""
+    import time as clocks
+
+    monkeypatch.setenv("TZ", "Pacific/Auckland")
+    clocks.tzset()
+    try:
+        with database.transaction(factory) as db:
+            learning_set = db.get(LearningSet, set_id)
+            closes = service.set_closing_date(db, learning_set, "start", date(2027, 6, 1), NOW)
+            with pytest.raises(
+                sets.SetError,
+                match=r"^Choose today or a later date: answers cannot close in the past$",
+            ):
+                service.set_closing_date(db, learning_set, "end", date(2027, 5, 31), NOW)
+    finally:
+        monkeypatch.undo()
+        clocks.tzset()
+    assert closes == datetime(2027, 6, 1, 23, 0, tzinfo=UTC)
+
+
+def test_a_closed_phase_says_why_its_date_cannot_move(factory, set_id):
+    with database.transaction(factory) as db:
+        learning_set = db.get(LearningSet, set_id)
+        service.set_closing_date(db, learning_set, "start", date(2027, 6, 1), NOW)
+        with pytest.raises(
+            sets.SetError, match=r"^Answers for this point have closed and their totals are fixed$"
+        ):
+            service.set_closing_date(
+                db, learning_set, "start", date(2027, 7, 1), NOW + timedelta(days=1)
+            )
