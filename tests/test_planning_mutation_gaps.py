@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -97,3 +98,15 @@ def test_the_rota_breaks_ties_by_who_presented_longest_ago_then_by_list_order():
     assert propose_rota(members, [[7], [7, 5]], [], 3) == [3, 9, 5]
     # of two who presented in the same session, the list's order decides
     assert propose_rota(members, [[3, 9]], [], 3) == [5, 3, 9]
+
+
+def test_a_facilitator_only_block_stays_out_of_the_handout_once_expanded():
+    """The test data's case-discussion template ends with a `handout: false` block; expanding
+    the template must keep it off the participant handout (and repeated rounds keep theirs)."""
+    data = load_session_templates(Path(__file__).parent / "data" / "session_templates")
+    template = data["case-discussion-with-debrief"]
+    blocks = expand_template(template, [7, 8])
+    private = [b for b in template.blocks if not b.handout]
+    assert private, "the test template should have a facilitator-only block"
+    assert [b.title for b in blocks if not b.handout] == [b.title for b in private]
+    assert all(b.handout for b in blocks if b.title not in {p.title for p in private})

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
+import time as clocks
+import xml.etree.ElementTree as ET
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -14,7 +18,7 @@ from toolkit import sets
 from toolkit.accounts import create_user
 from toolkit.config import REPO_ROOT
 from toolkit.frameworks import load_frameworks
-from toolkit.models import LearningSet, Member
+from toolkit.models import LearningSet, Member, SelfRating
 from toolkit.planning import local_start
 from toolkit.session_templates import load_session_templates
 
@@ -247,8 +251,6 @@ def test_the_chart_draws_each_rating_as_a_bar_of_its_level(factory, set_id):
 def test_the_chart_is_well_formed_svg_with_each_name_beside_its_bars(factory, set_id):
     """A browser draws nothing from an SVG that is not well-formed XML (tags in capitals, junk
     after the root, separators between elements)."""
-    import xml.etree.ElementTree as ET
-
     svg = service.chart_svg({"start": {DIMS[0]: 2}, "end": {DIMS[0]: 3}}, FRAMEWORKS)
     root = ET.fromstring(svg)  # raises on junk or mismatched tags
     ns = "{http://www.w3.org/2000/svg}"
@@ -391,8 +393,6 @@ def test_a_second_freezer_arriving_late_changes_nothing(factory, set_id, clock):
 def test_stored_ratings_outside_the_form_are_left_out_of_the_totals(factory, set_id, clock):
     """A dimension the framework no longer has, or a level outside 1 to 4 (a restored backup
     edited by hand), is not counted, and does not stop the totals being shown."""
-    from toolkit.models import SelfRating
-
     with database.transaction(factory) as db:
         members = _members(db, set_id)
         service.set_closing_date(db, members[0].learning_set, "start", date(2027, 6, 10), NOW)
@@ -408,19 +408,28 @@ def test_stored_ratings_outside_the_form_are_left_out_of_the_totals(factory, set
     assert start.counts[DIMS[0]] == (0, 3, 0, 0) and start.counts[DIMS[1]] == (0, 4, 0, 0)
 
 
-def test_the_last_open_day_is_on_the_sets_clock_not_the_machines(monkeypatch):
+@contextmanager
+def _machine_zone(name: str):
+    """The machine's own time zone (what `astimezone()` with no zone uses) set to `name`."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = name
+    clocks.tzset()
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = before
+        clocks.tzset()
+
+
+def test_the_last_open_day_is_on_the_sets_clock_not_the_machines():
     """A set in New York closing at the end of 10 June, read on a machine in London (where it is
     already 11 June)."""
     closes = datetime.combine(date(2027, 6, 11), time(0), tzinfo=ZoneInfo("America/New_York"))
-    monkeypatch.setenv("TZ", "Europe/London")
-    import time as clocks
-
-    clocks.tzset()
-    try:
+    with _machine_zone("Europe/London"):
         day = service.last_open_day(closes.astimezone(UTC), ZoneInfo("America/New_York"))
-    finally:
-        monkeypatch.undo()
-        clocks.tzset()
     assert day == date(2027, 6, 10)
 
 
@@ -437,25 +446,17 @@ def test_answers_close_at_the_closing_instant_itself(factory, set_id, clock):
     assert (start["start"].closed_at, start["start"].counted) == (closes, 4)
 
 
-def test_today_is_the_sets_today_whatever_the_machines_zone(factory, set_id, monkeypatch):
+def test_today_is_the_sets_today_whatever_the_machines_zone(factory, set_id):
     """At 12:00 UTC on 1 June it is already 2 June in Auckland, where the machine is; the set is
     in London, where it is still 1 June, so 1 June is allowed and 31 May is not."""
-    import time as clocks
-
-    monkeypatch.setenv("TZ", "Pacific/Auckland")
-    clocks.tzset()
-    try:
-        with database.transaction(factory) as db:
-            learning_set = db.get(LearningSet, set_id)
-            closes = service.set_closing_date(db, learning_set, "start", date(2027, 6, 1), NOW)
-            with pytest.raises(
-                sets.SetError,
-                match=r"^Choose today or a later date: answers cannot close in the past$",
-            ):
-                service.set_closing_date(db, learning_set, "end", date(2027, 5, 31), NOW)
-    finally:
-        monkeypatch.undo()
-        clocks.tzset()
+    with _machine_zone("Pacific/Auckland"), database.transaction(factory) as db:
+        learning_set = db.get(LearningSet, set_id)
+        closes = service.set_closing_date(db, learning_set, "start", date(2027, 6, 1), NOW)
+        with pytest.raises(
+            sets.SetError,
+            match=r"^Choose today or a later date: answers cannot close in the past$",
+        ):
+            service.set_closing_date(db, learning_set, "end", date(2027, 5, 31), NOW)
     assert closes == datetime(2027, 6, 1, 23, 0, tzinfo=UTC)
 
 
