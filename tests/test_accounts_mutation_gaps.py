@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from toolkit import accounts, throttle
 from toolkit import db as database
-from toolkit import throttle
 from toolkit.models import LoginThrottle
 
 NOW = datetime(2027, 2, 1, 9, 0, tzinfo=UTC)
@@ -98,3 +98,61 @@ def test_failures_a_day_old_are_forgotten_and_pruned(factory):
         # a day and a second later the two failures no longer count: a free attempt again
         assert throttle.claim(db, key, 2, NOW + day + SECOND, SECOND) is None
         assert db.get(LoginThrottle, key).failures == 1
+
+
+# --- survivors of the mutation run of 30 Nov 2026 ---------------------------------------------
+
+EMAIL, NAME = "zorbleflax.quintaro@example.org", "Dr Wexolind Prandtaver"
+NEW = "a quiet walk by the river"
+
+
+def test_a_reset_link_itself_refuses_a_password_easy_to_guess_and_still_works(factory):
+    """The web form checks the password first; `finish_reset` checks it again, with the e-mail
+    address and the name as words an attacker would try (each alone would let one through)."""
+    with database.transaction(factory) as db:
+        user = accounts.create_user(db, EMAIL, None, NAME)
+        link = accounts.start_reset(db, user, NOW)
+        for weak in ("password1234", "zorbleflaxquintaro", "wexolindprandtaver"):
+            with pytest.raises(accounts.AccountError, match="^Choose a password that is harder"):
+                accounts.finish_reset(db, link.token, weak, NOW)
+        assert accounts.finish_reset(db, link.token, NEW, NOW) is user
+        assert accounts.authenticate(db, EMAIL, NEW) is user
+
+
+def test_a_spent_or_expired_link_says_so(factory):
+    with database.transaction(factory) as db:
+        user = accounts.create_user(db, EMAIL, None, NAME)
+        spent = accounts.start_reset(db, user, NOW)
+        accounts.finish_reset(db, spent.token, NEW, NOW)
+        late = accounts.start_reset(db, user, NOW)
+        for token, when in ((spent.token, NOW), (late.token, late.expires_at)):
+            with pytest.raises(accounts.AccountError) as refused:
+                accounts.finish_reset(db, token, NEW + "!", when)
+            assert str(refused.value) == accounts.RESET_GONE
+
+
+def test_a_reset_spends_only_that_users_links(factory):
+    with database.transaction(factory) as db:
+        mine = accounts.start_reset(db, accounts.create_user(db, EMAIL, None, NAME), NOW)
+        other = accounts.create_user(db, "someone.else@example.org", None, "Dr Else")
+        theirs = accounts.start_reset(db, other, NOW)
+        accounts.finish_reset(db, mine.token, NEW, NOW)
+        assert accounts.reset_user(db, theirs.token, NOW) is other
+        assert accounts.finish_reset(db, theirs.token, NEW, NOW) is other
+
+
+def test_reset_requests_are_counted_per_account_and_per_address(factory):
+    """Three links for one account, ten requests from one address: other accounts, and other
+    addresses, are not slowed by them."""
+    with database.transaction(factory) as db:
+        accounts.create_user(db, EMAIL, None, NAME)
+        accounts.create_user(db, "someone.else@example.org", None, "Dr Else")
+    with factory() as db:  # request_reset commits
+        links = [accounts.request_reset(db, EMAIL, "192.0.2.1", NOW) for _ in range(4)]
+        assert [link is not None for link in links] == [True, True, True, False]
+        other = accounts.request_reset(db, "someone.else@example.org", "192.0.2.1", NOW)
+        assert other is not None and other.user.email == "someone.else@example.org"
+        for n in range(10):  # ten other clients, each asking once for an unknown address
+            accounts.request_reset(db, f"nobody{n}@example.org", f"198.51.100.{n}", NOW)
+        again = accounts.request_reset(db, "someone.else@example.org", "203.0.113.9", NOW)
+        assert again is not None
