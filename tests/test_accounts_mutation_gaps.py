@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from toolkit import accounts, throttle
+from toolkit import accounts, limits, throttle
 from toolkit import db as database
 from toolkit.models import LoginThrottle
 
@@ -156,3 +156,21 @@ def test_reset_requests_are_counted_per_account_and_per_address(factory):
             accounts.request_reset(db, f"nobody{n}@example.org", f"198.51.100.{n}", NOW)
         again = accounts.request_reset(db, "someone.else@example.org", "203.0.113.9", NOW)
         assert again is not None
+
+
+def test_an_admin_changes_a_name_and_role_within_the_limits(factory):
+    """`update_user` (the admin page): no run reached it, as its tests are the admin pages'."""
+    with database.transaction(factory) as db:
+        user = accounts.create_user(db, EMAIL, None, NAME)
+        accounts.update_user(db, user, "  Dr Ann\nLee ", True)
+        assert (user.name, user.is_admin) == ("Dr Ann Lee", True)
+        accounts.update_user(db, user, "x" * limits.NAME, False)  # exactly the limit
+        assert (user.name, user.is_admin) == ("x" * limits.NAME, False)
+        for name, why in (
+            (" \n ", "Enter their name"),
+            ("x" * (limits.NAME + 1), f"Keep the name within {limits.NAME} characters"),
+        ):
+            with pytest.raises(accounts.AccountError) as refused:
+                accounts.update_user(db, user, name, True)
+            assert str(refused.value) == why
+        assert (user.name, user.is_admin) == ("x" * limits.NAME, False)
