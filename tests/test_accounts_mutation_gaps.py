@@ -174,3 +174,27 @@ def test_an_admin_changes_a_name_and_role_within_the_limits(factory):
                 accounts.update_user(db, user, name, True)
             assert str(refused.value) == why
         assert (user.name, user.is_admin) == ("x" * limits.NAME, False)
+
+
+def test_setting_a_password_refuses_one_easy_to_guess_from_the_address_or_the_name(factory):
+    """`set_password` (the change-password page, the command line and a reset all use it)."""
+    with database.transaction(factory) as db:
+        user = accounts.create_user(db, EMAIL, None, NAME)
+        for weak in ("password1234", "zorbleflaxquintaro", "wexolindprandtaver"):
+            with pytest.raises(accounts.AccountError, match="^Choose a password that is harder"):
+                accounts.set_password(db, user, weak)
+        assert user.password_hash == ""
+        accounts.set_password(db, user, NEW)
+        assert accounts.authenticate(db, EMAIL, NEW) is user
+
+
+def test_a_link_opens_only_with_its_own_token(factory):
+    with database.transaction(factory) as db:
+        user = accounts.create_user(db, EMAIL, None, NAME)
+        link = accounts.start_reset(db, user, NOW)
+        assert accounts.reset_user(db, link.token, NOW) is user
+        for wrong in ("", link.token[:-1], "x" * len(link.token)):
+            assert accounts.reset_user(db, wrong, NOW) is None
+            with pytest.raises(accounts.AccountError):
+                accounts.finish_reset(db, wrong, NEW, NOW)
+        assert accounts.authenticate(db, EMAIL, NEW) is None
