@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from toolkit import accounts, limits, throttle
 from toolkit import db as database
-from toolkit.models import LoginThrottle
+from toolkit.models import LoginThrottle, SignIn
 
 NOW = datetime(2027, 2, 1, 9, 0, tzinfo=UTC)
 SECOND = timedelta(seconds=1)
@@ -198,3 +198,38 @@ def test_a_link_opens_only_with_its_own_token(factory):
             with pytest.raises(accounts.AccountError):
                 accounts.finish_reset(db, wrong, NEW, NOW)
         assert accounts.authenticate(db, EMAIL, NEW) is None
+
+
+def test_a_new_sign_in_clears_only_that_users_expired_ones(factory):
+    """Signing in again keeps the user's other browsers (fourteen days to the second) and
+    deletes that user's sign-ins that have expired, no one else's."""
+    lifetime = accounts.SIGN_IN_LIFETIME
+    with database.transaction(factory) as db:
+        user = accounts.create_user(db, EMAIL, None, NAME)
+        other = accounts.create_user(db, "someone.else@example.org", None, "Dr Else")
+        expired = accounts.start_sign_in(db, user, NOW - lifetime - SECOND)
+        theirs = accounts.start_sign_in(db, other, NOW - lifetime - SECOND)
+        oldest = accounts.start_sign_in(db, user, NOW - lifetime)  # valid to this second
+        phone = accounts.start_sign_in(db, user, NOW - timedelta(days=1))
+        laptop = accounts.start_sign_in(db, user, NOW)
+        for token in (oldest, phone, laptop):
+            assert accounts.signed_in_user(db, user.id, token, NOW) is user
+        assert accounts.signed_in_user(db, user.id, oldest, NOW + SECOND) is None
+        assert accounts.signed_in_user(db, user.id, expired, NOW) is None
+        kept = {(s.user_id, s.created_at) for s in db.scalars(select(SignIn))}
+        assert kept == {
+            (other.id, NOW - lifetime - SECOND),  # someone else's, left for their next sign-in
+            (user.id, NOW - lifetime),
+            (user.id, NOW - timedelta(days=1)),
+            (user.id, NOW),
+        }
+        assert accounts.signed_in_user(db, other.id, theirs, NOW - lifetime) is other
+
+
+def test_a_sign_in_token_is_good_only_for_its_own_user(factory):
+    with database.transaction(factory) as db:
+        user = accounts.create_user(db, EMAIL, None, NAME)
+        other = accounts.create_user(db, "someone.else@example.org", None, "Dr Else")
+        token = accounts.start_sign_in(db, user, NOW)
+        assert accounts.signed_in_user(db, user.id, token, NOW) is user
+        assert accounts.signed_in_user(db, other.id, token, NOW) is None
