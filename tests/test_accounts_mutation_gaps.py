@@ -233,3 +233,28 @@ def test_a_sign_in_token_is_good_only_for_its_own_user(factory):
         token = accounts.start_sign_in(db, user, NOW)
         assert accounts.signed_in_user(db, user.id, token, NOW) is user
         assert accounts.signed_in_user(db, other.id, token, NOW) is None
+
+
+def test_failures_exactly_a_day_old_still_count(factory):
+    key = throttle.throttle_key("address", "192.0.2.11")
+    with database.transaction(factory) as db:
+        throttle.claim(db, key, 2, NOW, SECOND)
+        throttle.claim(db, key, 2, NOW, SECOND)
+        assert throttle.claim(db, key, 2, NOW + timedelta(days=1), SECOND) is None
+        assert db.get(LoginThrottle, key).failures == 3
+
+
+def test_attempts_refused_for_one_account_give_back_the_addresss_attempt(factory):
+    """Once an account is slowed from an address, its refused attempts are not checked and do
+    not count against the address's twenty: the other accounts there can still sign in."""
+    with database.transaction(factory) as db:
+        accounts.create_user(db, "someone.else@example.org", NEW, "Dr Else")
+        accounts.create_user(db, EMAIL, None, NAME)
+    with factory() as db:  # sign_in commits
+        for _ in range(accounts.ACCOUNT_FREE):
+            assert accounts.sign_in(db, EMAIL, "wrong", "192.0.2.20", NOW) is None
+        for _ in range(accounts.ADDRESS_FREE):
+            with pytest.raises(accounts.SlowDown):
+                accounts.sign_in(db, EMAIL, "wrong", "192.0.2.20", NOW)
+        user = accounts.sign_in(db, "someone.else@example.org", NEW, "192.0.2.20", NOW)
+        assert user is not None and user.name == "Dr Else"
