@@ -258,3 +258,29 @@ def test_attempts_refused_for_one_account_give_back_the_addresss_attempt(factory
                 accounts.sign_in(db, EMAIL, "wrong", "192.0.2.20", NOW)
         user = accounts.sign_in(db, "someone.else@example.org", NEW, "192.0.2.20", NOW)
         assert user is not None and user.name == "Dr Else"
+
+
+def test_a_new_account_is_a_facilitator_named_from_its_address_unless_told(factory):
+    with database.transaction(factory) as db:
+        plain = accounts.create_user(db, "Ann.Lee@Example.org", None)
+        assert (plain.email, plain.name, plain.is_admin) == (
+            "ann.lee@example.org",
+            "ann.lee",
+            False,
+        )
+        named = accounts.create_user(db, "b@example.org", None, "x" * limits.NAME, is_admin=True)
+        assert (named.name, named.is_admin) == ("x" * limits.NAME, True)
+
+
+def test_a_new_account_is_refused_in_words_that_say_why(factory):
+    with database.transaction(factory) as db:
+        with pytest.raises(accounts.AccountError) as refused:
+            accounts.create_user(db, "not-an-address", None, NAME)
+        assert str(refused.value).startswith("'not-an-address' is not an e-mail address: ")
+        with pytest.raises(accounts.AccountError) as refused:
+            accounts.create_user(db, EMAIL, None, "x" * (limits.NAME + 1))
+        assert str(refused.value) == f"keep the name within {limits.NAME} characters"
+        for weak in ("zorbleflaxquintaro", "wexolindprandtaver"):  # the address, the name
+            with pytest.raises(accounts.AccountError, match="^Choose a password that is harder"):
+                accounts.create_user(db, EMAIL, weak, NAME)
+        assert accounts.create_user(db, EMAIL, NEW, NAME).name == NAME
