@@ -284,3 +284,6 @@ def test_a_new_account_is_refused_in_words_that_say_why(factory):
             with pytest.raises(accounts.AccountError, match="^Choose a password that is harder"):
                 accounts.create_user(db, EMAIL, weak, NAME)
         assert accounts.create_user(db, EMAIL, NEW, NAME).name == NAME
+        with pytest.raises(accounts.AccountError) as refused:
+            accounts.create_user(db, EMAIL.upper(), None, "Someone Else")
+        assert str(refused.value) == f"an account for {EMAIL} already exists"
