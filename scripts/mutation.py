@@ -31,7 +31,7 @@ from typing import NamedTuple
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / ".mutation"
 MUTMUT = ROOT / ".venv" / "bin" / "mutmut"
-LINKED = ("toolkit", "tests", "casebank", "session_templates", "examples", "node_modules")
+LINKED = ("toolkit", "tests", "casebank", "session_templates", "examples", "docs", "node_modules")
 
 # module -> (files to mutate, the non-browser test files that exercise them)
 MODULES: dict[str, tuple[list[str], list[str]]] = {
