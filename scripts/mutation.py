@@ -93,6 +93,7 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
             "tests/test_setfile.py",
             "tests/test_setfile_record.py",
             "tests/test_setfile_web.py",
+            "tests/test_setfile_mutation_gaps.py",
         ],
     ),
     "sets": (

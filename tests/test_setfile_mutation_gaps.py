@@ -1,0 +1,50 @@
+"""Learning-set files: behaviour no test pinned until mutation testing (scripts/mutation.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from toolkit.casebank import load_bank
+from toolkit.config import REPO_ROOT
+from toolkit.datafiles import DataFileError
+from toolkit.session_templates import load_session_templates
+from toolkit.setfile import parse_set_file
+
+SCHEDULE = Path(__file__).parent / "data" / "setfiles" / "schedule.yaml"
+BANK = load_bank(REPO_ROOT / "casebank")
+TEMPLATES = load_session_templates(REPO_ROOT / "session_templates")
+
+
+def _problems(tmp_path: Path, old: str, new: str) -> list[str]:
+    text = SCHEDULE.read_text("utf-8")
+    assert old in text
+    path = tmp_path / "set.yaml"
+    path.write_text(text.replace(old, new), "utf-8")
+    with pytest.raises(DataFileError) as caught:
+        parse_set_file(path, BANK, TEMPLATES)
+    return [str(p).removeprefix(f"{path}:") for p in caught.value.problems]
+
+
+def test_a_series_that_reaches_a_time_the_clocks_skip_says_which_and_where(tmp_path):
+    """Weekly at 01:30 from Sunday 14 March 2027: the third, 28 March, is when London's clocks
+    go from 01:00 to 02:00. Reported at the series' `first`, line 10."""
+    problems = _problems(
+        tmp_path,
+        "  first: 2027-03-11 09:30\n  every_weeks: 2\n  count: 4\n",
+        "  first: 2027-03-14 01:30\n  every_weeks: 1\n  count: 3\n",
+    )
+    assert problems == ["10: the series reaches 2027-03-28 01:30, which does not exist locally"]
+
+
+def test_a_series_is_checked_against_the_templates_and_its_limits_at_its_lines(tmp_path):
+    problems = _problems(
+        tmp_path,
+        "  count: 4\n  template: short-action-learning-set\n",
+        "  count: 0\n  template: no-such-template\n",
+    )
+    assert problems == [
+        "12: count: Input should be greater than or equal to 1",
+        "13: template: unknown session template 'no-such-template' (see `toolkit templates list`)",
+    ]
