@@ -5,16 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from toolkit import db as database
 from toolkit.casebank import load_bank
 from toolkit.config import REPO_ROOT
 from toolkit.datafiles import DataFileError
+from toolkit.models import LearningSet
 from toolkit.session_templates import load_session_templates
-from toolkit.setfile import parse_set_file
+from toolkit.setfile import import_set, parse_set_file
 
 SCHEDULE = Path(__file__).parent / "data" / "setfiles" / "schedule.yaml"
 BANK = load_bank(REPO_ROOT / "casebank")
 TEMPLATES = load_session_templates(REPO_ROOT / "session_templates")
+SLUG = "kss-fy-2027-set-a"
 
 
 def _problems(tmp_path: Path, old: str, new: str) -> list[str]:
@@ -48,3 +52,43 @@ def test_a_series_is_checked_against_the_templates_and_its_limits_at_its_lines(t
         "12: count: Input should be greater than or equal to 1",
         "13: template: unknown session template 'no-such-template' (see `toolkit templates list`)",
     ]
+
+
+@pytest.fixture
+def factory(env):
+    return database.session_factory(database.make_engine(env.database_url))
+
+
+def _import(factory, path: Path) -> list[str]:
+    set_file = parse_set_file(path, BANK, TEMPLATES)
+    with database.transaction(factory) as db:
+        return import_set(db, set_file, BANK, TEMPLATES)[1]
+
+
+def test_a_sessions_new_title_room_and_link_in_the_file_reach_the_session(factory, tmp_path):
+    example = REPO_ROOT / "examples" / "learning-set.yaml"
+    _import(factory, example)
+    old = "    title: Action learning set 1\n"
+    new = (
+        "    title: Action learning set one\n"
+        "    venue: Library, Room 5\n"
+        "    video_url: https://teams.example/meet/room-5\n"
+    )
+    text = example.read_text("utf-8")
+    assert text.count(old) == 1
+    path = tmp_path / "learning-set.yaml"
+    path.write_text(text.replace(old, new), "utf-8")
+    notes = _import(factory, path)
+    assert "session-2: renamed 'Action learning set one'" in notes
+    assert "session-2: time or place changed (now 2027-01-14 14:00)" in notes
+    with factory() as db:
+        meeting = next(
+            m
+            for m in db.scalar(select(LearningSet).where(LearningSet.slug == SLUG)).meetings
+            if m.key == "session-2"
+        )
+        assert (meeting.title, meeting.venue, meeting.video_url) == (
+            "Action learning set one",
+            "Library, Room 5",
+            "https://teams.example/meet/room-5",
+        )
