@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 from sqlalchemy import select
 
 from toolkit import db as database
@@ -13,12 +14,13 @@ from toolkit.config import REPO_ROOT
 from toolkit.datafiles import DataFileError
 from toolkit.models import LearningSet
 from toolkit.session_templates import load_session_templates
-from toolkit.setfile import import_set, parse_set_file
+from toolkit.setfile import export_set, import_set, parse_set_file
 
 SCHEDULE = Path(__file__).parent / "data" / "setfiles" / "schedule.yaml"
 BANK = load_bank(REPO_ROOT / "casebank")
 TEMPLATES = load_session_templates(REPO_ROOT / "session_templates")
 SLUG = "kss-fy-2027-set-a"
+HLM, GPC = "inspiring-shared-purpose", "gpc-1"
 
 
 def _problems(tmp_path: Path, old: str, new: str) -> list[str]:
@@ -92,3 +94,33 @@ def test_a_sessions_new_title_room_and_link_in_the_file_reach_the_session(factor
             "Library, Room 5",
             "https://teams.example/meet/room-5",
         )
+
+
+def test_a_resource_the_facilitator_added_leaves_in_the_file_with_all_it_says(factory, tmp_path):
+    """The example's own resource, given HLM and GPC areas too: the export carries its
+    description and every framework it is tagged with, so it imports the same anywhere."""
+    example = REPO_ROOT / "examples" / "learning-set.yaml"
+    old = "    mlcf: [improving-services.encouraging-improvement-and-innovation]\n"
+    tags = f"    hlm: [{HLM}]\n" + old + f"    gpc: [{GPC}]\n"
+    text = example.read_text("utf-8")
+    assert text.count(old) == 1
+    path = tmp_path / "learning-set.yaml"
+    path.write_text(text.replace(old, tags), "utf-8")
+    _import(factory, path)
+    with factory() as db:
+        written = yaml.safe_load(
+            export_set(db.scalar(select(LearningSet).where(LearningSet.slug == SLUG)))
+        )
+    assert written["resources"] == [
+        {
+            "id": "riverside-qi-handbook",
+            "title": "Riverside quality improvement handbook",
+            "url": "https://qi.riverside.example.nhs.uk/handbook",
+            "kind": "reading",
+            "minutes": 20,
+            "description": "The trust's own guide to planning a change, with its PDSA template.",
+            "hlm": [HLM],
+            "mlcf": ["improving-services.encouraging-improvement-and-innovation"],
+            "gpc": [GPC],
+        }
+    ]
