@@ -9,12 +9,14 @@ import yaml
 from sqlalchemy import select
 
 from toolkit import db as database
+from toolkit.accounts import create_user
 from toolkit.casebank import load_bank
 from toolkit.config import REPO_ROOT
 from toolkit.datafiles import DataFileError
 from toolkit.models import LearningSet
 from toolkit.session_templates import load_session_templates
-from toolkit.setfile import export_set, import_set, parse_set_file
+from toolkit.setfile import export_set, import_file, import_set, parse_set_file
+from toolkit.sets import SetError
 
 SCHEDULE = Path(__file__).parent / "data" / "setfiles" / "schedule.yaml"
 BANK = load_bank(REPO_ROOT / "casebank")
@@ -124,3 +126,30 @@ def test_a_resource_the_facilitator_added_leaves_in_the_file_with_all_it_says(fa
             "gpc": [GPC],
         }
     ]
+
+
+def test_another_facilitator_cannot_upload_over_a_set_that_is_not_theirs(factory, tmp_path):
+    example = REPO_ROOT / "examples" / "learning-set.yaml"
+    with database.transaction(factory) as db:
+        owner = create_user(db, "s.oneil@example.nhs.uk", None, "Dr Siobhán O'Neil").id
+        other = create_user(db, "r.patel@example.nhs.uk", None, "Dr Ravi Patel").id
+    assert import_file(factory, example, BANK, TEMPLATES, uploader=owner)[0] == SLUG
+    theirs = tmp_path / "learning-set.yaml"
+    text = example.read_text("utf-8")
+    theirs.write_text(
+        text.replace("  name: Dr Siobhán O'Neil\n  email: s.oneil@example.nhs.uk\n", "")
+        .replace(
+            "facilitator:\n", "facilitator: {name: Dr Ravi Patel, email: r.patel@example.nhs.uk}\n"
+        )
+        .replace("title: KSS Foundation leadership set A", "title: Taken over"),
+        "utf-8",
+    )
+    with pytest.raises(SetError) as refused:
+        import_file(factory, theirs, BANK, TEMPLATES, uploader=other)
+    assert str(refused.value) == (
+        f"a set with the id '{SLUG}' already exists and is not yours to change"
+    )
+    with factory() as db:
+        learning_set = db.scalar(select(LearningSet).where(LearningSet.slug == SLUG))
+        assert learning_set.title == "KSS Foundation leadership set A"
+        assert [u.id for u in learning_set.facilitators] == [owner]
