@@ -153,3 +153,14 @@ def test_another_facilitator_cannot_upload_over_a_set_that_is_not_theirs(factory
         learning_set = db.scalar(select(LearningSet).where(LearningSet.slug == SLUG))
         assert learning_set.title == "KSS Foundation leadership set A"
         assert [u.id for u in learning_set.facilitators] == [owner]
+
+
+def test_importing_a_series_again_finds_its_sessions_by_their_ids(factory):
+    first = _import(factory, SCHEDULE)
+    assert _import(factory, SCHEDULE) == []  # nothing to change
+    with factory() as db:
+        learning_set = db.scalar(select(LearningSet).where(LearningSet.slug == "kss-ct-2027-set-e"))
+        assert sorted(m.key for m in learning_set.meetings) == [
+            f"session-{n}" for n in (1, 2, 3, 4)
+        ]
+    assert first  # the first import said what it made
