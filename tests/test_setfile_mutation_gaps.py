@@ -164,3 +164,27 @@ def test_importing_a_series_again_finds_its_sessions_by_their_ids(factory):
             f"session-{n}" for n in (1, 2, 3, 4)
         ]
     assert first  # the first import said what it made
+
+
+def test_an_action_changed_in_the_file_is_reported_by_its_first_words(factory, tmp_path):
+    example = REPO_ROOT / "examples" / "learning-set.yaml"
+    _import(factory, example)
+    old = "handover problem.\n    due: before session 2\n"
+    text = example.read_text("utf-8")
+    assert text.count(old) == 1
+    path = tmp_path / "learning-set.yaml"
+    path.write_text(text.replace(old, old + "    status: done\n"), "utf-8")
+    notes = _import(factory, path)
+    assert notes == ["updated action 'Write down three questions I want the set to as...'"]
+
+
+def test_an_admin_who_uploads_a_set_for_someone_else_stays_among_its_facilitators(factory):
+    with database.transaction(factory) as db:
+        admin = create_user(db, "admin@example.nhs.uk", None, "Ms Admin", is_admin=True).id
+    import_file(factory, REPO_ROOT / "examples" / "learning-set.yaml", BANK, TEMPLATES, admin)
+    with factory() as db:
+        learning_set = db.scalar(select(LearningSet).where(LearningSet.slug == SLUG))
+        assert sorted(u.email for u in learning_set.facilitators) == [
+            "admin@example.nhs.uk",
+            "s.oneil@example.nhs.uk",
+        ]
