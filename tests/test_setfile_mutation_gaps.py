@@ -22,7 +22,9 @@ SCHEDULE = Path(__file__).parent / "data" / "setfiles" / "schedule.yaml"
 BANK = load_bank(REPO_ROOT / "casebank")
 TEMPLATES = load_session_templates(REPO_ROOT / "session_templates")
 SLUG = "kss-fy-2027-set-a"
-HLM, GPC = "inspiring-shared-purpose", "gpc-1"
+HLM = ["inspiring-shared-purpose", "leading-with-care"]
+GPC = ["gpc-1", "gpc-3"]
+MLCF = ["improving-services.encouraging-improvement-and-innovation", "working-with-others"]
 
 
 def _problems(tmp_path: Path, old: str, new: str) -> list[str]:
@@ -99,11 +101,11 @@ def test_a_sessions_new_title_room_and_link_in_the_file_reach_the_session(factor
 
 
 def test_a_resource_the_facilitator_added_leaves_in_the_file_with_all_it_says(factory, tmp_path):
-    """The example's own resource, given HLM and GPC areas too: the export carries its
-    description and every framework it is tagged with, so it imports the same anywhere."""
+    """The example's own resource, given two areas of each framework: the export carries its
+    description and every tag, so it imports the same anywhere."""
     example = REPO_ROOT / "examples" / "learning-set.yaml"
     old = "    mlcf: [improving-services.encouraging-improvement-and-innovation]\n"
-    tags = f"    hlm: [{HLM}]\n" + old + f"    gpc: [{GPC}]\n"
+    tags = f"    hlm: {HLM}\n    mlcf: {MLCF}\n    gpc: {GPC}\n"
     text = example.read_text("utf-8")
     assert text.count(old) == 1
     path = tmp_path / "learning-set.yaml"
@@ -121,9 +123,9 @@ def test_a_resource_the_facilitator_added_leaves_in_the_file_with_all_it_says(fa
             "kind": "reading",
             "minutes": 20,
             "description": "The trust's own guide to planning a change, with its PDSA template.",
-            "hlm": [HLM],
-            "mlcf": ["improving-services.encouraging-improvement-and-innovation"],
-            "gpc": [GPC],
+            "hlm": HLM,
+            "mlcf": MLCF,
+            "gpc": GPC,
         }
     ]
 
@@ -188,3 +190,12 @@ def test_an_admin_who_uploads_a_set_for_someone_else_stays_among_its_facilitator
             "admin@example.nhs.uk",
             "s.oneil@example.nhs.uk",
         ]
+
+
+def test_a_link_that_is_not_https_is_refused_in_words(tmp_path):
+    problems = _problems(
+        tmp_path,
+        "title: KSS core trainees set E\n",
+        "title: KSS core trainees set E\nvideo_url: http://teams.example/meet/set-e\n",
+    )
+    assert problems == ["3: video_url: give a link starting https://"]
