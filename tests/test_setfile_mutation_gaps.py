@@ -199,3 +199,31 @@ def test_a_link_that_is_not_https_is_refused_in_words(tmp_path):
         "title: KSS core trainees set E\nvideo_url: http://teams.example/meet/set-e\n",
     )
     assert problems == ["3: video_url: give a link starting https://"]
+
+
+def test_new_actions_are_reported_by_a_first_line_of_at_most_fifty_characters(factory, tmp_path):
+    example = REPO_ROOT / "examples" / "learning-set.yaml"
+    _import(factory, example)
+    fifty, long = "x" * 50, "y" * 51
+    added = "".join(
+        f"  - session: session-1\n    owner: zoe.marsh@example.nhs.uk\n    text: {text}\n"
+        for text in (fifty, long, '"First line\\nsecond line"')
+    )
+    text = example.read_text("utf-8")
+    path = tmp_path / "learning-set.yaml"
+    path.write_text(text.replace("actions:\n", "actions:\n" + added, 1), "utf-8")
+    notes = _import(factory, path)
+    assert notes == [
+        f"recorded action '{fifty}'",
+        f"recorded action '{'y' * 47}...'",
+        "recorded action 'First line'",
+    ]
+
+
+def test_long_lines_stay_whole_in_the_exported_file(factory):
+    _import(factory, REPO_ROOT / "examples" / "learning-set.yaml")
+    with factory() as db:
+        text = export_set(db.scalar(select(LearningSet).where(LearningSet.slug == SLUG)))
+    said = "Ask my educational supervisor for ten minutes to talk through the rota gap I described."
+    [line] = [line for line in text.splitlines() if said in line]  # not folded at 80 characters
+    assert len(line) > 80
