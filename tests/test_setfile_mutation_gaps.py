@@ -227,3 +227,19 @@ def test_long_lines_stay_whole_in_the_exported_file(factory):
     said = "Ask my educational supervisor for ten minutes to talk through the rota gap I described."
     [line] = [line for line in text.splitlines() if said in line]  # not folded at 80 characters
     assert len(line) > 80
+
+
+def test_a_reminder_switched_off_leaves_as_false(factory, tmp_path):
+    example = REPO_ROOT / "examples" / "learning-set.yaml"
+    old = '  reminder:\n    days_before: 2\n    at: "09:00"\n'
+    text = example.read_text("utf-8")
+    assert text.count(old) == 1
+    path = tmp_path / "learning-set.yaml"
+    path.write_text(text.replace(old, "  reminder: false\n"), "utf-8")
+    _import(factory, path)
+    with factory() as db:
+        written = yaml.safe_load(
+            export_set(db.scalar(select(LearningSet).where(LearningSet.slug == SLUG)))
+        )
+    assert written["messages"]["reminder"] is False
+    assert written["messages"]["follow_up"] == {"days_after": 1, "at": "09:00"}
