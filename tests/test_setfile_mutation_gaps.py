@@ -190,6 +190,9 @@ def test_an_admin_who_uploads_a_set_for_someone_else_stays_among_its_facilitator
             "admin@example.nhs.uk",
             "s.oneil@example.nhs.uk",
         ]
+        written = yaml.safe_load(export_set(learning_set))
+    # a file names one facilitator: the set's oldest account
+    assert written["facilitator"] == {"name": "Ms Admin", "email": "admin@example.nhs.uk"}
 
 
 def test_a_link_that_is_not_https_is_refused_in_words(tmp_path):
@@ -229,17 +232,24 @@ def test_long_lines_stay_whole_in_the_exported_file(factory):
     assert len(line) > 80
 
 
-def test_a_reminder_switched_off_leaves_as_false(factory, tmp_path):
+@pytest.mark.parametrize(
+    "old, off, on",
+    [
+        ('  reminder:\n    days_before: 2\n    at: "09:00"\n', "reminder", "follow_up"),
+        ('  follow_up:\n    days_after: 1\n    at: "09:00"\n', "follow_up", "reminder"),
+    ],
+    ids=["reminder", "follow_up"],
+)
+def test_a_message_switched_off_leaves_as_false(factory, tmp_path, old, off, on):
     example = REPO_ROOT / "examples" / "learning-set.yaml"
-    old = '  reminder:\n    days_before: 2\n    at: "09:00"\n'
     text = example.read_text("utf-8")
     assert text.count(old) == 1
     path = tmp_path / "learning-set.yaml"
-    path.write_text(text.replace(old, "  reminder: false\n"), "utf-8")
+    path.write_text(text.replace(old, f"  {off}: false\n"), "utf-8")
     _import(factory, path)
     with factory() as db:
         written = yaml.safe_load(
             export_set(db.scalar(select(LearningSet).where(LearningSet.slug == SLUG)))
         )
-    assert written["messages"]["reminder"] is False
-    assert written["messages"]["follow_up"] == {"days_after": 1, "at": "09:00"}
+    assert written["messages"][off] is False
+    assert written["messages"][on]["at"] == "09:00"
