@@ -253,3 +253,29 @@ def test_a_message_switched_off_leaves_as_false(factory, tmp_path, old, off, on)
         )
     assert written["messages"][off] is False
     assert written["messages"][on]["at"] == "09:00"
+
+
+def test_cases_and_pre_work_leave_in_the_order_the_file_last_gave(factory, tmp_path):
+    """Imported in one order and then in the other: the export follows the second."""
+    example = REPO_ROOT / "examples" / "learning-set.yaml"
+    text = example.read_text("utf-8")
+    cases, prework = "cases: [the-stalled-sepsis-project]", "prework: [riverside-qi-handbook]"
+    assert text.count(cases) == text.count(prework) == 1
+    two_cases = ["running-on-empty", "one-bed-two-referrals"]
+    two_reads = ["riverside-qi-handbook", "healthcare-leadership-model"]
+    path = tmp_path / "learning-set.yaml"
+    for order in (1, -1):
+        path.write_text(
+            text.replace(cases, f"cases: [{', '.join(two_cases[::order])}]").replace(
+                prework, f"prework: [{', '.join(two_reads[::order])}]"
+            ),
+            "utf-8",
+        )
+        _import(factory, path)
+    with factory() as db:
+        written = yaml.safe_load(
+            export_set(db.scalar(select(LearningSet).where(LearningSet.slug == SLUG)))
+        )
+    [session] = [s for s in written["sessions"] if s.get("cases")]
+    assert session["cases"] == two_cases[::-1]
+    assert session["prework"] == two_reads[::-1]
