@@ -8,21 +8,30 @@ sources and tests and holds a pyproject.toml whose [tool.mutmut] table is the pr
 module's `only_mutate` and `pytest_add_cli_args_test_selection`. So one module's results never
 invalidate another's, a re-run resumes where it stopped, and `mutmut browse` / `mutmut show NAME`
 work from that folder. A summary per module goes to .mutation/scores.tsv.
+
+mutmut's own limits are CPU time, and a wall time of 60 × the tests' estimate (pyproject.toml),
+so a mutant blocked on a socket can wait for hours; a watchdog here sends SIGXCPU to any mutant
+worker older than MUTATION_WALL_SECONDS (default 120), which mutmut records as a timeout.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 import tomllib
+from collections.abc import Iterable
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / ".mutation"
 MUTMUT = ROOT / ".venv" / "bin" / "mutmut"
-LINKED = ("toolkit", "tests", "casebank", "session_templates", "examples", "node_modules")
+LINKED = ("toolkit", "tests", "casebank", "session_templates", "examples", "docs", "node_modules")
 
 # module -> (files to mutate, the non-browser test files that exercise them)
 MODULES: dict[str, tuple[list[str], list[str]]] = {
@@ -48,7 +57,13 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
     ),
     "mail": (
         ["toolkit/mail.py"],
-        ["tests/test_mail.py", "tests/test_invites.py", "tests/test_mail_mutation_gaps.py"],
+        [
+            "tests/test_mail.py",
+            "tests/test_invites.py",
+            "tests/test_mail_mutation_gaps.py",
+            # the hold-at-DATA tests: a refusal at DATA, its 4xx/5xx boundary and temporary flag
+            "tests/test_jobs.py",
+        ],
     ),
     "self_assessment": (
         ["toolkit/self_assessment.py"],
@@ -78,6 +93,7 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
             "tests/test_setfile.py",
             "tests/test_setfile_record.py",
             "tests/test_setfile_web.py",
+            "tests/test_setfile_mutation_gaps.py",
         ],
     ),
     "sets": (
@@ -160,13 +176,76 @@ def score(folder: Path) -> dict[str, int]:
     return counts
 
 
+class Process(NamedTuple):
+    pid: int
+    ppid: int
+    title: str  # mutmut names each worker "mutmut: <mutant>" (setproctitle)
+    started: float  # seconds since the epoch
+
+
+def overdue(processes: Iterable[Process], root: int, now: float, limit: float) -> list[int]:
+    """The mutant workers under `root` (at any depth) that have run longer than `limit` seconds.
+
+    Only workers: mutmut's own process, its clean-test and forced-fail runs are left alone.
+    """
+    processes = list(processes)
+    children: dict[int, list[Process]] = {}
+    for process in processes:
+        children.setdefault(process.ppid, []).append(process)
+    found, stack = [], list(children.get(root, []))
+    while stack:
+        process = stack.pop()
+        stack.extend(children.get(process.pid, []))
+        if process.title.startswith("mutmut: ") and now - process.started > limit:
+            found.append(process.pid)
+    return sorted(found)
+
+
+def _processes() -> list[Process]:
+    """Every process this user can see, read from /proc (Linux)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    boot = next(
+        float(line.split()[1])
+        for line in Path("/proc/stat").read_text().splitlines()
+        if line.startswith("btime ")
+    )
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # gone meanwhile
+            continue
+        fields = stat.rpartition(")")[2].split()  # after "pid (comm)": state, ppid, …
+        started = boot + int(fields[19]) / ticks
+        found.append(Process(int(entry.name), int(fields[1]), title, started))
+    return found
+
+
+def _watch(worker: subprocess.Popen, limit: float, every: float = 5.0) -> None:
+    """Until `worker` ends, stop its mutant workers that run past `limit` wall-clock seconds."""
+    while worker.poll() is None:
+        for pid in overdue(_processes(), worker.pid, time.time(), limit):
+            try:
+                os.kill(pid, signal.SIGXCPU)
+                print(f"\n   watchdog: worker {pid} over {limit:.0f} s, stopped", flush=True)
+            except ProcessLookupError:
+                pass
+        time.sleep(every)
+
+
 def run(module: str, children: int) -> dict[str, int]:
     folder = prepare(module)
     env = dict(os.environ)
     env.setdefault("TOOLKIT_ASSETS_DIR", str(ROOT / "node_modules/nhsuk-frontend/dist/nhsuk"))
     command = ["nice", "-n", "10", str(MUTMUT), "run", "--max-children", str(children)]
+    limit = float(os.environ.get("MUTATION_WALL_SECONDS", "120"))
     print(f"== mutmut: {module} ({', '.join(MODULES[module][0])})", flush=True)
-    subprocess.run(command, cwd=folder, env=env, check=False)
+    worker = subprocess.Popen(command, cwd=folder, env=env)
+    threading.Thread(target=_watch, args=(worker, limit), daemon=True).start()
+    worker.wait()
     return score(folder)
 
 

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from toolkit import accounts, limits, throttle
 from toolkit import db as database
-from toolkit import throttle
-from toolkit.models import LoginThrottle
+from toolkit.models import LoginThrottle, SignIn
 
 NOW = datetime(2027, 2, 1, 9, 0, tzinfo=UTC)
 SECOND = timedelta(seconds=1)
@@ -98,3 +98,192 @@ def test_failures_a_day_old_are_forgotten_and_pruned(factory):
         # a day and a second later the two failures no longer count: a free attempt again
         assert throttle.claim(db, key, 2, NOW + day + SECOND, SECOND) is None
         assert db.get(LoginThrottle, key).failures == 1
+
+
+# --- survivors of the mutation run of 30 Nov 2026 ---------------------------------------------
+
+EMAIL, NAME = "zorbleflax.quintaro@example.org", "Dr Wexolind Prandtaver"
+NEW = "a quiet walk by the river"
+
+
+def test_a_reset_link_itself_refuses_a_password_easy_to_guess_and_still_works(factory):
+    """The web form checks the password first; `finish_reset` checks it again, with the e-mail
+    address and the name as words an attacker would try (each alone would let one through)."""
+    with database.transaction(factory) as db:
+        user = accounts.create_user(db, EMAIL, None, NAME)
+        link = accounts.start_reset(db, user, NOW)
+        for weak in ("password1234", "zorbleflaxquintaro", "wexolindprandtaver"):
+            with pytest.raises(accounts.AccountError, match="^Choose a password that is harder"):
+                accounts.finish_reset(db, link.token, weak, NOW)
+        assert accounts.finish_reset(db, link.token, NEW, NOW) is user
+        assert accounts.authenticate(db, EMAIL, NEW) is user
+
+
+def test_a_spent_or_expired_link_says_so(factory):
+    with database.transaction(factory) as db:
+        user = accounts.create_user(db, EMAIL, None, NAME)
+        spent = accounts.start_reset(db, user, NOW)
+        accounts.finish_reset(db, spent.token, NEW, NOW)
+        late = accounts.start_reset(db, user, NOW)
+        for token, when in ((spent.token, NOW), (late.token, late.expires_at)):
+            with pytest.raises(accounts.AccountError) as refused:
+                accounts.finish_reset(db, token, NEW + "!", when)
+            assert str(refused.value) == accounts.RESET_GONE
+
+
+def test_a_reset_spends_only_that_users_links(factory):
+    with database.transaction(factory) as db:
+        mine = accounts.start_reset(db, accounts.create_user(db, EMAIL, None, NAME), NOW)
+        other = accounts.create_user(db, "someone.else@example.org", None, "Dr Else")
+        theirs = accounts.start_reset(db, other, NOW)
+        accounts.finish_reset(db, mine.token, NEW, NOW)
+        assert accounts.reset_user(db, theirs.token, NOW) is other
+        assert accounts.finish_reset(db, theirs.token, NEW, NOW) is other
+
+
+def test_reset_requests_are_counted_per_account_and_per_address(factory):
+    """Three links for one account, ten requests from one address: other accounts, and other
+    addresses, are not slowed by them."""
+    with database.transaction(factory) as db:
+        accounts.create_user(db, EMAIL, None, NAME)
+        accounts.create_user(db, "someone.else@example.org", None, "Dr Else")
+    with factory() as db:  # request_reset commits
+        links = [accounts.request_reset(db, EMAIL, "192.0.2.1", NOW) for _ in range(4)]
+        assert [link is not None for link in links] == [True, True, True, False]
+        other = accounts.request_reset(db, "someone.else@example.org", "192.0.2.1", NOW)
+        assert other is not None and other.user.email == "someone.else@example.org"
+        for n in range(10):  # ten other clients, each asking once for an unknown address
+            accounts.request_reset(db, f"nobody{n}@example.org", f"198.51.100.{n}", NOW)
+        again = accounts.request_reset(db, "someone.else@example.org", "203.0.113.9", NOW)
+        assert again is not None
+
+
+def test_an_admin_changes_a_name_and_role_within_the_limits(factory):
+    """`update_user` (the admin page): no run reached it, as its tests are the admin pages'."""
+    with database.transaction(factory) as db:
+        user = accounts.create_user(db, EMAIL, None, NAME)
+        accounts.update_user(db, user, "  Dr Ann\nLee ", True)
+        assert (user.name, user.is_admin) == ("Dr Ann Lee", True)
+        accounts.update_user(db, user, "x" * limits.NAME, False)  # exactly the limit
+        assert (user.name, user.is_admin) == ("x" * limits.NAME, False)
+        for name, why in (
+            (" \n ", "Enter their name"),
+            ("x" * (limits.NAME + 1), f"Keep the name within {limits.NAME} characters"),
+        ):
+            with pytest.raises(accounts.AccountError) as refused:
+                accounts.update_user(db, user, name, True)
+            assert str(refused.value) == why
+        assert (user.name, user.is_admin) == ("x" * limits.NAME, False)
+
+
+def test_setting_a_password_refuses_one_easy_to_guess_from_the_address_or_the_name(factory):
+    """`set_password` (the change-password page, the command line and a reset all use it)."""
+    with database.transaction(factory) as db:
+        user = accounts.create_user(db, EMAIL, None, NAME)
+        for weak in ("password1234", "zorbleflaxquintaro", "wexolindprandtaver"):
+            with pytest.raises(accounts.AccountError, match="^Choose a password that is harder"):
+                accounts.set_password(db, user, weak)
+        assert user.password_hash == ""
+        accounts.set_password(db, user, NEW)
+        assert accounts.authenticate(db, EMAIL, NEW) is user
+
+
+def test_a_link_opens_only_with_its_own_token(factory):
+    with database.transaction(factory) as db:
+        user = accounts.create_user(db, EMAIL, None, NAME)
+        link = accounts.start_reset(db, user, NOW)
+        assert accounts.reset_user(db, link.token, NOW) is user
+        for wrong in ("", link.token[:-1], "x" * len(link.token)):
+            assert accounts.reset_user(db, wrong, NOW) is None
+            with pytest.raises(accounts.AccountError):
+                accounts.finish_reset(db, wrong, NEW, NOW)
+        assert accounts.authenticate(db, EMAIL, NEW) is None
+
+
+def test_a_new_sign_in_clears_only_that_users_expired_ones(factory):
+    """Signing in again keeps the user's other browsers (fourteen days to the second) and
+    deletes that user's sign-ins that have expired, no one else's."""
+    lifetime = accounts.SIGN_IN_LIFETIME
+    with database.transaction(factory) as db:
+        user = accounts.create_user(db, EMAIL, None, NAME)
+        other = accounts.create_user(db, "someone.else@example.org", None, "Dr Else")
+        expired = accounts.start_sign_in(db, user, NOW - lifetime - SECOND)
+        theirs = accounts.start_sign_in(db, other, NOW - lifetime - SECOND)
+        oldest = accounts.start_sign_in(db, user, NOW - lifetime)  # valid to this second
+        phone = accounts.start_sign_in(db, user, NOW - timedelta(days=1))
+        laptop = accounts.start_sign_in(db, user, NOW)
+        for token in (oldest, phone, laptop):
+            assert accounts.signed_in_user(db, user.id, token, NOW) is user
+        assert accounts.signed_in_user(db, user.id, oldest, NOW + SECOND) is None
+        assert accounts.signed_in_user(db, user.id, expired, NOW) is None
+        kept = {(s.user_id, s.created_at) for s in db.scalars(select(SignIn))}
+        assert kept == {
+            (other.id, NOW - lifetime - SECOND),  # someone else's, left for their next sign-in
+            (user.id, NOW - lifetime),
+            (user.id, NOW - timedelta(days=1)),
+            (user.id, NOW),
+        }
+        assert accounts.signed_in_user(db, other.id, theirs, NOW - lifetime) is other
+
+
+def test_a_sign_in_token_is_good_only_for_its_own_user(factory):
+    with database.transaction(factory) as db:
+        user = accounts.create_user(db, EMAIL, None, NAME)
+        other = accounts.create_user(db, "someone.else@example.org", None, "Dr Else")
+        token = accounts.start_sign_in(db, user, NOW)
+        assert accounts.signed_in_user(db, user.id, token, NOW) is user
+        assert accounts.signed_in_user(db, other.id, token, NOW) is None
+
+
+def test_failures_exactly_a_day_old_still_count(factory):
+    key = throttle.throttle_key("address", "192.0.2.11")
+    with database.transaction(factory) as db:
+        throttle.claim(db, key, 2, NOW, SECOND)
+        throttle.claim(db, key, 2, NOW, SECOND)
+        assert throttle.claim(db, key, 2, NOW + timedelta(days=1), SECOND) is None
+        assert db.get(LoginThrottle, key).failures == 3
+
+
+def test_attempts_refused_for_one_account_give_back_the_addresss_attempt(factory):
+    """Once an account is slowed from an address, its refused attempts are not checked and do
+    not count against the address's twenty: the other accounts there can still sign in."""
+    with database.transaction(factory) as db:
+        accounts.create_user(db, "someone.else@example.org", NEW, "Dr Else")
+        accounts.create_user(db, EMAIL, None, NAME)
+    with factory() as db:  # sign_in commits
+        for _ in range(accounts.ACCOUNT_FREE):
+            assert accounts.sign_in(db, EMAIL, "wrong", "192.0.2.20", NOW) is None
+        for _ in range(accounts.ADDRESS_FREE):
+            with pytest.raises(accounts.SlowDown):
+                accounts.sign_in(db, EMAIL, "wrong", "192.0.2.20", NOW)
+        user = accounts.sign_in(db, "someone.else@example.org", NEW, "192.0.2.20", NOW)
+        assert user is not None and user.name == "Dr Else"
+
+
+def test_a_new_account_is_a_facilitator_named_from_its_address_unless_told(factory):
+    with database.transaction(factory) as db:
+        plain = accounts.create_user(db, "Ann.Lee@Example.org", None)
+        assert (plain.email, plain.name, plain.is_admin) == (
+            "ann.lee@example.org",
+            "ann.lee",
+            False,
+        )
+        named = accounts.create_user(db, "b@example.org", None, "x" * limits.NAME, is_admin=True)
+        assert (named.name, named.is_admin) == ("x" * limits.NAME, True)
+
+
+def test_a_new_account_is_refused_in_words_that_say_why(factory):
+    with database.transaction(factory) as db:
+        with pytest.raises(accounts.AccountError) as refused:
+            accounts.create_user(db, "not-an-address", None, NAME)
+        assert str(refused.value).startswith("'not-an-address' is not an e-mail address: ")
+        with pytest.raises(accounts.AccountError) as refused:
+            accounts.create_user(db, EMAIL, None, "x" * (limits.NAME + 1))
+        assert str(refused.value) == f"keep the name within {limits.NAME} characters"
+        for weak in ("zorbleflaxquintaro", "wexolindprandtaver"):  # the address, the name
+            with pytest.raises(accounts.AccountError, match="^Choose a password that is harder"):
+                accounts.create_user(db, EMAIL, weak, NAME)
+        assert accounts.create_user(db, EMAIL, NEW, NAME).name == NAME
+        with pytest.raises(accounts.AccountError) as refused:
+            accounts.create_user(db, EMAIL.upper(), None, "Someone Else")
+        assert str(refused.value) == f"an account for {EMAIL} already exists"

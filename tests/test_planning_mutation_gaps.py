@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -27,11 +28,11 @@ def test_a_single_session_and_a_weekly_series_are_series_too():
     assert series_starts(first, 1, 1) == [first]
     weekly = series_starts(first, 1, 3)
     assert [s.date() for s in weekly] == [date(2027, 1, 7), date(2027, 1, 14), date(2027, 1, 21)]
-    with pytest.raises(ValueError, match="at least 1"):
+    with pytest.raises(ValueError, match=r"^every_weeks and count must be at least 1$"):
         series_starts(first, 0, 3)
-    with pytest.raises(ValueError, match="at least 1"):
+    with pytest.raises(ValueError, match=r"^every_weeks and count must be at least 1$"):
         series_starts(first, 2, 0)
-    with pytest.raises(ValueError, match="needs a time zone"):
+    with pytest.raises(ValueError, match=r"^the first start needs a time zone$"):
         series_starts(datetime(2027, 1, 7, 9, 30), 2, 3)
 
 
@@ -97,3 +98,15 @@ def test_the_rota_breaks_ties_by_who_presented_longest_ago_then_by_list_order():
     assert propose_rota(members, [[7], [7, 5]], [], 3) == [3, 9, 5]
     # of two who presented in the same session, the list's order decides
     assert propose_rota(members, [[3, 9]], [], 3) == [5, 3, 9]
+
+
+def test_a_facilitator_only_block_stays_out_of_the_handout_once_expanded():
+    """The test data's case-discussion template ends with a `handout: false` block; expanding
+    the template must keep it off the participant handout (and repeated rounds keep theirs)."""
+    data = load_session_templates(Path(__file__).parent / "data" / "session_templates")
+    template = data["case-discussion-with-debrief"]
+    blocks = expand_template(template, [7, 8])
+    private = [b for b in template.blocks if not b.handout]
+    assert private, "the test template should have a facilitator-only block"
+    assert [b.title for b in blocks if not b.handout] == [b.title for b in private]
+    assert all(b.handout for b in blocks if b.title not in {p.title for p in private})
