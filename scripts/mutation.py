@@ -107,6 +107,11 @@ MODULES: dict[str, tuple[list[str], list[str]]] = {
             "tests/test_sets_schedule_web.py",
             "tests/test_edit_conflicts.py",
             "tests/test_session_cases.py",
+            "tests/test_members.py",
+            "tests/test_member_list.py",
+            "tests/test_session_page_web.py",
+            "tests/test_bad_input.py",
+            "tests/test_sets_mutation_gaps.py",
         ],
     ),
     # core too, added after the first nine: what letters say, the programme map, replies
