@@ -56,6 +56,9 @@ def test_a_taken_short_id_gets_the_next_free_number(factory):
         assert sets.free_slug(db, "Set A") == "set-a-4"
         made = sets.create_set(db, owner, "", "Set A")  # no short id given: made, and free
         assert made.slug == "set-a-4"
+        cut_on_a_hyphen = "a" * (limits.SLUG - 3) + " " + "b" * 10
+        sets.create_set(db, owner, sets.free_slug(db, cut_on_a_hyphen), "long")
+        assert sets.free_slug(db, cut_on_a_hyphen) == "a" * (limits.SLUG - 3) + "-2"
 
 
 def test_a_numbered_short_id_stays_within_the_limit(factory):
@@ -108,7 +111,9 @@ def test_ground_rules_keep_one_rule_per_line_and_drop_blank_ones(factory):
         assert learning_set.version == version + 1  # other open forms see the change
     with factory() as db:
         assert db.query(LearningSet).one().ground_rules == "Be on time\nListen well"
-        with pytest.raises(sets.SetError, match="ground rules"):
+        sets.set_ground_rules(db, db.query(LearningSet).one(), "")  # none at all
+        assert db.query(LearningSet).one().ground_rules == ""
+        with pytest.raises(sets.SetError, match="^the ground rules is "):
             sets.set_ground_rules(db, db.query(LearningSet).one(), "x" * (limits.GROUND_RULES + 1))
 
 
@@ -166,7 +171,7 @@ def test_a_block_moves_one_place_and_not_past_either_end(factory, three_sessions
         sets.move_block(db, meeting, last.id, +1)  # already last
         assert _order(meeting)[-1] == last.title
         other = sets.meetings_in_order(db.get(LearningSet, three_sessions))[1].blocks[0]
-        with pytest.raises(sets.SetError, match="not on this agenda"):
+        with pytest.raises(sets.SetError, match="^that block is not on this agenda$"):
             sets.move_block(db, meeting, other.id, -1)
 
 
@@ -228,5 +233,24 @@ def test_an_action_is_closed_dropped_or_reopened_with_its_outcome(factory, three
         assert (action.status, action.outcome) == ("open", "")
         with pytest.raises(sets.SetError, match="^status must be one of open, done, dropped$"):
             sets.update_action(db, action, "closed")
-        with pytest.raises(sets.SetError, match="outcome"):
+        too_long = f"^the outcome is {limits.OUTCOME + 1} characters long; the limit is "
+        with pytest.raises(sets.SetError, match=too_long):
             sets.update_action(db, action, "dropped", "x" * (limits.OUTCOME + 1))
+
+
+def test_moving_a_presenter_round_re_proposes_the_rota_by_position(factory, three_sessions):
+    with database.transaction(factory) as db:
+        learning_set = db.get(LearningSet, three_sessions)
+        sets.add_member(db, learning_set, "Ali Khan", "ali@example.nhs.uk")
+        sets.add_member(db, learning_set, "Bea Cole", "bea@example.nhs.uk")
+        sets.refresh_rota(db, learning_set)
+        meeting = sets.meetings_in_order(learning_set)[0]
+
+        def rounds() -> list:
+            ordered = sorted(meeting.blocks, key=lambda b: b.position)
+            return [b for b in ordered if b.kind == "presenter"]
+
+        before = [b.presenter_id for b in rounds()]
+        assert len(set(before)) == 3
+        sets.move_block(db, meeting, rounds()[1].id, -1)  # round 2 above round 1
+        assert [b.presenter_id for b in rounds()] == before  # proposed again, by position
