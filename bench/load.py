@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TOOLKIT = str(ROOT / ".venv" / "bin" / "toolkit")
 PASSWORD = "correct horse battery"
 PER_SESSION = 30  # blocks a client adds to one session before moving to its next one
-SPARE_SETS = 4
+SPARE_SETS = 9  # room for 300 blocks a client: one fast client for 30 s stays inside
 
 
 def free_port() -> int:

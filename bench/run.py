@@ -17,8 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import select  # noqa: E402
 
 from bench import cold, load, mix_cpu, packs, pages, reminders  # noqa: E402
+from toolkit import collector, invites, sets  # noqa: E402
 from toolkit import db as database  # noqa: E402
-from toolkit import invites, sets  # noqa: E402
 from toolkit.accounts import create_user  # noqa: E402
 from toolkit.casebank import CaseFilter, filter_cases, load_bank  # noqa: E402
 from toolkit.config import REPO_ROOT, Settings  # noqa: E402
@@ -194,6 +194,7 @@ def under_load(seconds: float) -> None:
 
 def main() -> int:
     seconds = float(os.environ.get("BENCH_SECONDS", "30"))
+    collector.tune()  # as every `toolkit` command does first
     print(f"load average at the start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print("packs (8 members, 2 cases):", flush=True)
     totals = packs.main()

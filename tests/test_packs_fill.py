@@ -151,3 +151,39 @@ def test_writing_pdfs_with_remembered_page_references_gives_the_same_bytes(monke
     monkeypatch.setattr(render.pydyf.PDF, "page_references", render.PYDYF_PAGE_REFERENCES)
     theirs = laid_out.write_pdf(pdf_tags=True)
     assert ours == theirs and len(laid_out.pages) == 3
+
+
+def test_streams_deflated_at_the_default_level_hold_pydyfs_content(monkeypatch):
+    """Streams are deflated at zlib's level 6, not pydyf's 9: every page's drawing, its fonts
+    and its tags are what pydyf writes, and the streams are still compressed."""
+    import io
+    import zlib
+
+    from pypdf import PdfReader
+    from pypdf.generic import StreamObject
+
+    html = SHEET.format(**{k: lines(n) for k, n in WRITTEN.items()})
+    laid_out = render._document(html, StaticOnlyFetcher()).render()
+    ours = laid_out.write_pdf(pdf_tags=True)
+    monkeypatch.setattr(render.pydyf.Stream, "data", render.PYDYF_STREAM_DATA)
+    theirs = laid_out.write_pdf(pdf_tags=True)
+
+    def streams(pdf: bytes) -> list[tuple[str, bytes]]:
+        reader = PdfReader(io.BytesIO(pdf))
+        found = []
+        for number in range(1, reader.trailer["/Size"]):
+            item = reader.get_object(number)
+            if isinstance(item, StreamObject) and item.get("/Type") != "/XRef":  # offsets
+                found.append((str(item.get("/Filter")), item.get_data()))
+        return found
+
+    assert ours != theirs
+    mine, pydyfs = streams(ours), streams(theirs)
+    assert len(mine) == 8 and mine == pydyfs  # 3 pages, fonts and their maps, tags
+    assert all(kind == "/FlateDecode" for kind, _ in mine)
+    page = b"\n".join(render.pydyf._to_bytes(i) for i in [b"BT", b"/F1 12 Tf", b"(Hello) Tj"])
+    stream = render.pydyf.Stream([page], compress=True)
+    written = render._stream_data(stream)
+    packed = written.split(b"\nstream\n", 1)[1].rsplit(b"\nendstream", 1)[0]
+    assert zlib.decompress(packed) == page and packed == zlib.compress(page, 6)
+    assert b"/Length " + str(len(packed)).encode() in written

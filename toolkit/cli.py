@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from toolkit import collector
 from toolkit import db as database
 from toolkit.casebank import (
     QUESTION_STAGES,
@@ -46,6 +47,7 @@ def _engine(settings: Settings, check: bool = True):
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Learning-set toolkit: build, print and invite leadership learning sets."""
+    collector.tune()
     os.umask(PRIVATE_UMASK)  # everything it writes holds personal data: for this user alone
 
 

@@ -20,6 +20,8 @@ from typing import Any
 
 from flask import Flask
 
+from toolkit import collector
+
 BACKLOG = 1024
 
 
@@ -55,6 +57,7 @@ def serve(
     """Serve `app` from `sock` in `workers` processes (in this one when `workers` is 1);
     `start_queue(app)` starts the embedded queue consumer in one of them and returns it (or
     None when the queue is worked elsewhere). Returns once every process has stopped."""
+    collector.freeze()  # what the app holds for good leaves the collector's view, before forking
     if workers <= 1:
         _serve_here(app, sock, threads, start_queue)
         return
