@@ -3,17 +3,20 @@ the words a session's change history uses, and ground rules kept one per line.""
 
 from __future__ import annotations
 
-from datetime import date, time
+from datetime import date, time, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from toolkit import db as database
 from toolkit import limits, sets
 from toolkit.accounts import create_user
+from toolkit.casebank import load_bank
 from toolkit.config import Settings
 from toolkit.models import LearningSet, MeetingChange, SentInvite
 from toolkit.planning import local_start
 
+from .conftest import DATA
 from .test_sets import TEMPLATE
 
 
@@ -254,3 +257,302 @@ def test_moving_a_presenter_round_re_proposes_the_rota_by_position(factory, thre
         assert len(set(before)) == 3
         sets.move_block(db, meeting, rounds()[1].id, -1)  # round 2 above round 1
         assert [b.presenter_id for b in rounds()] == before  # proposed again, by position
+
+
+# --- the second look at the run's survivors: cases in parts, deleting and cancelling sessions,
+# --- changing a session, removing a member's data, apologies, attendance, blocks and presenters
+
+SERIES_BANK = DATA / "series_casebank"
+PART = "the-long-winter-part-{}"
+
+
+def _cases(meeting) -> list[str]:
+    return [c.case_id for c in sorted(meeting.cases, key=lambda c: c.position)]
+
+
+def test_part_one_of_a_case_puts_each_later_part_on_the_next_session_that_will_be_held(factory):
+    bank = load_bank(SERIES_BANK)
+    with database.transaction(factory) as db:
+        owner = create_user(db, "fac@example.org", None, "Dr Facilitator")
+        learning_set = sets.create_set(db, owner, "set-a", "Set A")
+        zoe = sets.add_member(db, learning_set, "Zoë Marsh", "zoe@example.nhs.uk")
+        start = local_start(date(2027, 2, 11), time(14, 0), "Europe/London")
+        s1, s2, s3, s4, s5, s6, s7 = sets.add_series(db, learning_set, start, 1, 7, TEMPLATE)
+        sets.set_status(db, s3, "cancelled")
+        _sent(db, s4, zoe, "REQUEST", delivered=True)  # invited, so deleting only hides it
+        assert sets.delete_meeting(db, s4, now=start) is True
+        assert s4.deleted_at is not None
+        # part 1 on session 2: parts 2 and 3 skip the cancelled and the deleted session
+        assert sets.later_parts(s2, bank, PART.format(1)) == [
+            (s5, bank.cases[PART.format(2)]),
+            (s6, bank.cases[PART.format(3)]),
+        ]
+        pairs = sets.attach_with_parts(db, s2, bank, PART.format(1))
+        assert [(m.key, c.id) for m, c in pairs] == [
+            (s5.key, PART.format(2)),
+            (s6.key, PART.format(3)),
+        ]
+        assert [_cases(m) for m in (s1, s2, s3, s5, s6, s7)] == [
+            [],
+            [PART.format(1)],
+            [],
+            [PART.format(2)],
+            [PART.format(3)],
+            [],  # one session more than the parts need: left alone
+        ]
+        assert any(b.title == "Case: The long winter, part 3" for b in s6.blocks)
+        # a later part, or no case at all, brings nothing with it
+        assert sets.later_parts(s1, bank, PART.format(2)) == []
+        assert sets.later_parts(s1, bank, "no-such-case") == []
+        assert sets.attach_with_parts(db, s1, bank, PART.format(2)) == []
+        assert sets.attach_with_parts(db, s1, bank) == []
+        assert _cases(s1) == [PART.format(2)] and _cases(s7) == []
+
+
+def test_part_one_with_too_few_sessions_left_is_refused_saying_how_many_to_add(factory):
+    bank = load_bank(SERIES_BANK)
+    with database.transaction(factory) as db:
+        owner = create_user(db, "fac@example.org", None, "Dr Facilitator")
+        learning_set = sets.create_set(db, owner, "set-a", "Set A")
+        start = local_start(date(2027, 2, 11), time(14, 0), "Europe/London")
+        s1, s2, s3 = sets.add_series(db, learning_set, start, 1, 3, TEMPLATE)
+        for meeting, missing in ((s2, 1), (s3, 2)):
+            with pytest.raises(sets.SetError) as refused:
+                sets.attach_with_parts(db, meeting, bank, PART.format(1))
+            assert str(refused.value) == (
+                f"'The long winter, part 1' is part 1 of 3, one part per session: add {missing} "
+                "more session(s) after this one, then attach it again"
+            )
+        assert [_cases(m) for m in (s1, s2, s3)] == [[], [], []]
+
+
+def _members(db, learning_set, *names: str):
+    return [
+        sets.add_member(db, learning_set, name, f"{name.lower()}@example.nhs.uk") for name in names
+    ]
+
+
+@pytest.fixture
+def weekly(factory) -> int:
+    """Set A with three members and three weekly sessions from Thu 11 Feb 2027, 14:00."""
+    with database.transaction(factory) as db:
+        owner = create_user(db, "fac@example.org", None, "Dr Facilitator")
+        learning_set = sets.create_set(db, owner, "set-a", "Set A")
+        _members(db, learning_set, "Zoe", "Ali", "Bea")
+        start = local_start(date(2027, 2, 11), time(14, 0), "Europe/London")
+        sets.add_series(db, learning_set, start, 1, 3, TEMPLATE)
+        return learning_set.id
+
+
+def _weekly(db, set_id: int):
+    learning_set = db.get(LearningSet, set_id)
+    return learning_set, sets.meetings_in_order(learning_set)
+
+
+def test_deleting_a_session_members_hold_hides_it_as_cancelled_and_frees_its_key(factory, weekly):
+    with database.transaction(factory) as db:
+        learning_set, (first, second, _) = _weekly(db, weekly)
+        zoe = learning_set.members[0]
+        _sent(db, second, zoe, "REQUEST", delivered=True)
+        second.sequence = 4
+        now = first.starts_at
+        assert sets.delete_meeting(db, second, now=now) is True
+        assert (second.status, second.deleted_at, second.sequence) == ("cancelled", now, 5)
+        assert second.key == f"deleted-{second.uid}"
+        change = second.changes[-1]
+        assert (change.field, change.old, change.new) == ("status", "scheduled", "deleted")
+        assert sets.delete_meeting(db, second, now=now) is True  # deleted already: still owed
+        assert (second.sequence, len(second.changes)) == (5, len(second.changes))
+        # a session that has ended goes at once, invitation or not: nobody needs a CANCEL
+        _sent(db, first, zoe, "REQUEST", delivered=True)
+        assert sets.delete_meeting(db, first, now=sets.end_time(first)) is False
+    with factory() as db:
+        keys = [m.key for m in db.get(LearningSet, weekly).meetings]
+        assert "session-1" not in keys and "session-2" not in keys
+
+
+def test_cancelling_and_restoring_a_session_is_recorded_once_with_its_reason(factory, weekly):
+    with database.transaction(factory) as db:
+        _, (meeting, _, _) = _weekly(db, weekly)
+        meeting.sequence = 2
+        assert sets.set_status(db, meeting, "cancelled", "  Strike day  ") is True
+        assert (meeting.status, meeting.cancel_reason, meeting.sequence) == (
+            "cancelled",
+            "Strike day",
+            3,
+        )
+        change = meeting.changes[-1]
+        assert (change.field, change.old, change.new) == ("status", "scheduled", "cancelled")
+        assert sets.set_status(db, meeting, "cancelled", "Strike day") is False  # no change
+        assert (meeting.sequence, len(meeting.changes)) == (3, 1)
+        assert sets.set_status(db, meeting, "scheduled", "ignored when restoring") is True
+        assert (meeting.status, meeting.cancel_reason, meeting.sequence) == ("scheduled", "", 4)
+        sets.set_status(db, meeting, "cancelled")  # no reason given: none stored
+        assert meeting.cancel_reason == ""
+        with pytest.raises(sets.SetError, match="^unknown status 'held'$"):
+            sets.set_status(db, meeting, "held")
+        too_long = "x" * (limits.CANCEL_REASON + 1)
+        with pytest.raises(sets.SetError, match="^the reason for cancelling is "):
+            sets.set_status(db, meeting, "cancelled", too_long)
+
+
+def test_changing_a_session_records_each_field_by_name_and_counts_the_sequence(factory, weekly):
+    with database.transaction(factory) as db:
+        _, (meeting, _, _) = _weekly(db, weekly)
+        meeting.sequence = 2
+        assert sets.change_meeting(db, meeting, minutes=200, video_url="https://v.example/a")
+        assert [(c.field, c.new) for c in meeting.changes] == [
+            ("minutes", "200"),
+            ("video_url", "https://v.example/a"),
+        ]
+        assert meeting.sequence == 3
+        assert sets.change_meeting(db, meeting, title="  Renamed\nsession ") is False  # no SEQUENCE
+        assert meeting.title == "Renamed session"
+        sets.change_meeting(db, meeting, venue="Room 2")
+        assert meeting.title == "Renamed session"  # not given: kept
+        with pytest.raises(sets.SetError, match="^the title is "):
+            sets.change_meeting(db, meeting, title="t" * (limits.TITLE + 1))
+
+
+def test_a_held_session_moves_only_to_a_time_that_has_come(factory, weekly):
+    with database.transaction(factory) as db:
+        learning_set, (first, second, _) = _weekly(db, weekly)
+        zoe, ali, _ = learning_set.members
+        now = first.starts_at + timedelta(hours=1)
+        sets.record_attendance(db, first, {zoe.id: "present"}, now=now)
+        with pytest.raises(sets.SetError) as refused:
+            sets.change_meeting(db, first, start=now + timedelta(minutes=1), now=now)
+        assert str(refused.value) == (
+            "Attendance has been recorded for this session, so it cannot move to a time that "
+            "has not come yet. Add a new session instead."
+        )
+        assert sets.change_meeting(db, first, start=now, now=now)  # now itself has come
+        # apologies alone are not a session held: it still moves into the future
+        sets.record_apologies(db, second, {ali.id}, now=now)
+        later = second.starts_at + timedelta(hours=2)
+        assert sets.change_meeting(db, second, start=later, now=now)
+        assert second.starts_at == later
+
+
+def _presenters(learning_set) -> list[list[int | None]]:
+    return [
+        [b.presenter_id for b in sets.presenter_rounds(m)]
+        for m in sets.meetings_in_order(learning_set)
+    ]
+
+
+def test_moving_a_session_before_the_others_proposes_the_rota_again_from_there(factory, weekly):
+    with database.transaction(factory) as db:
+        learning_set, (first, _, third) = _weekly(db, weekly)
+        sets.add_member(db, learning_set, "Cai", "cai@example.nhs.uk")
+        sets.refresh_rota(db, learning_set)
+        before = _presenters(learning_set)
+        sets.change_meeting(db, third, start=first.starts_at - timedelta(days=7))
+        after = _presenters(learning_set)
+        assert after != [before[2], before[0], before[1]]  # not just carried along
+        assert sets.refresh_rota(db, learning_set) == []  # already as the rota proposes
+
+
+def test_the_next_session_is_the_first_not_yet_started_at_the_moment_asked(factory, weekly):
+    with database.transaction(factory) as db:
+        learning_set, (first, second, third) = _weekly(db, weekly)
+        assert sets.upcoming_meetings(learning_set, now=second.starts_at) == [second, third]
+        assert sets.next_meeting(learning_set, now=second.starts_at) is second
+        assert sets.next_meeting(learning_set, now=third.starts_at + timedelta(minutes=1)) is None
+
+
+def test_deleting_a_member_leaves_their_presence_as_a_count_and_nothing_that_names_them(
+    factory, weekly
+):
+    with database.transaction(factory) as db:
+        learning_set, (first, second, _) = _weekly(db, weekly)
+        zoe, ali, bea = learning_set.members
+        now = second.starts_at + timedelta(hours=1)
+        sets.record_attendance(db, first, {zoe.id: "present", ali.id: "present"}, now=now)
+        sets.record_attendance(db, second, {zoe.id: "apologies", ali.id: "present"}, now=now)
+        first.anonymous_present = 2
+        _sent(db, first, zoe, "REQUEST", delivered=True)
+        _sent(db, first, ali, "REQUEST", delivered=True)
+        sets.add_action(db, first, zoe.id, "Zoe's action")
+        sets.add_action(db, first, ali.id, "Ali's action")
+        zoe_id, ali_id = zoe.id, ali.id
+        sets.delete_member(db, zoe)
+        assert (first.anonymous_present, second.anonymous_present) == (3, 0)
+        rows = db.scalars(select(SentInvite).order_by(SentInvite.id)).all()
+        assert [(r.email, r.member_id) for r in rows] == [
+            ("", None),
+            ("ali@example.nhs.uk", ali_id),
+        ]
+        actions = {a.text: a.member_id for a in sets.actions_for(db, learning_set)}
+        assert actions == {"Zoe's action": None, "Ali's action": ali_id}
+        assert zoe_id not in {m.id for m in learning_set.members}
+
+
+def test_apologies_are_sent_before_the_session_by_members_only_and_may_come_from_all(
+    factory, weekly
+):
+    with database.transaction(factory) as db:
+        learning_set, (first, _, _) = _weekly(db, weekly)
+        everyone = {m.id for m in learning_set.members}
+        before = first.starts_at - timedelta(days=1)
+        sets.record_apologies(db, first, everyone, now=before)
+        assert {a.member_id: a.status for a in first.attendance} == dict.fromkeys(
+            everyone, "apologies"
+        )
+        with pytest.raises(sets.SetError, match="^apologies must come from members of this set$"):
+            sets.record_apologies(db, first, {max(everyone) + 100}, now=before)
+        with pytest.raises(
+            sets.SetError, match="^The session has started: record attendance instead$"
+        ):
+            sets.record_apologies(db, first, set(), now=first.starts_at)
+
+
+def test_attendance_is_for_members_of_the_set_in_one_of_three_words(factory, weekly):
+    with database.transaction(factory) as db:
+        learning_set, (first, _, _) = _weekly(db, weekly)
+        zoe = learning_set.members[0]
+        now = first.starts_at
+        refused = "^attendance must be present, apologies or absent for a member$"
+        for statuses in ({zoe.id + 100: "present"}, {zoe.id: "late"}):
+            with pytest.raises(sets.SetError, match=refused):
+                sets.record_attendance(db, first, statuses, now=now)
+        sets.mark_all_present(db, first, now=now)  # started at `now`, not by the machine's clock
+        assert {a.status for a in first.attendance} == {"present"} and len(first.attendance) == 3
+
+
+def test_a_block_is_renamed_and_retimed_within_its_limits(factory, weekly):
+    with database.transaction(factory) as db:
+        _, (first, second, _) = _weekly(db, weekly)
+        block = sorted(first.blocks, key=lambda b: b.position)[0]
+        for minutes in ("1", " 600 "):
+            sets.update_block(db, first, block.id, "Arrivals", minutes)
+            assert (block.title, block.minutes) == ("Arrivals", int(minutes))
+        for minutes in ("0", "601", "ten", ""):
+            with pytest.raises(
+                sets.SetError, match="^minutes must be a whole number from 1 to 600$"
+            ):
+                sets.update_block(db, first, block.id, "Arrivals", minutes)
+        with pytest.raises(sets.SetError, match="^a block needs a title$"):
+            sets.update_block(db, first, block.id, " \n ", "10")
+        with pytest.raises(sets.SetError, match="^the title is "):
+            sets.update_block(db, first, block.id, "t" * (limits.TITLE + 1), "10")
+        with pytest.raises(sets.SetError, match="^that block is not on this agenda$"):
+            sets.update_block(db, first, second.blocks[0].id, "Arrivals", "10")
+
+
+def test_presenters_set_by_hand_may_be_fewer_than_the_rounds_and_the_rota_takes_back(
+    factory, weekly
+):
+    with database.transaction(factory) as db:
+        learning_set, (first, _, _) = _weekly(db, weekly)
+        zoe, ali, bea = learning_set.members
+        proposed = [b.presenter_id for b in sets.presenter_rounds(first)]
+        assert len(proposed) == 3
+        sets.set_presenters(db, first, [bea.id])  # the first round only
+        assert [b.presenter_id for b in sets.presenter_rounds(first)] == [bea.id, *proposed[1:]]
+        assert first.presenters_by_hand
+        with pytest.raises(sets.SetError, match="^presenters must be members of this set$"):
+            sets.set_presenters(db, first, [bea.id + 100])
+        sets.use_rota(db, first)
+        assert not first.presenters_by_hand
+        assert [b.presenter_id for b in sets.presenter_rounds(first)] == proposed
