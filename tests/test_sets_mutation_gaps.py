@@ -15,6 +15,8 @@ from toolkit.casebank import load_bank
 from toolkit.config import Settings
 from toolkit.models import LearningSet, MeetingChange, SentInvite
 from toolkit.planning import local_start
+from toolkit.programmes.records import create_programme
+from toolkit.sets.member_list import read_member_list
 
 from .conftest import DATA
 from .test_sets import TEMPLATE
@@ -556,3 +558,130 @@ def test_presenters_set_by_hand_may_be_fewer_than_the_rounds_and_the_rota_takes_
         sets.use_rota(db, first)
         assert not first.presenters_by_hand
         assert [b.presenter_id for b in sets.presenter_rounds(first)] == proposed
+
+
+def test_each_refused_line_of_a_member_list_is_shown_as_pasted_with_its_reason():
+    too_many_headings = "name, full name, email, e-mail, email address, e-mail address, grade"
+    long_address = "x" * 90 + "@@example.org"
+    at_name_limit, over_name = "n" * limits.NAME, "n" * (limits.NAME + 1)
+    at_grade_limit, over_grade = "g" * limits.GRADE, "g" * (limits.GRADE + 1)
+    lines = [
+        too_many_headings,  # 1: every heading at once is still a heading row
+        "Zoë Marsh; zoe@example.nhs.uk; FY2",  # 2: semicolons split a typed line
+        "Ali Khan; FY1, ali@example.nhs.uk",  # 3: ...unless it has commas
+        "Bea Cole\tbea@example.nhs.uk\tST3",  # 4: a spreadsheet row
+        "Bea Cole\tbea@example.nhs.uk\tST3",  # 5: again
+        "cai@example.nhs.uk",  # 6: no name
+        "Dee, Dee Two, dee@example.nhs.uk, FY1",  # 7: too many parts
+        f"Eve, {long_address}",  # 8: not an address
+        f"{at_name_limit}, n@example.nhs.uk",  # 9
+        f"{over_name}, o@example.nhs.uk",  # 10
+        f"Gil, g@example.nhs.uk, {at_grade_limit}",  # 11
+        f"Hal, h@example.nhs.uk, {over_grade}",  # 12
+        "Old Member, old@example.nhs.uk",  # 13: already in the set
+    ]
+    found = read_member_list("\n".join(lines), ["OLD@example.nhs.uk"], 20)
+    assert [(m.line, m.name, m.email, m.grade) for m in found.add] == [
+        (2, "Zoë Marsh", "zoe@example.nhs.uk", "FY2"),
+        (3, "Ali Khan; FY1", "ali@example.nhs.uk", ""),
+        (4, "Bea Cole", "bea@example.nhs.uk", "ST3"),
+        (9, at_name_limit, "n@example.nhs.uk", ""),
+        (11, "Gil", "g@example.nhs.uk", at_grade_limit),
+    ]
+
+    def shown(text: str) -> str:
+        return text if len(text) <= 120 else text[:119] + "…"
+
+    assert [(r.line, r.text, r.reason) for r in found.refused] == [
+        (1, too_many_headings, "This looks like a heading row, so it was skipped."),
+        (
+            5,
+            "Bea Cole · bea@example.nhs.uk · ST3",
+            "bea@example.nhs.uk is also on line 4; it is added once.",
+        ),
+        (6, "cai@example.nhs.uk", "This line has no name; put the name before the e-mail."),
+        (7, lines[6], "This line has too many parts; give name, e-mail and grade only."),
+        (8, lines[7], f"The e-mail address “{long_address[:80]}” is not valid."),
+        (10, shown(lines[9]), f"The name is longer than {limits.NAME} characters."),
+        (12, shown(lines[11]), f"The grade is longer than {limits.GRADE} characters."),
+        (13, lines[12], "old@example.nhs.uk is already a member of this set."),
+    ]
+
+
+def test_a_refused_line_of_exactly_120_characters_is_shown_whole():
+    line_120 = "Name Only " + "y" * 110
+    assert len(line_120) == 120
+    [refused] = read_member_list(line_120, [], 10).refused
+    assert refused.text == line_120
+    [cut] = read_member_list(line_120 + "z", [], 10).refused
+    assert cut.text == line_120[:119] + "…"
+
+
+def test_a_pasted_list_adds_its_good_lines_in_order_or_nobody_at_all(factory, three_sessions):
+    with database.transaction(factory) as db:
+        learning_set = db.get(LearningSet, three_sessions)
+        added = sets.add_members(
+            db,
+            learning_set,
+            "Name, Email, Grade\nAli Khan, ali@example.nhs.uk, FY1\n\n"
+            "Zoë again, zoe@example.nhs.uk\nBea Cole <bea@example.nhs.uk>\n",
+        )
+        assert [(m.name, m.email, m.grade) for m in added] == [
+            ("Ali Khan", "ali@example.nhs.uk", "FY1"),
+            ("Bea Cole", "bea@example.nhs.uk", ""),
+        ]
+        assert [m.email for m in learning_set.members] == [
+            "zoe@example.nhs.uk",
+            "ali@example.nhs.uk",
+            "bea@example.nhs.uk",
+        ]
+        with pytest.raises(sets.SetError) as refused:
+            sets.add_members(db, learning_set, "Ali Khan, ali@example.nhs.uk\nno address here")
+        assert str(refused.value) == (
+            "Nobody on the list can be added; the preview says why for each line."
+        )
+        assert len(learning_set.members) == 3
+
+
+def test_a_programme_lead_sees_the_sets_of_the_programmes_they_lead_and_no_others(factory):
+    with database.transaction(factory) as db:
+        owner = create_user(db, "fac@example.org", None, "Dr Facilitator")
+        lead = create_user(db, "lead@example.org", None, "Dr Lead")
+        other_lead = create_user(db, "other@example.org", None, "Dr Other")
+        admin = create_user(db, "admin@example.org", None, "Admin", is_admin=True)
+        led = create_programme(db, "kss-2027", "KSS 2027")
+        other = create_programme(db, "wm-2027", "West Midlands 2027")
+        led.leads.append(lead)
+        other.leads.append(other_lead)
+        b = sets.create_set(db, owner, "set-b", "Set B", programme="kss-2027")
+        a = sets.create_set(db, owner, "set-a", "Set A", programme="kss-2027")
+        c = sets.create_set(db, owner, "set-c", "Set C", programme="wm-2027")
+        d = sets.create_set(db, owner, "set-d", "Set D")
+        own = sets.create_set(db, lead, "set-e", "A set of their own")
+        db.flush()
+        assert sets.sets_for(db, lead) == [own, a, b]  # by title
+        assert sets.sets_for(db, other_lead) == [c]
+        assert sets.sets_for(db, admin) == [own, a, b, c, d]
+        assert [sets.leads(lead, s) for s in (a, c, d)] == [True, False, False]
+        assert [sets.leads(other_lead, s) for s in (a, c)] == [False, True]
+
+
+def test_deleting_a_set_deletes_that_set_and_no_other(factory, three_sessions):
+    with database.transaction(factory) as db:
+        owner = db.get(LearningSet, three_sessions).facilitators[0]
+        kept = sets.create_set(db, owner, "set-b", "Set B")
+        sets.add_member(db, kept, "Ali Khan", "ali@example.nhs.uk")
+        kept_id = kept.id
+        sets.delete_set(db, db.get(LearningSet, three_sessions))
+    with factory() as db:
+        assert [s.id for s in db.scalars(select(LearningSet))] == [kept_id]
+        assert [m.email for m in db.get(LearningSet, kept_id).members] == ["ali@example.nhs.uk"]
+
+
+def test_a_pasted_list_adds_up_to_the_room_left_in_the_set(factory, three_sessions):
+    with database.transaction(factory) as db:
+        learning_set = db.get(LearningSet, three_sessions)  # one member already
+        listed = "\n".join(f"Member {n}, m{n}@example.nhs.uk" for n in range(limits.MEMBERS))
+        added = sets.add_members(db, learning_set, listed)
+        assert len(added) == limits.MEMBERS - 1 == len(learning_set.members) - 1
+        assert added[-1].email == f"m{limits.MEMBERS - 2}@example.nhs.uk"
