@@ -3,6 +3,7 @@ the words a session's change history uses, and ground rules kept one per line.""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, time, timedelta
 
 import pytest
@@ -12,14 +13,17 @@ from toolkit import db as database
 from toolkit import limits, sets
 from toolkit.accounts import create_user
 from toolkit.casebank import load_bank
-from toolkit.config import Settings
+from toolkit.config import REPO_ROOT, Settings
 from toolkit.models import LearningSet, MeetingChange, SentInvite
 from toolkit.planning import local_start
 from toolkit.programmes.records import create_programme
+from toolkit.session_templates import load_session_templates
 from toolkit.sets.member_list import read_member_list
 
 from .conftest import DATA
 from .test_sets import TEMPLATE
+
+TEMPLATES = load_session_templates(REPO_ROOT / "session_templates")
 
 
 @pytest.fixture
@@ -685,3 +689,61 @@ def test_a_pasted_list_adds_up_to_the_room_left_in_the_set(factory, three_sessio
         added = sets.add_members(db, learning_set, listed)
         assert len(added) == limits.MEMBERS - 1 == len(learning_set.members) - 1
         assert added[-1].email == f"m{limits.MEMBERS - 2}@example.nhs.uk"
+
+
+BANK = load_bank(REPO_ROOT / "casebank")
+CASE_A, CASE_B = sorted(BANK.cases)[:2]
+
+
+def _case_titles(meeting) -> list[str]:
+    ordered = sorted(meeting.blocks, key=lambda b: b.position)
+    return [b.title for b in ordered if b.title.startswith("Case: ")]
+
+
+def test_rebuilding_an_agenda_gives_attached_cases_their_blocks_back_in_their_order(
+    factory, weekly
+):
+    title_a, title_b = (f"Case: {BANK.cases[c].title}" for c in (CASE_A, CASE_B))
+    with database.transaction(factory) as db:
+        _, (first, _, _) = _weekly(db, weekly)
+        sets.attach(db, first, BANK, case_id=CASE_A)
+        sets.attach(db, first, BANK, case_id=CASE_B)
+        assert [(c.case_id, c.position) for c in first.cases] == [(CASE_A, 0), (CASE_B, 1)]
+        sets.apply_template(db, first, TEMPLATE, bank=BANK)
+        assert _case_titles(first) == [title_a, title_b]
+        for row in first.cases:  # B first now
+            row.position = 1 - row.position
+        sets.apply_template(db, first, TEMPLATES["case-discussion"], bank=BANK)
+        assert _case_titles(first) == [title_a]  # B, first by position, fills the case blocks
+
+
+def test_a_case_is_attached_from_the_bank_up_to_the_cap_with_its_linked_block(factory, weekly):
+    with database.transaction(factory) as db:
+        _, (first, _, _) = _weekly(db, weekly)
+        with pytest.raises(sets.SetError, match="^no case 'no-such-case' in the bank$"):
+            sets.attach(db, first, BANK, case_id="no-such-case")
+        block = sets.attach(db, first, BANK, case_id=CASE_A)
+        case = BANK.cases[CASE_A]
+        assert block.notes == (
+            f"Work through '{case.title}' (case bank: {case.id}): the scenario and questions "
+            "are in the handout, the facilitator notes in the facilitator pack."
+        )
+        assert sets.linked_case(block) == CASE_A
+        other = sets.add_block(db, first, "Aside", "discussion", 5, notes=block.notes)
+        assert sets.linked_case(other) is None  # only a case block links to its case
+        for case_id in sorted(BANK.cases)[1 : limits.CASES]:
+            sets.attach(db, first, BANK, case_id=case_id, with_block=False)
+        assert len(first.cases) == limits.CASES
+        with pytest.raises(sets.SetError) as refused:
+            sets.attach(db, first, BANK, case_id=sorted(BANK.cases)[limits.CASES])
+        assert str(refused.value) == (
+            f"A learning set can have at most {limits.CASES} cases in a session; nothing was added."
+        )
+
+
+def test_a_case_block_s_title_is_cut_to_the_title_limit(factory, weekly):
+    case = replace(BANK.cases[CASE_A], title="T" * 250)
+    with database.transaction(factory) as db:
+        _, (first, _, _) = _weekly(db, weekly)
+        block = sets.add_case_block(db, first, case)
+        assert block.title == ("Case: " + "T" * 250)[: limits.TITLE]
