@@ -747,3 +747,70 @@ def test_a_case_block_s_title_is_cut_to_the_title_limit(factory, weekly):
         _, (first, _, _) = _weekly(db, weekly)
         block = sets.add_case_block(db, first, case)
         assert block.title == ("Case: " + "T" * 250)[: limits.TITLE]
+
+
+def test_a_block_added_by_hand_goes_last_with_its_notes_and_a_presenter_when_a_round(
+    factory, weekly
+):
+    with database.transaction(factory) as db:
+        _, (first, _, _) = _weekly(db, weekly)
+        for block in list(first.blocks):
+            sets.remove_block(db, first, block.id)
+        aside = sets.add_block(db, first, "Aside", "discussion", 1)  # one minute is enough
+        assert (aside.position, aside.notes, aside.handout) == (0, "", True)
+        kept = sets.add_block(db, first, "Private", "discussion", 5, "  Only for us ", False)
+        assert (kept.position, kept.notes, kept.handout) == (1, "Only for us", False)
+        shared = sets.add_block(db, first, "Shared", "discussion", 5, "Say hello", True)
+        assert (shared.notes, shared.handout) == ("Say hello", True)
+        round_ = sets.add_block(db, first, "Presenter", "presenter", 20)
+        assert round_.position == 3 and round_.presenter_id is not None  # the rota chose one
+        with pytest.raises(sets.SetError, match="^a block needs at least 1 minute$"):
+            sets.add_block(db, first, "None", "discussion", 0)
+        with pytest.raises(sets.SetError, match="^the title is "):
+            sets.add_block(db, first, "t" * (limits.TITLE + 1), "discussion", 5)
+        with pytest.raises(sets.SetError, match="^the notes is "):
+            sets.add_block(db, first, "Long", "discussion", 5, "n" * (limits.NOTES + 1))
+        while len(first.blocks) < limits.BLOCKS:
+            sets.add_block(db, first, "Filler", "discussion", 1)
+        with pytest.raises(sets.SetError) as refused:
+            sets.add_block(db, first, "One too many", "discussion", 1)
+        assert str(refused.value) == (
+            f"A learning set can have at most {limits.BLOCKS} agenda blocks in a session; "
+            "nothing was added."
+        )
+
+
+def test_prompts_come_from_the_bank_up_to_the_cap(factory, weekly):
+    with database.transaction(factory) as db:
+        _, (first, _, _) = _weekly(db, weekly)
+        with pytest.raises(sets.SetError, match="^no prompt 'no-such-prompt' in the bank$"):
+            sets.attach(db, first, BANK, prompt_id="no-such-prompt")
+        for prompt_id in sorted(BANK.prompts)[: limits.PROMPTS]:
+            sets.attach(db, first, BANK, prompt_id=prompt_id)
+        with pytest.raises(sets.SetError) as refused:
+            sets.attach(db, first, BANK, prompt_id=sorted(BANK.prompts)[limits.PROMPTS])
+        assert str(refused.value) == (
+            f"A learning set can have at most {limits.PROMPTS} prompts in a session; "
+            "nothing was added."
+        )
+
+
+def test_a_set_is_a_demo_until_a_facilitator_can_sign_in(factory):
+    with database.transaction(factory) as db:
+        nobody = create_user(db, "demo@example.org", None, "Demo")
+        real = create_user(db, "real@example.org", "correct horse battery staple", "Dr Real")
+        assert sets.is_demo(sets.create_set(db, nobody, "set-a", "Set A"))
+        assert not sets.is_demo(sets.create_set(db, real, "set-b", "Set B"))
+
+
+def test_a_set_of_four_to_eight_active_members_gets_no_size_warning(factory):
+    with database.transaction(factory) as db:
+        owner = create_user(db, "fac@example.org", None, "Dr Facilitator")
+        learning_set = sets.create_set(db, owner, "set-a", "Set A")
+        seen = {}
+        for n in range(1, 10):
+            sets.add_member(db, learning_set, f"Member {n}", f"m{n}@example.nhs.uk")
+            seen[n] = sets.size_warning(learning_set)
+        assert seen[3] == "This set has 3 member(s); learning sets usually work best with 4 to 8."
+        assert [seen[n] for n in range(4, 9)] == [None] * 5
+        assert seen[9] == "This set has 9 members; above 8, members get little airtime."
