@@ -300,3 +300,17 @@ def test_setting_up_is_needed_until_an_admin_who_can_sign_in_exists(factory):
             db, "admin@example.org", "correct horse battery staple", "Admin", is_admin=True
         )
         assert not accounts.setup_needed(db)
+
+
+def test_a_password_is_taken_at_the_length_limit_and_at_the_score_needed():
+    assert accounts.password_problem("kettle lantern") is None  # zxcvbn scores it 3: enough
+    at_limit = ("kettle lantern " * 20)[: limits.PASSWORD]
+    assert accounts.password_problem(at_limit) is None
+    assert accounts.password_problem(at_limit + "x") == (
+        f"Keep the password within {limits.PASSWORD} characters"
+    )
+    # zxcvbn scores this 2 and gives no warning of its own: the page still says why
+    assert accounts.password_problem("hospitalward1") == (
+        "Choose a password that is harder to guess. It would be easy to guess. "
+        "Add another word or two."
+    )
