@@ -14,6 +14,7 @@ from hashlib import sha256
 
 import pytest
 import weasyprint
+from pypdf import PdfReader
 
 from toolkit import db as database
 from toolkit import sets
@@ -31,6 +32,7 @@ from toolkit.packs import (
     document_html,
     document_names,
     forget_set,
+    render_all,
     render_document,
     render_html,
     render_pdf,
@@ -43,6 +45,7 @@ from toolkit.packs.render import (
     COPY_END,
     COPY_START,
     StaticOnlyFetcher,
+    bare_pdf,
     cache_key,
     split_copies,
 )
@@ -229,3 +232,35 @@ def test_forgetting_a_set_removes_its_folder_and_loose_pdfs_only(tmp_path):
     assert forget_set(tmp_path, 1) is True
     assert sorted(p.name for p in tmp_path.iterdir()) == ["folder.pdf", "notes.txt", "set-2"]
     assert (set_folder(tmp_path, 2) / "k.pdf").exists()
+
+
+@pytest.mark.parametrize("workers", [1, 2, None])
+def test_every_document_is_rendered_in_order_whatever_the_number_of_workers(
+    pack, tmp_path, workers
+):
+    made = _cached(pack, tmp_path, document_names(pack))
+    rendered = render_all(pack, tmp_path, workers=workers)
+    assert [r.stem for r in rendered] == list(made)
+    assert [r.pdf for r in rendered] == list(made.values())
+    assert [r.html for r in rendered] == [document_html(pack, stem) for stem in made]
+
+
+def test_documents_are_written_again_into_the_same_folder(tmp_path):
+    docs = [Rendered("handout", "<p>Zoë</p>", b"%PDF one")]
+    write_all(docs, tmp_path / "out", with_html=True)
+    docs = [Rendered("handout", "<p>Zoë again</p>", b"%PDF two")]
+    assert write_all(docs, tmp_path / "out", with_html=True)[0].read_bytes() == b"%PDF two"
+    assert (tmp_path / "out" / "handout.html").read_bytes() == "<p>Zoë again</p>".encode()
+
+
+def test_the_benchmark_s_bare_pdf_is_tagged_and_uses_the_fetcher_it_is_given(tmp_path, caplog):
+    outside = tmp_path / "logo.svg"
+    outside.write_text('<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"/>')
+    html = f'<html lang="en-GB"><p>Hello</p><img src="{outside.as_uri()}"></html>'
+    catalog = PdfReader(io.BytesIO(bare_pdf('<html lang="en-GB"><p>Hello</p></html>'))).root_object
+    assert "/StructTreeRoot" in catalog and catalog["/MarkInfo"]["/Marked"]
+    with caplog.at_level(logging.WARNING):
+        bare_pdf(html, StaticOnlyFetcher())
+    assert f"blocked a resource outside the toolkit's print files: {outside.as_uri()}" in (
+        caplog.text
+    )
