@@ -3,7 +3,7 @@ the words a session's change history uses, and ground rules kept one per line.""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import astuple, replace
 from datetime import date, time, timedelta
 
 import pytest
@@ -814,3 +814,78 @@ def test_a_set_of_four_to_eight_active_members_gets_no_size_warning(factory):
         assert seen[3] == "This set has 3 member(s); learning sets usually work best with 4 to 8."
         assert [seen[n] for n in range(4, 9)] == [None] * 5
         assert seen[9] == "This set has 9 members; above 8, members get little airtime."
+
+
+def test_an_action_keeps_what_was_said_and_is_refused_in_words(factory, weekly):
+    with database.transaction(factory) as db:
+        learning_set, (first, _, _) = _weekly(db, weekly)
+        zoe = learning_set.members[0]
+        plain = sets.add_action(db, first, zoe.id, "Ask one open question")
+        assert (plain.meeting_id, plain.due, plain.support) == (first.id, "", "")
+        full = sets.add_action(db, first, None, " Audit handover ", " By\nMarch ", " Ali helps ")
+        assert (full.text, full.due, full.support) == ("Audit handover", "By March", "Ali helps")
+        with pytest.raises(sets.SetError, match="^describe the action$"):
+            sets.add_action(db, first, zoe.id, "  \n ")
+        with pytest.raises(
+            sets.SetError, match="^the action's owner must be a member of this set$"
+        ):
+            sets.add_action(db, first, zoe.id + 100, "Something")
+        for fields, label in (
+            (("a" * (limits.ACTION + 1), "", ""), "action"),
+            (("Something", "d" * (limits.DUE + 1), ""), "'by when'"),
+            (("Something", "", "s" * (limits.SUPPORT + 1)), "support"),
+        ):
+            with pytest.raises(sets.SetError, match=f"^the {label} is "):
+                sets.add_action(db, first, zoe.id, *fields)
+
+
+def test_an_action_is_reviewed_at_later_sessions_while_it_is_open(factory, weekly):
+    with database.transaction(factory) as db:
+        learning_set, (first, second, third) = _weekly(db, weekly)
+        zoe = learning_set.members[0]
+        early = sets.add_action(db, first, zoe.id, "From session 1")
+        done = sets.add_action(db, first, zoe.id, "Done already")
+        sets.update_action(db, done, "done")
+        now = sets.add_action(db, second, zoe.id, "From session 2")
+        assert sets.actions_to_review(db, first) == []
+        assert sets.actions_to_review(db, second) == [early]  # not its own, not a done one
+        assert sets.actions_to_review(db, third) == [early, now]
+
+
+def test_an_agenda_s_planned_blocks_are_its_blocks_as_they_stand(factory, weekly):
+    with database.transaction(factory) as db:
+        _, (first, _, _) = _weekly(db, weekly)
+        sets.add_block(db, first, "Private", "discussion", 5, "Only for us", False)
+        blocks = sorted(first.blocks, key=lambda b: b.position)
+        assert [astuple(p) for p in sets.planned_blocks(first)] == [
+            (b.title, b.kind, b.minutes, b.notes, b.handout, b.presenter_id) for b in blocks
+        ]
+        assert any(p.presenter for p in sets.planned_blocks(first))
+
+
+def test_prompts_suggested_suit_the_agenda_and_share_the_case_s_tags_first(factory, weekly):
+    case = BANK.cases["the-stalled-sepsis-project"]
+    domains = {t.split(".")[0] for t in case.tags.mlcf}
+
+    def shared(prompt) -> int:
+        return len(set(case.tags.hlm) & set(prompt.tags.hlm)) + len(
+            domains & {t.split(".")[0] for t in prompt.tags.mlcf}
+        )
+
+    with database.transaction(factory) as db:
+        _, (first, _, _) = _weekly(db, weekly)
+        stages = set().union(
+            *(sets.PROMPT_STAGES_FOR_KIND.get(b.kind, set()) for b in first.blocks)
+        )
+        plain = sets.suggest_prompts(first, BANK)
+        assert len(plain) == 8 and all(p.stage in stages for p in plain)
+        assert plain == sorted(plain, key=lambda p: (p.stage, p.id))  # no case: by stage and id
+        sets.attach(db, first, BANK, case_id=case.id, prompt_id=plain[0].id)
+        suggested = sets.suggest_prompts(first, BANK, limit=20)
+        assert len(suggested) == 20 and plain[0] not in suggested
+        stages = set().union(
+            *(sets.PROMPT_STAGES_FOR_KIND.get(b.kind, set()) for b in first.blocks)
+        )
+        assert all(p.stage in stages for p in suggested)
+        scores = [shared(p) for p in suggested]
+        assert scores == sorted(scores, reverse=True) and scores[0] >= 2
