@@ -264,3 +264,11 @@ def test_the_benchmark_s_bare_pdf_is_tagged_and_uses_the_fetcher_it_is_given(tmp
     assert f"blocked a resource outside the toolkit's print files: {outside.as_uri()}" in (
         caplog.text
     )
+
+
+def test_what_facilitators_typed_is_printed_as_text_never_as_markup(pack):
+    typed = replace(pack, set_title='Q&A <img src="https://example.org/x.png"> set')
+    for stem in ("facilitator-pack", "handout", NAMED_HANDOUTS):
+        html = document_html(typed, stem)
+        assert "Q&amp;A &lt;img src=&#34;https://example.org/x.png&#34;&gt; set" in html
+        assert '<img src="https://example.org/x.png">' not in html
