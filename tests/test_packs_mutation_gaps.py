@@ -272,3 +272,10 @@ def test_what_facilitators_typed_is_printed_as_text_never_as_markup(pack):
         html = document_html(typed, stem)
         assert "Q&amp;A &lt;img src=&#34;https://example.org/x.png&#34;&gt; set" in html
         assert '<img src="https://example.org/x.png">' not in html
+
+
+def test_a_set_s_cache_that_cannot_be_removed_is_reported_not_hidden(tmp_path, caplog):
+    (tmp_path / "set-1").write_bytes(b"not a folder")  # rmtree refuses it
+    with caplog.at_level(logging.WARNING):
+        assert forget_set(tmp_path, 1) is False
+    assert f"could not remove the cached PDFs in {tmp_path / 'set-1'} (" in caplog.text
