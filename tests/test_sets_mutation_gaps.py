@@ -889,3 +889,12 @@ def test_prompts_suggested_suit_the_agenda_and_share_the_case_s_tags_first(facto
         assert all(p.stage in stages for p in suggested)
         scores = [shared(p) for p in suggested]
         assert scores == sorted(scores, reverse=True) and scores[0] >= 2
+
+
+def test_session_n_of_m_counts_only_the_sessions_that_will_happen(factory, weekly):
+    with database.transaction(factory) as db:
+        _, (first, second, third) = _weekly(db, weekly)
+        assert [sets.session_of(m) for m in (first, second, third)] == [(1, 3), (2, 3), (3, 3)]
+        sets.set_status(db, second, "cancelled")
+        assert [sets.session_of(m) for m in (first, third)] == [(1, 2), (2, 2)]
+        assert sets.session_of(second) == (2, 3)  # its cancellation reads as it was
