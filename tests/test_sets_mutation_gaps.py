@@ -1,5 +1,7 @@
 """Sets: what the mutation run of `toolkit/sets/` found no test for. Short ids made from titles,
-the words a session's change history uses, and ground rules kept one per line."""
+the words a session's change history uses, ground rules kept one per line; then cases in parts,
+deleting, cancelling and changing sessions, a member's data removed, apologies and attendance,
+blocks, presenters, pasted member lists, programme leads' sets, actions and suggested prompts."""
 
 from __future__ import annotations
 
