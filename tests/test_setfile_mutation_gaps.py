@@ -315,3 +315,24 @@ def test_a_changed_agenda_keeps_its_presenters_with_their_rounds_in_order(factor
             ("presenter", None),
         ]
         assert all(b.presenter_id is None for b in blocks if b.kind != "presenter")
+
+
+def test_a_message_time_written_without_quotes_is_read_as_that_time(factory, tmp_path):
+    """YAML reads an unquoted 17:45 as 1065 (base-60 minutes), which is taken back to 17:45;
+    00:00 (like 09:00: a leading zero) it leaves as text."""
+    example = REPO_ROOT / "examples" / "learning-set.yaml"
+    text = example.read_text("utf-8")
+    old = '    days_before: 2\n    at: "09:00"\n  follow_up:\n    days_after: 1\n    at: "09:00"\n'
+    assert text.count(old) == 1
+    new = "    days_before: 2\n    at: 00:00\n  follow_up:\n    days_after: 1\n    at: 17:45\n"
+    path = tmp_path / "learning-set.yaml"
+    path.write_text(text.replace(old, new), "utf-8")
+    _import(factory, path)
+    with factory() as db:
+        written = yaml.safe_load(
+            export_set(db.scalar(select(LearningSet).where(LearningSet.slug == SLUG)))
+        )
+    assert (written["messages"]["reminder"]["at"], written["messages"]["follow_up"]["at"]) == (
+        "00:00",
+        "17:45",
+    )
