@@ -900,3 +900,31 @@ def test_session_n_of_m_counts_only_the_sessions_that_will_happen(factory, weekl
         sets.set_status(db, second, "cancelled")
         assert [sets.session_of(m) for m in (first, third)] == [(1, 2), (2, 2)]
         assert sets.session_of(second) == (2, 3)  # its cancellation reads as it was
+
+
+def test_a_set_s_actions_come_oldest_first_after_one_is_updated(factory, weekly):
+    with database.transaction(factory) as db:
+        learning_set, (first, _, _) = _weekly(db, weekly)
+        zoe = learning_set.members[0]
+        older = sets.add_action(db, first, zoe.id, "First said")
+        newer = sets.add_action(db, first, zoe.id, "Second said")
+        sets.update_action(db, older, "done", "Done at once")  # PostgreSQL writes a new row version
+    with factory() as db:
+        assert [a.text for a in sets.actions_for(db, db.get(LearningSet, weekly))] == [
+            "First said",
+            "Second said",
+        ]
+        assert newer.id > older.id
+
+
+def test_the_last_invite_written_decides_even_after_an_earlier_one_is_updated(factory, weekly):
+    with database.transaction(factory) as db:
+        learning_set, (first, _, _) = _weekly(db, weekly)
+        zoe = learning_set.members[0]
+        _sent(db, first, zoe, "REQUEST", claim="being-sent")
+        _sent(db, first, zoe, "CANCEL", delivered=True)
+        request = db.scalars(select(SentInvite).order_by(SentInvite.id)).first()
+        request.delivered, request.claim = True, None  # PostgreSQL writes a new row version
+    with factory() as db:
+        meeting = sets.meetings_in_order(db.get(LearningSet, weekly))[0]
+        assert sets.invited_members(db, meeting) == set()  # the CANCEL came after
