@@ -670,6 +670,8 @@ def test_a_programme_lead_sees_the_sets_of_the_programmes_they_lead_and_no_other
         assert sets.sets_for(db, admin) == [own, a, b, c, d]
         assert [sets.leads(lead, s) for s in (a, c, d)] == [True, False, False]
         assert [sets.leads(other_lead, s) for s in (a, c)] == [False, True]
+        assert [sets.can_access(lead, s) for s in (a, c, d, own)] == [True, False, False, True]
+        assert [sets.can_change(lead, s) for s in (a, own)] == [False, True]  # a lead only reads
 
 
 def test_deleting_a_set_deletes_that_set_and_no_other(factory, three_sessions):
