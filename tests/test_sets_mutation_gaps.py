@@ -930,3 +930,12 @@ def test_the_last_invite_written_decides_even_after_an_earlier_one_is_updated(fa
     with factory() as db:
         meeting = sets.meetings_in_order(db.get(LearningSet, weekly))[0]
         assert sets.invited_members(db, meeting) == set()  # the CANCEL came after
+
+
+def test_a_save_without_a_version_is_not_checked_and_a_stale_one_is_refused(factory, weekly):
+    with database.transaction(factory) as db:
+        learning_set, (first, _, _) = _weekly(db, weekly)
+        for seen in (None, "", learning_set.version, str(learning_set.version)):
+            sets.check_version(learning_set, seen)  # a script's request, or an up-to-date form
+        with pytest.raises(sets.Conflict, match="^Someone else changed this session after"):
+            sets.check_version(first, first.version - 1)
