@@ -937,5 +937,13 @@ def test_a_save_without_a_version_is_not_checked_and_a_stale_one_is_refused(fact
         learning_set, (first, _, _) = _weekly(db, weekly)
         for seen in (None, "", learning_set.version, str(learning_set.version)):
             sets.check_version(learning_set, seen)  # a script's request, or an up-to-date form
-        with pytest.raises(sets.Conflict, match="^Someone else changed this session after"):
-            sets.check_version(first, first.version - 1)
+        programme = create_programme(db, "kss-2027", "KSS 2027")
+        db.flush()
+        for row, what in ((first, "session"), (learning_set, "set"), (programme, "programme")):
+            with pytest.raises(sets.Conflict) as refused:
+                sets.check_version(row, row.version + 1)
+            assert str(refused.value) == (
+                f"Someone else changed this {what} after you opened the page, so your changes "
+                "were not saved. They are still in the form below: check them against the "
+                "current details and save again."
+            )
