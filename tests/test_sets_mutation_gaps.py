@@ -947,3 +947,19 @@ def test_a_save_without_a_version_is_not_checked_and_a_stale_one_is_refused(fact
                 "were not saved. They are still in the form below: check them against the "
                 "current details and save again."
             )
+
+
+def test_a_member_is_added_with_no_grade_unless_given_and_refused_in_words(factory, weekly):
+    with database.transaction(factory) as db:
+        learning_set, _ = _weekly(db, weekly)
+        cai = sets.add_member(db, learning_set, "Cai Dee", "cai@example.nhs.uk")
+        assert cai.grade == ""
+        with pytest.raises(sets.SetError) as refused:
+            sets.add_member(db, learning_set, "Cai again", "CAI@example.nhs.uk")
+        assert str(refused.value) == "cai@example.nhs.uk is already a member of this set"
+        with pytest.raises(sets.SetError, match="^'not an address' is not an e-mail address: "):
+            sets.add_member(db, learning_set, "Dee", "not an address")
+        with pytest.raises(sets.SetError, match="^the name is "):
+            sets.add_member(db, learning_set, "n" * (limits.NAME + 1), "n@example.nhs.uk")
+        with pytest.raises(sets.SetError, match="^the grade is "):
+            sets.add_member(db, learning_set, "Gil", "g@example.nhs.uk", "g" * (limits.GRADE + 1))
