@@ -963,3 +963,33 @@ def test_a_member_is_added_with_no_grade_unless_given_and_refused_in_words(facto
             sets.add_member(db, learning_set, "n" * (limits.NAME + 1), "n@example.nhs.uk")
         with pytest.raises(sets.SetError, match="^the grade is "):
             sets.add_member(db, learning_set, "Gil", "g@example.nhs.uk", "g" * (limits.GRADE + 1))
+
+
+def test_a_series_takes_its_templates_by_place_its_slot_length_and_the_room_left(factory):
+    with database.transaction(factory) as db:
+        owner = create_user(db, "fac@example.org", None, "Dr Facilitator")
+        learning_set = sets.create_set(db, owner, "set-a", "Set A")
+        start = local_start(date(2027, 2, 11), time(14, 0), "Europe/London")
+        case_day = TEMPLATES["case-discussion"]
+        made = sets.add_series(db, learning_set, start, 1, 3, TEMPLATE, {1: case_day}, minutes=150)
+        assert [m.template_id for m in made] == [TEMPLATE.id, case_day.id, TEMPLATE.id]
+        assert [m.minutes for m in made] == [150, 150, 150]
+        later = local_start(date(2028, 1, 6), time(14, 0), "Europe/London")
+        room = limits.SESSIONS - 3
+        with pytest.raises(sets.SetError) as refused:
+            sets.add_series(db, learning_set, later, 1, room + 1, TEMPLATE)
+        assert str(refused.value) == (
+            f"A learning set can have at most {limits.SESSIONS} sessions; nothing was added."
+        )
+        assert len(sets.add_series(db, learning_set, later, 1, room, TEMPLATE)) == room
+
+
+def test_an_agenda_built_from_a_template_follows_the_rota_unless_told_not_to(factory, weekly):
+    with database.transaction(factory) as db:
+        _, (first, second, _) = _weekly(db, weekly)
+        kinds = [[b.kind for b in m.blocks] for m in (first, second)]
+        assert "action-review" not in kinds[0] and "action-review" in kinds[1]  # none yet at 1
+        sets.apply_template(db, second, TEMPLATE, rota=False)
+        assert [b.presenter_id for b in sets.presenter_rounds(second)] == [None, None, None]
+        sets.apply_template(db, second, TEMPLATE)
+        assert None not in [b.presenter_id for b in sets.presenter_rounds(second)]
