@@ -993,3 +993,21 @@ def test_an_agenda_built_from_a_template_follows_the_rota_unless_told_not_to(fac
         assert [b.presenter_id for b in sets.presenter_rounds(second)] == [None, None, None]
         sets.apply_template(db, second, TEMPLATE)
         assert None not in [b.presenter_id for b in sets.presenter_rounds(second)]
+
+
+def test_the_rota_leaves_started_sessions_and_counts_who_was_present(factory, weekly):
+    with database.transaction(factory) as db:
+        learning_set, (first, second, _) = _weekly(db, weekly)
+        zoe, ali, bea = learning_set.members
+        assert not sets.follows_rota(first, now=first.starts_at)  # it has started
+        rounds = sets.presenter_rounds(first)
+        rounds[0].presenter_id, rounds[1].presenter_id = rounds[1].presenter_id, zoe.id
+        chosen = [b.presenter_id for b in rounds]
+        sets.refresh_rota(db, learning_set, now=first.starts_at)
+        assert [b.presenter_id for b in sets.presenter_rounds(first)] == chosen  # left alone
+        now = first.starts_at + timedelta(hours=1)
+        sets.record_attendance(db, first, dict.fromkeys((zoe.id, ali.id, bea.id), "present"), now)
+        assert sorted(sets.presented(first)) == sorted(chosen)
+        _sent(db, second, zoe, "REQUEST", delivered=True)
+        sets.delete_meeting(db, second, now=now)  # hidden, still owed a cancellation
+        assert sets.meeting_number(second) == 2  # numbered where it stood
