@@ -1011,3 +1011,13 @@ def test_the_rota_leaves_started_sessions_and_counts_who_was_present(factory, we
         _sent(db, second, zoe, "REQUEST", delivered=True)
         sets.delete_meeting(db, second, now=now)  # hidden, still owed a cancellation
         assert sets.meeting_number(second) == 2  # numbered where it stood
+
+
+def test_a_session_just_added_gets_presenters_even_if_it_has_started(factory, weekly):
+    with database.transaction(factory) as db:
+        learning_set, (first, _, _) = _weekly(db, weekly)
+        earlier = first.starts_at - timedelta(days=7)
+        added = sets.add_meeting(db, learning_set, earlier, TEMPLATE, rota=False)
+        assert [b.presenter_id for b in sets.presenter_rounds(added)] == [None] * 3
+        sets.refresh_rota(db, learning_set, now=first.starts_at, also=[added])
+        assert None not in [b.presenter_id for b in sets.presenter_rounds(added)]
