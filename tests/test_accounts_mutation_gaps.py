@@ -287,3 +287,30 @@ def test_a_new_account_is_refused_in_words_that_say_why(factory):
         with pytest.raises(accounts.AccountError) as refused:
             accounts.create_user(db, EMAIL.upper(), None, "Someone Else")
         assert str(refused.value) == f"an account for {EMAIL} already exists"
+
+
+def test_setting_up_is_needed_until_an_admin_who_can_sign_in_exists(factory):
+    with database.transaction(factory) as db:
+        assert accounts.setup_needed(db)  # nobody at all
+        accounts.create_user(db, "imported@example.org", None, "Imported", is_admin=True)
+        assert accounts.setup_needed(db)  # an admin with no password cannot sign in
+        accounts.create_user(db, "fac@example.org", "correct horse battery staple", "Dr Fac")
+        assert accounts.setup_needed(db)  # one who can is not an admin
+        accounts.create_user(
+            db, "admin@example.org", "correct horse battery staple", "Admin", is_admin=True
+        )
+        assert not accounts.setup_needed(db)
+
+
+def test_a_password_is_taken_at_the_length_limit_and_at_the_score_needed():
+    assert accounts.password_problem("kettle lantern") is None  # zxcvbn scores it 3: enough
+    at_limit = ("kettle lantern " * 20)[: limits.PASSWORD]
+    assert accounts.password_problem(at_limit) is None
+    assert accounts.password_problem(at_limit + "x") == (
+        f"Keep the password within {limits.PASSWORD} characters"
+    )
+    # zxcvbn scores this 2 and gives no warning of its own: the page still says why
+    assert accounts.password_problem("hospitalward1") == (
+        "Choose a password that is harder to guess. It would be easy to guess. "
+        "Add another word or two."
+    )

@@ -279,3 +279,60 @@ def test_cases_and_pre_work_leave_in_the_order_the_file_last_gave(factory, tmp_p
     [session] = [s for s in written["sessions"] if s.get("cases")]
     assert session["cases"] == two_cases[::-1]
     assert session["prework"] == two_reads[::-1]
+
+
+def test_a_changed_agenda_keeps_its_presenters_with_their_rounds_in_order(factory, tmp_path):
+    """Session 2 moved to a time that has passed (so the rota no longer chooses for it), its
+    bidding block dropped, a fourth round added and its presenters left out of the file: each
+    round keeps its own, and the new one has none."""
+    _import(factory, REPO_ROOT / "examples" / "learning-set.yaml")
+    with factory() as db:
+        text = export_set(db.scalar(select(LearningSet).where(LearningSet.slug == SLUG)))
+    session_2 = text.index("- id: session-2")
+    head, tail = text[:session_2], text[session_2:]
+    bidding = tail.index("  - title: Bidding for airtime")
+    bidding_end = tail.index("  - title: Presenter round 1")
+    listed = tail.index("  presenters:\n")
+    listed_end = tail.index("  cases:", listed)
+    extra = "  - title: Presenter round 4\n    kind: presenter\n    minutes: 40\n"
+    agenda = tail[bidding_end:listed].replace("  - title: Break", extra + "  - title: Break", 1)
+    tail = (tail[:bidding] + agenda + tail[listed_end:]).replace(
+        "start: 2027-01-14 14:00", "start: 2026-11-26 14:00", 1
+    )
+    path = tmp_path / "set.yaml"
+    path.write_text(head + tail, "utf-8")
+    notes = _import(factory, path)
+    assert "session-2: agenda set from the file (10 blocks)" in notes
+    with factory() as db:
+        learning_set = db.scalar(select(LearningSet).where(LearningSet.slug == SLUG))
+        emails = {m.id: m.email for m in learning_set.members}
+        meeting = next(m for m in learning_set.meetings if m.key == "session-2")
+        blocks = sorted(meeting.blocks, key=lambda b: b.position)
+        assert [(b.kind, emails.get(b.presenter_id)) for b in blocks if b.kind == "presenter"] == [
+            ("presenter", "zoe.marsh@example.nhs.uk"),
+            ("presenter", "lukasz.wisniewski@example.nhs.uk"),
+            ("presenter", "aoife.nibhriain@example.nhs.uk"),
+            ("presenter", None),
+        ]
+        assert all(b.presenter_id is None for b in blocks if b.kind != "presenter")
+
+
+def test_a_message_time_written_without_quotes_is_read_as_that_time(factory, tmp_path):
+    """YAML reads an unquoted 17:45 as 1065 (base-60 minutes), which is taken back to 17:45;
+    00:00 (like 09:00: a leading zero) it leaves as text."""
+    example = REPO_ROOT / "examples" / "learning-set.yaml"
+    text = example.read_text("utf-8")
+    old = '    days_before: 2\n    at: "09:00"\n  follow_up:\n    days_after: 1\n    at: "09:00"\n'
+    assert text.count(old) == 1
+    new = "    days_before: 2\n    at: 00:00\n  follow_up:\n    days_after: 1\n    at: 17:45\n"
+    path = tmp_path / "learning-set.yaml"
+    path.write_text(text.replace(old, new), "utf-8")
+    _import(factory, path)
+    with factory() as db:
+        written = yaml.safe_load(
+            export_set(db.scalar(select(LearningSet).where(LearningSet.slug == SLUG)))
+        )
+    assert (written["messages"]["reminder"]["at"], written["messages"]["follow_up"]["at"]) == (
+        "00:00",
+        "17:45",
+    )
