@@ -71,6 +71,12 @@ def _import(factory, path: Path) -> list[str]:
         return import_set(db, set_file, BANK, TEMPLATES)[1]
 
 
+def _exported(factory) -> str:
+    """The set's learning-set file as exported now."""
+    with factory() as db:
+        return export_set(db.scalar(select(LearningSet).where(LearningSet.slug == SLUG)))
+
+
 def test_a_sessions_new_title_room_and_link_in_the_file_reach_the_session(factory, tmp_path):
     example = REPO_ROOT / "examples" / "learning-set.yaml"
     _import(factory, example)
@@ -111,10 +117,7 @@ def test_a_resource_the_facilitator_added_leaves_in_the_file_with_all_it_says(fa
     path = tmp_path / "learning-set.yaml"
     path.write_text(text.replace(old, tags), "utf-8")
     _import(factory, path)
-    with factory() as db:
-        written = yaml.safe_load(
-            export_set(db.scalar(select(LearningSet).where(LearningSet.slug == SLUG)))
-        )
+    written = yaml.safe_load(_exported(factory))
     assert written["resources"] == [
         {
             "id": "riverside-qi-handbook",
@@ -225,8 +228,7 @@ def test_new_actions_are_reported_by_a_first_line_of_at_most_fifty_characters(fa
 
 def test_long_lines_stay_whole_in_the_exported_file(factory):
     _import(factory, REPO_ROOT / "examples" / "learning-set.yaml")
-    with factory() as db:
-        text = export_set(db.scalar(select(LearningSet).where(LearningSet.slug == SLUG)))
+    text = _exported(factory)
     said = "Ask my educational supervisor for ten minutes to talk through the rota gap I described."
     [line] = [line for line in text.splitlines() if said in line]  # not folded at 80 characters
     assert len(line) > 80
@@ -247,10 +249,7 @@ def test_a_message_switched_off_leaves_as_false(factory, tmp_path, old, off, on)
     path = tmp_path / "learning-set.yaml"
     path.write_text(text.replace(old, f"  {off}: false\n"), "utf-8")
     _import(factory, path)
-    with factory() as db:
-        written = yaml.safe_load(
-            export_set(db.scalar(select(LearningSet).where(LearningSet.slug == SLUG)))
-        )
+    written = yaml.safe_load(_exported(factory))
     assert written["messages"][off] is False
     assert written["messages"][on]["at"] == "09:00"
 
@@ -272,10 +271,7 @@ def test_cases_and_pre_work_leave_in_the_order_the_file_last_gave(factory, tmp_p
             "utf-8",
         )
         _import(factory, path)
-    with factory() as db:
-        written = yaml.safe_load(
-            export_set(db.scalar(select(LearningSet).where(LearningSet.slug == SLUG)))
-        )
+    written = yaml.safe_load(_exported(factory))
     [session] = [s for s in written["sessions"] if s.get("cases")]
     assert session["cases"] == two_cases[::-1]
     assert session["prework"] == two_reads[::-1]
@@ -286,8 +282,7 @@ def test_a_changed_agenda_keeps_its_presenters_with_their_rounds_in_order(factor
     bidding block dropped, a fourth round added and its presenters left out of the file: each
     round keeps its own, and the new one has none."""
     _import(factory, REPO_ROOT / "examples" / "learning-set.yaml")
-    with factory() as db:
-        text = export_set(db.scalar(select(LearningSet).where(LearningSet.slug == SLUG)))
+    text = _exported(factory)
     session_2 = text.index("- id: session-2")
     head, tail = text[:session_2], text[session_2:]
     bidding = tail.index("  - title: Bidding for airtime")
@@ -328,10 +323,7 @@ def test_a_message_time_written_without_quotes_is_read_as_that_time(factory, tmp
     path = tmp_path / "learning-set.yaml"
     path.write_text(text.replace(old, new), "utf-8")
     _import(factory, path)
-    with factory() as db:
-        written = yaml.safe_load(
-            export_set(db.scalar(select(LearningSet).where(LearningSet.slug == SLUG)))
-        )
+    written = yaml.safe_load(_exported(factory))
     assert (written["messages"]["reminder"]["at"], written["messages"]["follow_up"]["at"]) == (
         "00:00",
         "17:45",

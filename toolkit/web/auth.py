@@ -374,7 +374,10 @@ def forgot():
     if not form.validate_on_submit():
         return render_template("auth/forgot.html", form=form), 400 if form.errors else 200
     link = request_reset(get_db(), form.email.data, _address(), utcnow())
-    if link is not None:  # sent after the answer: a slow server must not tell who has an account
+    # sent after the answer, so a slow mail server does not tell who has an account; from a
+    # thread, not the task queue, whose file would keep the live link (the database keeps
+    # only its hash)
+    if link is not None:
         args = (toolkit().settings, reset_message(link), link.user.id, current_app.logger)
         threading.Thread(target=_send_quietly, args=args, name=RESET_SENDER, daemon=True).start()
     flash(
