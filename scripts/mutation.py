@@ -3,6 +3,8 @@
     .venv/bin/python scripts/mutation.py [MODULE ...]   # default: every module, in MODULES order
     .venv/bin/python scripts/mutation.py --scores        # the table for what has run so far
     .venv/bin/python scripts/mutation.py --keep MODULE   # resume after narrowing its selection
+    .venv/bin/python scripts/mutation.py --retest MODULE # re-test its survivors, timeouts and
+                                                         # mutants with no tests (after new tests)
 
 Each module runs mutmut in its own folder, .mutation/<module>/, which links to the project's
 sources and tests and holds a pyproject.toml whose [tool.mutmut] table is the project's plus the
@@ -26,6 +28,7 @@ import sys
 import threading
 import time
 import tomllib
+from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import NamedTuple
@@ -195,8 +198,12 @@ def keep_verdicts(folder: Path) -> bool:
     return True
 
 
-def score(folder: Path) -> dict[str, int]:
-    """Counts of each mutmut status in the module's folder."""
+# the verdicts a new test can change: mutmut keeps every other one until its function changes
+OPEN = ("survived", "timeout", "no tests")
+
+
+def statuses(folder: Path) -> dict[str, str]:
+    """Each mutant's mutmut status in the module's folder, by name."""
     listing = subprocess.run(
         [str(MUTMUT), "results", "--all", "true"],
         cwd=folder,
@@ -204,12 +211,17 @@ def score(folder: Path) -> dict[str, int]:
         text=True,
         check=True,
     ).stdout
-    counts: dict[str, int] = {}
+    found = {}
     for line in listing.splitlines():
-        status = line.rpartition(": ")[2].strip()
-        if status:
-            counts[status] = counts.get(status, 0) + 1
-    return counts
+        name, _, status = line.strip().rpartition(": ")
+        if name:
+            found[name] = status
+    return found
+
+
+def score(folder: Path) -> dict[str, int]:
+    """Counts of each mutmut status in the module's folder."""
+    return dict(Counter(statuses(folder).values()))
 
 
 class Process(NamedTuple):
@@ -272,15 +284,21 @@ def _watch(worker: subprocess.Popen, limit: float, every: float = 5.0) -> None:
         time.sleep(every)
 
 
-def run(module: str, children: int, keep: bool = False) -> dict[str, int]:
+def run(module: str, children: int, keep: bool = False, retest: bool = False) -> dict[str, int]:
     folder = prepare(module)
     if keep and keep_verdicts(folder):
         print(f"== {module}: selection changed, verdicts so far kept", flush=True)
+    # mutmut re-tests the mutants it is given by name, against the tests now selected (it maps
+    # the tests new since its last run first); without names it tests only those not yet tested
+    names = sorted(n for n, s in statuses(folder).items() if s in OPEN) if retest else []
+    if retest and not names:
+        return score(folder)
     env = dict(os.environ)
     env.setdefault("TOOLKIT_ASSETS_DIR", str(ROOT / "node_modules/nhsuk-frontend/dist/nhsuk"))
-    command = ["nice", "-n", "10", str(MUTMUT), "run", "--max-children", str(children)]
+    command = ["nice", "-n", "10", str(MUTMUT), "run", "--max-children", str(children), *names]
     limit = float(os.environ.get("MUTATION_WALL_SECONDS", "120"))
-    print(f"== mutmut: {module} ({', '.join(MODULES[module][0])})", flush=True)
+    again = f", re-testing {len(names)} open mutants" if names else ""
+    print(f"== mutmut: {module} ({', '.join(MODULES[module][0])}){again}", flush=True)
     worker = subprocess.Popen(command, cwd=folder, env=env)
     threading.Thread(target=_watch, args=(worker, limit), daemon=True).start()
     worker.wait()
@@ -305,7 +323,8 @@ def main(argv: list[str]) -> int:
     """Run the modules named (all by default); with --scores, only report what has run."""
     report_only = "--scores" in argv
     keep = "--keep" in argv
-    argv = [a for a in argv if a not in ("--scores", "--keep")]
+    retest = "--retest" in argv
+    argv = [a for a in argv if a not in ("--scores", "--keep", "--retest")]
     children = int(os.environ.get("MUTATION_CHILDREN", "2"))
     modules = argv or list(MODULES)
     unknown = [m for m in modules if m not in MODULES]
@@ -315,7 +334,7 @@ def main(argv: list[str]) -> int:
     for module in modules:
         if report_only and not (WORK / module / "mutants").exists():
             continue
-        counts = score(prepare(module)) if report_only else run(module, children, keep)
+        counts = score(prepare(module)) if report_only else run(module, children, keep, retest)
         rows.append(row(module, counts))
         print(rows[-1], flush=True)
     if not report_only:

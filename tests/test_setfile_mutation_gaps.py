@@ -13,7 +13,7 @@ from toolkit.accounts import create_user
 from toolkit.casebank import load_bank
 from toolkit.config import REPO_ROOT
 from toolkit.datafiles import DataFileError
-from toolkit.models import LearningSet
+from toolkit.models import CustomResource, LearningSet, User
 from toolkit.session_templates import load_session_templates
 from toolkit.setfile import export_set, import_file, import_set, parse_set_file
 from toolkit.sets import SetError
@@ -328,3 +328,198 @@ def test_a_message_time_written_without_quotes_is_read_as_that_time(factory, tmp
         "00:00",
         "17:45",
     )
+
+
+def test_the_first_import_of_a_series_reports_all_it_made_in_order(factory):
+    assert _import(factory, SCHEDULE) == [
+        "created an account for t.obriain@example.nhs.uk; it needs a password before sign-in",
+        "created the set 'kss-ct-2027-set-e'",
+        "added member Zoë Marsh <zoe.marsh@example.nhs.uk>",
+        "added member Łukasz Wiśniewski <lukasz.wisniewski@example.nhs.uk>",
+        "added member Aoife Ní Bhriain <aoife.nibhriain@example.nhs.uk>",
+        "added member Rhodri ap Siôn <rhodri.apsion@example.nhs.uk>",
+        "session-1: added for 2027-03-11 09:30 (short-action-learning-set)",
+        "session-2: added for 2027-03-25 09:30 (short-action-learning-set)",
+        "session-3: added for 2027-04-08 09:30 (short-action-learning-set)",
+        "session-4: added for 2027-04-22 09:30 (short-action-learning-set)",
+    ]
+
+
+def _edited(tmp_path: Path, *changes: tuple[str, str]) -> Path:
+    """The example file with each (old, new) change made once."""
+    text = (REPO_ROOT / "examples" / "learning-set.yaml").read_text("utf-8")
+    for old, new in changes:
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    path = tmp_path / "learning-set.yaml"
+    path.write_text(text, "utf-8")
+    return path
+
+
+# a new session with its own id, a 60-minute slot and no presenters; in place of session-3
+KICK_OFF = (
+    "  - id: session-3\n    start: 2027-02-25 14:00\n",
+    "  - id: kick-off-two\n    minutes: 60\n    start: 2027-03-04 14:00\n",
+)
+
+
+def test_an_update_reports_each_change_in_order_and_warns_of_overruns(factory, tmp_path):
+    """A second facilitator, a renamed set, a bank resource's id and a new resource, a changed
+    grade, a member gone, a session replaced by one that overruns its slot, a cancelled session
+    that would overrun (no warning: it will not run), an action gone. Sessions whose presenters
+    the rota changed are named; the new session's are simply proposed."""
+    example_notes = _import(factory, REPO_ROOT / "examples" / "learning-set.yaml")
+    path = _edited(
+        tmp_path,
+        (
+            "facilitator:\n  name: Dr Siobhán O'Neil\n  email: s.oneil@example.nhs.uk\n",
+            "facilitator: {name: Dr Ravi Patel, email: r.patel@example.nhs.uk}\n",
+        ),
+        ("title: KSS Foundation leadership set A", "title: KSS Foundation set A"),
+        (
+            "resources:\n",
+            "resources:\n"
+            "  - {id: healthcare-leadership-model, title: Mine, url: 'https://x.example/a',"
+            " kind: reading, minutes: 5}\n"
+            "  - {id: ward-rota-guide, title: The ward rota guide, url: 'https://x.example/b',"
+            " kind: reading, minutes: 5}\n",
+        ),
+        ("grade: FY2}\n  - {name: Łukasz", "grade: ST1}\n  - {name: Łukasz"),
+        (
+            "  - {name: Chidera Okonkwo-Hale, email: chidera.okonkwo-hale@example.nhs.uk,"
+            " grade: CT1}\n",
+            "",
+        ),
+        ("      chidera.okonkwo-hale@example.nhs.uk: apologies\n", ""),
+        KICK_OFF,
+        (
+            "    title: Action learning set 3\n",
+            "    title: Action learning set 3\n    minutes: 60\n    status: cancelled\n",
+        ),
+        (
+            "  - session: session-1\n    owner: anais.dubois@example.nhs.uk\n",
+            "  - session: session-1\n    owner: anais.dubois@example.nhs.uk\n    status: dropped\n",
+        ),
+    )
+    text = path.read_text("utf-8")
+    start = text.index("  - session: session-1\n    owner: anais.dubois")
+    path.write_text(text[:start], "utf-8")  # the last action, dropped above, goes altogether
+    assert _import(factory, path) == [
+        "created an account for r.patel@example.nhs.uk; it needs a password before sign-in",
+        "changed the set's title",
+        "r.patel@example.nhs.uk now facilitates the set",
+        "warning: resource 'healthcare-leadership-model' is already in the library; kept",
+        "added resource 'ward-rota-guide' to the library",
+        "updated member Zoë Marsh <zoe.marsh@example.nhs.uk>",
+        "removed member Chidera Okonkwo-Hale <chidera.okonkwo-hale@example.nhs.uk>"
+        " (history is kept)",
+        "session-3: not in the file, so cancelled",
+        "session-1: attendance recorded for 5 member(s)",
+        "kick-off-two: added for 2027-03-04 14:00 (action-learning-set)",
+        "session-5: time or place changed (now 2027-05-20 14:00)",
+        "session-5: cancelled",
+        "removed action 'Shadow the discharge coordinator for an hour to...' (not in the file)",
+        "session-6: presenters follow the rota",
+        "warning: kick-off-two: The agenda runs 130 min over the slot: it would end at 17:10"
+        " instead of 15:00. 'Presenter round 1' is the first block that ends late; shorten or"
+        " remove blocks, or lengthen the session.",
+    ]
+    assert "session-2: presenters changed" not in example_notes  # listed, for a new session
+    with factory() as db:
+        learning_set = db.scalar(select(LearningSet).where(LearningSet.slug == SLUG))
+        assert sorted(u.email for u in learning_set.facilitators) == [
+            "r.patel@example.nhs.uk",
+            "s.oneil@example.nhs.uk",
+        ]
+        by_slug = {r.slug: r for r in db.scalars(select(CustomResource))}
+        makers = {u.email: u.id for u in db.scalars(select(User))}
+        assert {slug: r.created_by for slug, r in by_slug.items()} == {
+            "riverside-qi-handbook": makers["s.oneil@example.nhs.uk"],
+            "ward-rota-guide": makers["r.patel@example.nhs.uk"],
+        }
+    written = {s["id"]: s for s in yaml.safe_load(_exported(factory))["sessions"]}
+    assert (written["kick-off-two"]["presenters"], written["kick-off-two"]["presenters_from"]) == (
+        # after session-2's three: the two who have not presented, then the earliest of those
+        ["anais.dubois@example.nhs.uk", "rhodri.apsion@example.nhs.uk", "zoe.marsh@example.nhs.uk"],
+        "rota",
+    )
+
+
+def _sessions_problems(tmp_path: Path, sessions: str) -> list[str]:
+    """The problems of the series file with `sessions` (YAML) in place of its schedule."""
+    head = SCHEDULE.read_text("utf-8").split("schedule:\n")[0]
+    path = tmp_path / "set.yaml"
+    path.write_text(head + sessions, "utf-8")
+    with pytest.raises(DataFileError) as caught:
+        parse_set_file(path, BANK, TEMPLATES)
+    return [str(p).removeprefix(f"{path}:") for p in caught.value.problems]
+
+
+FIRST = "  - start: 2027-03-11 09:30\n    template: short-action-learning-set\n"
+SECOND = "  - start: 2027-03-25 09:30\n    template: short-action-learning-set\n"
+
+
+def test_sessions_without_ids_are_numbered_by_their_place(factory, tmp_path):
+    path = tmp_path / "set.yaml"
+    head = SCHEDULE.read_text("utf-8").split("schedule:\n")[0]
+    path.write_text(head + "sessions:\n" + FIRST + SECOND, "utf-8")
+    assert [s.key for s in parse_set_file(path, BANK, TEMPLATES).sessions] == [
+        "session-1",
+        "session-2",
+    ]
+    # an id given to the second that its place gives the first is refused at the id's own line
+    assert _sessions_problems(tmp_path, "sessions:\n" + FIRST + SECOND + "    id: session-1\n") == [
+        "14: session id 'session-1' is already used (line 10)"
+    ]
+    # two empty ids are two bad ids, not one id used twice
+    empty = "    id: ''\n"
+    assert _sessions_problems(tmp_path, "sessions:\n" + FIRST + empty + SECOND + empty) == [
+        "12: id: '' is not an id: use lower-case letters, digits and hyphens",
+        "15: id: '' is not an id: use lower-case letters, digits and hyphens",
+    ]
+
+
+def test_sessions_that_are_not_a_list_of_mappings_are_refused_in_words(tmp_path):
+    assert _sessions_problems(tmp_path, "sessions: 5\n") == [
+        "9: sessions: Input should be a valid list"
+    ]
+    assert _sessions_problems(tmp_path, "sessions:\n  - just some words\n") == [
+        "10: Input should be a valid dictionary or instance of SessionEntry"
+    ]
+
+
+def test_message_times_written_without_quotes_are_read_or_refused_as_written(factory, tmp_path):
+    """14:00 unquoted is 840 to YAML: 14 hours, not 13 (840 // 61); 24:00 (1440) is refused as
+    the time written, not as 'not text'."""
+    reminder = '    days_before: 2\n    at: "09:00"\n'
+    refused = _edited(tmp_path, (reminder, "    days_before: 2\n    at: 24:00\n"))
+    with pytest.raises(DataFileError) as caught:
+        parse_set_file(refused, BANK, TEMPLATES)
+    assert [str(p).removeprefix(f"{refused}:") for p in caught.value.problems] == [
+        "25: messages.reminder.ReminderEntry.at: must be a time of day like 09:00, not '24:00'",
+        "25: messages.reminder.literal[False]: Input should be False",
+    ]
+    _import(factory, _edited(tmp_path, (reminder, "    days_before: 2\n    at: 14:00\n")))
+    assert yaml.safe_load(_exported(factory))["messages"]["reminder"]["at"] == "14:00"
+
+
+def test_ground_rules_up_to_the_limit_are_taken_and_one_more_character_is_refused(tmp_path):
+    text = (REPO_ROOT / "examples" / "learning-set.yaml").read_text("utf-8")
+    rules = text[text.index("ground_rules:\n") : text.index("\n# Automatic")]
+
+    def ground_rules(last: int) -> str:  # five rules joined by four newlines
+        return "ground_rules:\n" + "".join(f"  - {'x' * n}\n" for n in [999] * 4 + [last])
+
+    at_limit = _edited(tmp_path, (rules, ground_rules(1000)))  # 4 × 999 + 1000 + 4 = 5000
+    assert len(parse_set_file(at_limit, BANK, TEMPLATES).ground_rules) == 5
+    over = _edited(tmp_path, (rules, ground_rules(1001)))
+    with pytest.raises(DataFileError) as caught:
+        parse_set_file(over, BANK, TEMPLATES)
+    assert [str(p).removeprefix(f"{over}:") for p in caught.value.problems] == [
+        "14: ground_rules: the rules are 5001 characters long; the limit is 5000"
+    ]
+
+
+def test_a_set_without_the_self_assessment_keeps_it_off(factory, tmp_path):
+    _import(factory, _edited(tmp_path, ("  self_assessment: true\n", "  self_assessment: false\n")))
+    assert yaml.safe_load(_exported(factory))["messages"]["self_assessment"] is False

@@ -242,9 +242,10 @@ class ResourceEntry(_Tagged):
 
 
 def _clock(value: Any) -> Any:
-    """An HH:MM time; YAML reads an unquoted 09:00 as the number 540 (minutes), so take that
-    back to "09:00" rather than refuse what a person wrote naturally."""
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 24 * 60:
+    """An HH:MM time. YAML reads an unquoted 17:45 as the number 1065 (minutes, base 60; 09:45,
+    with its leading zero, stays text), so take that back to "17:45" rather than refuse what a
+    person wrote naturally; an unquoted 24:00 becomes "24:00", refused in those words."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return f"{value // 60:02d}:{value % 60:02d}"
     return value
 
