@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -523,3 +524,154 @@ def test_ground_rules_up_to_the_limit_are_taken_and_one_more_character_is_refuse
 def test_a_set_without_the_self_assessment_keeps_it_off(factory, tmp_path):
     _import(factory, _edited(tmp_path, ("  self_assessment: true\n", "  self_assessment: false\n")))
     assert yaml.safe_load(_exported(factory))["messages"]["self_assessment"] is False
+
+
+def _refusals(path: Path, **given) -> list[str]:
+    with pytest.raises(DataFileError) as caught:
+        parse_set_file(path, BANK, TEMPLATES, **given)
+    return [str(p).removeprefix(f"{path}:") for p in caught.value.problems]
+
+
+def test_bad_input_is_refused_in_words_at_its_line(tmp_path):
+    path = tmp_path / "set.yaml"
+    path.write_text("- id: a-list\n", "utf-8")
+    assert _refusals(path) == ["1: a learning-set file must be a mapping of fields"]
+    title = "title: KSS Foundation leadership set A\n"
+    for bad, words in (
+        ("\\0", "contains a NUL character (\\0); remove it"),
+        ("\\u2028", "write this on one line"),
+    ):
+        path = _edited(tmp_path, (title, f'title: "KSS set{bad}A"\n'))
+        assert _refusals(path) == [f"6: title: {words}"]
+    # a resource with an unknown framework area, and pre-work naming no resource anywhere
+    path = _edited(
+        tmp_path,
+        (
+            "    mlcf: [improving-services.encouraging-improvement-and-innovation]\n",
+            "    mlcf: [no-such-area]\n",
+        ),
+        (
+            "    prework: [riverside-qi-handbook]\n",
+            "    prework: [riverside-qi-handbook, nowhere]\n",
+        ),
+    )
+    assert _refusals(path) == [
+        "41: mlcf: unknown MLCF id 'no-such-area' (see `toolkit frameworks list`)",
+        # the file's own resource, refused above, is not there to name either
+        "102: prework[0]: no resource 'riverside-qi-handbook' in the library or the file"
+        " (see `toolkit resources list`)",
+        "102: prework[1]: no resource 'nowhere' in the library or the file"
+        " (see `toolkit resources list`)",
+    ]
+
+
+def test_a_facilitator_importing_can_name_only_themselves(tmp_path):
+    example = REPO_ROOT / "examples" / "learning-set.yaml"
+    assert _refusals(example, importer="r.patel@example.nhs.uk") == [
+        "11: facilitator.email: you can name only yourself (r.patel@example.nhs.uk) as the"
+        " facilitator; an admin can import a set for someone else"
+    ]
+    assert parse_set_file(example, BANK, TEMPLATES, importer="s.oneil@example.nhs.uk").path == (
+        example
+    )
+
+
+def test_presence_is_refused_for_any_session_not_yet_started(tmp_path):
+    """Session 1 has started (its register is fine); session 2 has not."""
+    path = _edited(
+        tmp_path,
+        (
+            "    title: Action learning set 1\n",
+            "    title: Action learning set 1\n"
+            "    attendance: {zoe.marsh@example.nhs.uk: present}\n",
+        ),
+    )
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    assert _refusals(path, now=now) == [
+        "83: attendance: session 'session-2' starts 2027-01-14 14:00; only apologies can be"
+        " recorded before a session starts"
+    ]
+
+
+def test_a_series_in_another_zone_is_checked_on_that_zones_clock(tmp_path):
+    """New York's clocks skip 02:00-03:00 on 14 March 2027; London's do not."""
+    path = tmp_path / "set.yaml"
+    text = SCHEDULE.read_text("utf-8").replace(
+        "  first: 2027-03-11 09:30\n  every_weeks: 2\n  count: 4\n",
+        "  first: 2027-03-07 02:30\n  every_weeks: 1\n  count: 2\n",
+    )
+    path.write_text("timezone: America/New_York\n" + text, "utf-8")
+    assert _refusals(path) == [
+        "11: the series reaches 2027-03-14 02:30, which does not exist locally"
+    ]
+
+
+def test_actions_may_name_the_sessions_of_a_series_and_no_others(tmp_path):
+    path = tmp_path / "set.yaml"
+    actions = "".join(
+        f"  - {{session: {key}, owner: zoe.marsh@example.nhs.uk, text: Act {key}}}\n"
+        for key in ("session-1", "session-4", "session-5")
+    )
+    path.write_text(SCHEDULE.read_text("utf-8") + "actions:\n" + actions, "utf-8")
+    assert _refusals(path) == ["17: session: no session 'session-5' in the file's sessions"]
+
+
+def test_actions_may_name_sessions_by_the_ids_the_file_gives_them(tmp_path):
+    path = _edited(
+        tmp_path,
+        KICK_OFF,
+        (
+            "  - session: session-1\n    owner: rhodri",
+            "  - session: kick-off-two\n    owner: rhodri",
+        ),
+    )
+    set_file = parse_set_file(path, BANK, TEMPLATES)
+    assert [a.session for a in set_file.actions] == ["session-1", "kick-off-two", "session-1"]
+
+
+def test_presenters_beyond_the_rounds_are_left_out_with_a_warning(factory, tmp_path):
+    four = "      - aoife.nibhriain@example.nhs.uk\n"
+    path = _edited(tmp_path, (four, four + "      - anais.dubois@example.nhs.uk\n"))
+    notes = _import(factory, path)
+    assert "warning: session-2: 1 presenter(s) listed beyond the rounds" in notes
+
+
+def test_an_update_reports_pre_work_and_prompts_it_attached_and_detached(factory, tmp_path):
+    _import(factory, REPO_ROOT / "examples" / "learning-set.yaml")
+    path = _edited(
+        tmp_path,
+        ("    prework: [riverside-qi-handbook]\n", "    reading: [riverside-qi-handbook]\n"),
+        ("      - options-who-to-persuade\n", "      - learning-the-so-what\n"),
+    )
+    assert _import(factory, path) == [
+        "session-4: detached prompt 'options-who-to-persuade'",
+        "session-4: attached prompt 'learning-the-so-what'",
+        "session-4: removed prework 'riverside-qi-handbook'",
+        "session-4: added reading 'riverside-qi-handbook'",
+    ]
+    written = {s["id"]: s for s in yaml.safe_load(_exported(factory))["sessions"]}
+    assert (written["session-4"].get("prework"), written["session-4"]["reading"]) == (
+        None,
+        ["riverside-qi-handbook"],
+    )
+
+
+def test_replies_from_a_file_are_marked_as_imported(factory, tmp_path):
+    """A new reply, and a changed one, come from the import and lose the note they had."""
+    from toolkit.models import Rsvp
+
+    rsvp = "    title: Action learning set 2\n"
+    first = (
+        "    rsvp: {zoe.marsh@example.nhs.uk: tentative, rhodri.apsion@example.nhs.uk: attending}\n"
+    )
+    _import(factory, _edited(tmp_path, (rsvp, rsvp + first)))
+    with database.transaction(factory) as db:
+        for row in db.scalars(select(Rsvp)):
+            row.note, row.source = "From the page", "page"
+    changed = first.replace("tentative", "apologies")
+    assert _import(factory, _edited(tmp_path, (rsvp, rsvp + changed))) == [
+        "session-3: replies recorded for 2 member(s)"
+    ]
+    with factory() as db:
+        rows = {(r.status, r.note, r.source) for r in db.scalars(select(Rsvp))}
+    assert rows == {("apologies", "", "import"), ("attending", "From the page", "page")}

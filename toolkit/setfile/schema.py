@@ -82,13 +82,15 @@ def _template_id(value: str, info: ValidationInfo) -> str:
     return value
 
 
-def _in(key: str, noun: str, where: str, command: str):
-    """A validator: the id must be in the context's collection `key` (skipped when absent)."""
+def _in(key: str, noun: str, where: str, command: str | None = None):
+    """A validator: the id must be in the context's collection `key` (skipped when absent);
+    `command` names the `toolkit … list` that shows the collection, when one does."""
+    see = f" (see `toolkit {command} list`)" if command else ""
 
     def check(value: str, info: ValidationInfo) -> str:
         known = given(info, key)
         if known is not None and value not in known:
-            raise ValueError(f"no {noun} '{value}' in {where} (see `toolkit {command} list`)")
+            raise ValueError(f"no {noun} '{value}' in {where}{see}")
         return value
 
     return check
@@ -146,7 +148,7 @@ ResourceId = Annotated[
 ]
 MemberEmail = Annotated[Email, AfterValidator(_member_email)]
 SessionKey = Annotated[
-    Slug, AfterValidator(_in("sessions", "session", "the file's sessions", "sets"))
+    Slug, AfterValidator(_in("sessions", "session", "the file's sessions"))
 ]
 Kind = Literal[BLOCK_KINDS]  # type: ignore[valid-type]
 Status = Literal[ATTENDANCE]  # type: ignore[valid-type]
