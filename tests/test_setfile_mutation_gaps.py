@@ -675,3 +675,57 @@ def test_replies_from_a_file_are_marked_as_imported(factory, tmp_path):
     with factory() as db:
         rows = {(r.status, r.note, r.source) for r in db.scalars(select(Rsvp))}
     assert rows == {("apologies", "", "import"), ("attending", "From the page", "page")}
+
+
+def test_a_session_added_after_it_started_gets_the_rotas_presenters(factory, tmp_path):
+    """Session 2 moved to 26 November 2026, before today's import, its presenters left out: it
+    is proposed as adding it by hand would have done, though it has started."""
+    path = _edited(
+        tmp_path,
+        (
+            "    start: 2027-01-14 14:00\n    template: action-learning-set\n"
+            "    title: Action learning set 1\n    presenters:\n"
+            "      - zoe.marsh@example.nhs.uk\n      - lukasz.wisniewski@example.nhs.uk\n"
+            "      - aoife.nibhriain@example.nhs.uk\n",
+            "    start: 2026-11-26 14:00\n    template: action-learning-set\n"
+            "    title: Action learning set 1\n",
+        ),
+    )
+    _import(factory, path)
+    written = {s["id"]: s for s in yaml.safe_load(_exported(factory))["sessions"]}
+    assert (written["session-2"]["presenters"], written["session-2"]["presenters_from"]) == (
+        [
+            "zoe.marsh@example.nhs.uk",
+            "lukasz.wisniewski@example.nhs.uk",
+            "aoife.nibhriain@example.nhs.uk",
+        ],
+        "rota",
+    )
+
+
+def test_the_facilitators_resources_leave_in_order_of_their_ids(factory, tmp_path):
+    guide = (
+        "  - {id: a-ward-guide, title: The ward guide, url: 'https://x.example/b',"
+        " kind: reading, minutes: 5}\n"
+    )
+    path = _edited(
+        tmp_path,
+        ("members:\n", guide + "\nmembers:\n"),  # after riverside-qi-handbook, so added later
+        (
+            "    prework: [riverside-qi-handbook]\n",
+            "    prework: [riverside-qi-handbook, a-ward-guide]\n",
+        ),
+    )
+    _import(factory, path)
+    written = yaml.safe_load(_exported(factory))
+    assert [r["id"] for r in written["resources"]] == ["a-ward-guide", "riverside-qi-handbook"]
+
+
+def test_a_message_time_of_plain_0_is_midnight(factory, tmp_path):
+    _import(
+        factory,
+        _edited(
+            tmp_path, ('    days_before: 2\n    at: "09:00"\n', "    days_before: 2\n    at: 0\n")
+        ),
+    )
+    assert yaml.safe_load(_exported(factory))["messages"]["reminder"]["at"] == "00:00"
