@@ -19,9 +19,11 @@ worker older than MUTATION_WALL_SECONDS (default 120), which mutmut records as a
 
 from __future__ import annotations
 
+import filecmp
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -176,6 +178,30 @@ def prepare(module: str) -> Path:
     return folder
 
 
+def refresh_copies(folder: Path) -> int:
+    """Bring the module's copies of the sources it does not mutate up to date; returns how many.
+
+    mutmut copies those into mutants/ only when they are missing, so a folder made from an older
+    checkout would test this module against old copies of every other one (and a test of a
+    newer feature fails its clean run). The mutated files mutmut regenerates itself.
+    """
+    copies = folder / "mutants"
+    if not copies.exists():
+        return 0
+    mutated = {path for pattern in MODULES[folder.name][0] for path in ROOT.glob(pattern)}
+    count = 0
+    for source in sorted((ROOT / "toolkit").rglob("*")):
+        if not source.is_file() or source in mutated or "__pycache__" in source.parts:
+            continue
+        target = copies / source.relative_to(ROOT)
+        if target.exists() and filecmp.cmp(source, target, shallow=False):
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+        count += 1
+    return count
+
+
 def keep_verdicts(folder: Path) -> bool:
     """Let a run resume after the module's test selection was narrowed.
 
@@ -286,6 +312,8 @@ def _watch(worker: subprocess.Popen, limit: float, every: float = 5.0) -> None:
 
 def run(module: str, children: int, keep: bool = False, retest: bool = False) -> dict[str, int]:
     folder = prepare(module)
+    if refreshed := refresh_copies(folder):
+        print(f"== {module}: {refreshed} unmutated source file(s) copied afresh", flush=True)
     if keep and keep_verdicts(folder):
         print(f"== {module}: selection changed, verdicts so far kept", flush=True)
     # mutmut re-tests the mutants it is given by name, against the tests now selected (it maps

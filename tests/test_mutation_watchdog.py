@@ -1,4 +1,5 @@
-"""scripts/mutation.py's watchdog: which mutmut workers have run too long on the wall clock.
+"""scripts/mutation.py: which mutmut workers have run too long on the wall clock, and the
+module folders' copies of the sources.
 
 mutmut limits a worker's CPU time, and its wall time only to 60 × the tests' estimate, so a
 mutant waiting on a silent socket could hang a run; the watchdog stops any worker older than
@@ -74,3 +75,25 @@ def test_the_watchdog_stops_an_overdue_worker_with_sigxcpu_which_mutmut_calls_a_
     mutation._watch(run, limit=1, every=0.2)  # returns when the stand-in has ended
     assert run.stdout.read().strip() == str(128 + 24)  # killed by SIGXCPU (24)
     assert time.monotonic() - started < 15
+
+
+def test_a_modules_copies_of_the_sources_it_does_not_mutate_are_brought_up_to_date(
+    tmp_path, monkeypatch
+):
+    """mutmut copies them only into a new folder; the mutated file is mutmut's own to remake."""
+    for name, text in (("mail.py", "SENT = True\n"), ("web.py", "PAGE = 2\n"), ("new.py", "")):
+        (tmp_path / "toolkit" / name).parent.mkdir(exist_ok=True)
+        (tmp_path / "toolkit" / name).write_text(text)
+    folder = tmp_path / ".mutation" / "mail"
+    monkeypatch.setattr(mutation, "ROOT", tmp_path)
+    monkeypatch.setitem(mutation.MODULES, "mail", (["toolkit/mail.py"], []))
+    assert mutation.refresh_copies(folder) == 0  # no run yet: mutmut makes the folder
+    copies = folder / "mutants" / "toolkit"
+    copies.mkdir(parents=True)
+    (copies / "mail.py").write_text("SENT = mutated()\n")
+    (copies / "web.py").write_text("PAGE = 1\n")  # from an older checkout
+    assert mutation.refresh_copies(folder) == 2
+    assert (copies / "web.py").read_text() == "PAGE = 2\n"
+    assert (copies / "new.py").exists()
+    assert (copies / "mail.py").read_text() == "SENT = mutated()\n"
+    assert mutation.refresh_copies(folder) == 0
