@@ -279,3 +279,71 @@ def test_a_set_s_cache_that_cannot_be_removed_is_reported_not_hidden(tmp_path, c
     with caplog.at_level(logging.WARNING):
         assert forget_set(tmp_path, 1) is False
     assert f"could not remove the cached PDFs in {tmp_path / 'set-1'} (" in caplog.text
+
+
+def test_a_cache_that_cannot_be_written_says_where_and_why_and_leaves_nothing(tmp_path, caplog):
+    import resource
+    import signal
+
+    (tmp_path / "set-1").write_bytes(b"a file where the set's folder should be")
+    with caplog.at_level(logging.WARNING):
+        assert store(tmp_path / "set-1" / "k.pdf", b"%PDF") is False
+    assert caplog.messages[-1].startswith(
+        f"could not keep the PDF in the cache at {tmp_path / 'set-1'} ([Errno 20] Not a directory"
+    )
+    # a disk that fills mid-write: no file may grow past 2 KiB for the moment of the write
+    path = tmp_path / "set-2" / "k.pdf"
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of a signal
+    resource.setrlimit(resource.RLIMIT_FSIZE, (2048, hard))
+    try:
+        written = store(path, b"%PDF" + b"x" * 4096)
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous)
+    assert written is False
+    assert list(path.parent.iterdir()) == []  # the partial file was removed
+
+
+def test_the_cache_writes_beside_its_pdfs_not_in_the_system_s_temporary_folder(
+    tmp_path, monkeypatch
+):
+    """Else replacing the PDF would cross file systems wherever /tmp is one of its own."""
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-folder"))
+    path = tmp_path / "cache" / "set-1" / "k.pdf"
+    assert store(path, b"%PDF") is True and path.read_bytes() == b"%PDF"
+
+
+def test_unreadable_and_unremovable_caches_are_logged_with_the_reason(tmp_path, caplog):
+    (tmp_path / "a-folder.pdf").mkdir()
+    (tmp_path / "set-1").write_bytes(b"not a folder")
+    with caplog.at_level(logging.WARNING):
+        assert read_cached(tmp_path / "a-folder.pdf") is None
+        assert forget_set(tmp_path, 1) is False
+    folder, file = tmp_path / "a-folder.pdf", tmp_path / "set-1"
+    assert caplog.messages == [
+        f"cannot read the cached PDF {folder} ([Errno 21] Is a directory: '{folder}'):"
+        " rendering it again",
+        f"could not remove the cached PDFs in {file} ([Errno 20] Not a directory: {file!r})",
+    ]
+
+
+def test_a_document_is_rendered_without_a_cache_when_none_is_given(pack, tmp_path):
+    made = _cached(pack, tmp_path, ["sign-in"])  # in the set's folder, so not found without it
+    rendered = render_document(pack, "sign-in")
+    assert rendered.stem == "sign-in" and rendered.pdf != made["sign-in"]
+    assert rendered.pdf.startswith(b"%PDF")
+
+
+def test_the_zip_s_directory_points_at_its_entries_from_the_first_byte(pack, tmp_path):
+    """Offsets count from 0, so strict readers (not only Python's, which forgives a shift) find
+    each entry where the central directory says."""
+    _cached(pack, tmp_path, document_names(pack))
+    data = b"".join(zip_stream(pack, "set-a-session-1", tmp_path))
+    end = data.rindex(b"PK\x05\x06")
+    directory = int.from_bytes(data[end + 16 : end + 20], "little")
+    assert data[directory : directory + 4] == b"PK\x01\x02"
+    first = int.from_bytes(data[directory + 42 : directory + 46], "little")
+    assert first == 0 and data[:4] == b"PK\x03\x04"
