@@ -347,3 +347,29 @@ def test_the_zip_s_directory_points_at_its_entries_from_the_first_byte(pack, tmp
     assert data[directory : directory + 4] == b"PK\x01\x02"
     first = int.from_bytes(data[directory + 42 : directory + 46], "little")
     assert first == 0 and data[:4] == b"PK\x03\x04"
+
+
+def test_participant_documents_leave_out_blocks_for_the_facilitator_only(pack):
+    """The templates print each agenda row they are given; the pack they get has none of the
+    facilitator's own (handout: false) blocks."""
+    huddle = replace(pack.agenda[-1], title="Huddle for the facilitators", handout=False)
+    whole = replace(pack, agenda=(*pack.agenda, huddle))
+    assert "Huddle for the facilitators" in document_html(whole, "facilitator-pack")
+    for stem in ("handout", NAMED_HANDOUTS):
+        assert "Huddle for the facilitators" not in document_html(whole, stem)
+
+
+def test_a_pdf_of_a_document_fetches_only_the_toolkit_s_own_print_files(tmp_path, caplog):
+    outside = tmp_path / "logo.svg"
+    outside.write_text('<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"/>')
+    with caplog.at_level(logging.WARNING):
+        pdf = render_pdf(f'<html lang="en-GB"><p>Hello</p><img src="{outside.as_uri()}"></html>')
+    assert pdf.startswith(b"%PDF")
+    assert f"blocked a resource outside the toolkit's print files: {outside.as_uri()}" in (
+        caplog.text
+    )
+
+
+def test_a_document_the_toolkit_does_not_print_is_named_in_the_refusal(pack):
+    with pytest.raises(KeyError, match="'minutes'"):
+        document_html(pack, "minutes")
