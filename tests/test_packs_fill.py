@@ -1,5 +1,6 @@
 """Writing lines that fill their page, added to the laid-out pages instead of a second layout."""
 
+import io
 import subprocess
 
 import pytest
@@ -187,3 +188,83 @@ def test_streams_deflated_at_the_default_level_hold_pydyfs_content(monkeypatch):
     packed = written.split(b"\nstream\n", 1)[1].rsplit(b"\nendstream", 1)[0]
     assert zlib.decompress(packed) == page and packed == zlib.compress(page, 6)
     assert b"/Length " + str(len(packed)).encode() in written
+
+
+def test_a_pages_spare_lines_are_shared_out_with_the_remainder_going_first():
+    assert render._share(7, ["a", "b", "c"]) == [3, 2, 2]
+    assert render._share(1, ["a", "b"]) == [1, 0]
+    assert render._share(0, ["a"]) == [0]
+
+
+def test_a_single_spare_line_is_added():
+    html = SHEET.format(**{k: lines(n) for k, n in WRITTEN.items()})
+    document = render._document(html, StaticOnlyFetcher()).render()
+    page = document.pages[0]._page_box
+    block = next(
+        box
+        for box in page.descendants()
+        if getattr(box, "element", None) is not None and box.element.get("data-fill") is not None
+    )
+    before, bottom = len(block.children), block.children[-1].position_y
+    render._add_lines(page.children[0], block, 1)
+    assert len(block.children) == before + 1
+    assert block.children[-1].position_y == pytest.approx(
+        bottom + block.children[-2].margin_height()
+    )
+
+
+def _copy(name: str, rest: str = "Shared text", extra: str = "") -> str:
+    """A document with one personal element (the name), as each named copy is."""
+    return f"{HEAD}{extra}<h1 data-personal>For {name}</h1><p>{rest}</p></body></html>"
+
+
+def _pages(pdf: bytes) -> list[str]:
+    text = subprocess.run(["pdftotext", "-", "-"], input=pdf, capture_output=True).stdout
+    return text.decode().split("\f")[:-1]
+
+
+def test_copies_with_one_personal_element_each_carry_their_own_name_and_text():
+    """The second copy, whose text differs, is laid out on its own; the third reuses the
+    first's layout (each compared with the first)."""
+    pdf = combined_pdf(
+        [_copy("Ann"), _copy("Ben", rest="Only in the second copy"), _copy("Cai")],
+        StaticOnlyFetcher(),
+    )
+    pages = _pages(pdf)
+    assert len(pages) == 3
+    assert "For Ann" in pages[0] and "Shared text" in pages[0]
+    assert "For Ben" in pages[1] and "Only in the second copy" in pages[1]
+    assert "For Cai" in pages[2] and "Shared text" in pages[2] and "For Ann" not in pages[2]
+
+
+def test_every_copy_fetches_only_the_toolkit_s_own_print_files(tmp_path, caplog):
+    """Whether a copy reuses the first's layout (the second) or is laid out anew (the third):
+    each asks for the picture and is refused, and no page holds it. (It has a fixed size, so a
+    copy that got it would still fit the first copy's layout.)"""
+    import logging
+
+    from PIL import Image
+    from pypdf import PdfReader
+
+    outside = tmp_path / "logo.png"
+    Image.new("L", (4, 4)).save(outside)
+    img = f'<img src="{outside.as_uri()}" style="display: block; width: 4px; height: 4px">'
+    htmls = [_copy("Ann", extra=img), _copy("Ben", extra=img), _copy("Cai", "Other", img)]
+    with caplog.at_level(logging.WARNING):
+        pdf = combined_pdf(htmls, StaticOnlyFetcher())
+    blocked = f"blocked a resource outside the toolkit's print files: {outside.as_uri()}"
+    assert caplog.messages.count(blocked) == 3
+    pages = PdfReader(io.BytesIO(pdf)).pages
+    assert len(pages) == 3
+    for page in pages:
+        shown = page["/Resources"].get("/XObject", {}).values()
+        assert [
+            x.get_object()["/Subtype"] for x in shown if x.get_object()["/Subtype"] == "/Image"
+        ] == []
+
+
+def test_a_document_s_pdf_is_tagged_for_screen_readers():
+    from pypdf import PdfReader
+
+    catalog = PdfReader(io.BytesIO(render_pdf(_copy("Ann")))).root_object
+    assert "/StructTreeRoot" in catalog and catalog["/MarkInfo"]["/Marked"]
