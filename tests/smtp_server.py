@@ -32,6 +32,7 @@ class Recorder:
         self.hold_after: int | None = None
         self.holding = threading.Event()
         self.release = threading.Event()
+        self.data_refusal: str | None = None  # when set, the reply every message's data gets
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.reject:
@@ -43,6 +44,8 @@ class Recorder:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.data_refusal is not None:
+            return self.data_refusal
         if self.hold_after is not None and len(self.messages) >= self.hold_after:
             self.holding.set()
             while not self.release.is_set():

@@ -265,3 +265,35 @@ def test_the_date_header_is_the_true_time_whatever_the_machines_time_zone(monkey
         monkeypatch.undo()
         time.tzset()
     assert abs(sent - datetime.now(UTC)) < timedelta(minutes=2)
+
+
+@pytest.mark.parametrize(
+    ("code", "temporary"), [(400, True), (499, True), (500, False), (554, False)]
+)
+def test_any_4xx_refusal_of_the_message_itself_is_temporary_and_any_5xx_permanent(code, temporary):
+    with SmtpServer() as server:
+        server.recorder.data_refusal = f"{code} 5.6.0 message refused"
+        transport = Smtp(server.url, timeout=5)
+        with pytest.raises(MailError) as failed:
+            transport.send(read(written()), "x")
+        transport.close()
+        assert server.recorder.messages == []
+    assert str(failed.value) == f"{code} 5.6.0 message refused"
+    assert failed.value.temporary is temporary and not failed.value.unreachable
+
+
+def test_a_message_some_of_whose_recipients_are_refused_fails_for_good_naming_them():
+    """smtplib sends to those accepted and reports the others; nothing of ours has two
+    recipients, but a transport that dropped the report would lose the refusal."""
+    message = read(written())
+    message.replace_header("To", f"{message['To']}, ann.other@example.nhs.uk")
+    with SmtpServer() as server:
+        server.recorder.reject = {"ann.other@example.nhs.uk"}
+        transport = Smtp(server.url, timeout=5)
+        with pytest.raises(MailError) as failed:
+            transport.send(message, "x")
+        transport.close()
+    assert str(failed.value) == (
+        "refused: {'ann.other@example.nhs.uk': (550, b'5.1.1 mailbox unavailable')}"
+    )
+    assert failed.value.temporary is False and not failed.value.unreachable
