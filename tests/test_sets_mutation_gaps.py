@@ -1021,3 +1021,19 @@ def test_a_session_just_added_gets_presenters_even_if_it_has_started(factory, we
         assert [b.presenter_id for b in sets.presenter_rounds(added)] == [None] * 3
         sets.refresh_rota(db, learning_set, now=first.starts_at, also=[added])
         assert None not in [b.presenter_id for b in sets.presenter_rounds(added)]
+
+
+def test_the_rota_names_exactly_the_sessions_whose_presenters_it_changed(factory, weekly):
+    """Three members, three rounds a session: a member gone changes every session's rounds;
+    asked again at once, nothing changes. (The set-file import reports these by name.)"""
+    with database.transaction(factory) as db:
+        learning_set, meetings = _weekly(db, weekly)
+        assert sets.refresh_rota(db, learning_set) == []
+        before = _presenters(learning_set)
+        learning_set.members[1].active = False
+        changed = sets.refresh_rota(db, learning_set)
+        after = _presenters(learning_set)
+        assert changed == [
+            m for m, old, new in zip(meetings, before, after, strict=True) if old != new
+        ]
+        assert changed and sets.refresh_rota(db, learning_set) == []
