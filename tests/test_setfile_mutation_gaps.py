@@ -428,6 +428,8 @@ def test_an_update_reports_each_change_in_order_and_warns_of_overruns(factory, t
     assert "session-2: presenters changed" not in example_notes  # listed, for a new session
     with factory() as db:
         learning_set = db.scalar(select(LearningSet).where(LearningSet.slug == SLUG))
+        first = next(m for m in learning_set.meetings if m.key == "session-1")
+        assert len(first.attendance) == 5  # Chidera's apologies went with the line
         assert sorted(u.email for u in learning_set.facilitators) == [
             "r.patel@example.nhs.uk",
             "s.oneil@example.nhs.uk",
@@ -666,6 +668,10 @@ def test_replies_from_a_file_are_marked_as_imported(factory, tmp_path):
     )
     _import(factory, _edited(tmp_path, (rsvp, rsvp + first)))
     with database.transaction(factory) as db:
+        assert {(r.status, r.note, r.source) for r in db.scalars(select(Rsvp))} == {
+            ("tentative", "", "import"),
+            ("attending", "", "import"),
+        }
         for row in db.scalars(select(Rsvp)):
             row.note, row.source = "From the page", "page"
     changed = first.replace("tentative", "apologies")

@@ -61,7 +61,7 @@ def parse_set_file(
     if raw is None:
         raise DataFileError(doc.problems)
     header = validate(doc, SetHeader, raw, (), {"importer": importer, "programmes": programmes})
-    context = _context(raw, bank, templates, library, importer)
+    context = _context(raw, bank, templates, library)
     resources = _entries(doc, ResourceEntry, raw, "resources", context)
     context["resources"] = set(context["resources"]) | {r.id for _, r in resources}
     members = _entries(doc, MemberEntry, raw, "members", context)
@@ -90,7 +90,6 @@ def _context(
     bank: Bank,
     templates: dict[str, SessionTemplate],
     library: dict[str, Resource] | None,
-    importer: str | None,
 ) -> dict[str, Any]:
     """What field checks compare against: the bank, the templates, the file's own members."""
     return {
@@ -100,7 +99,6 @@ def _context(
         "templates": templates,
         "emails": _listed(raw),
         "zone": _zone_of(raw),
-        "importer": importer,
     }
 
 
