@@ -1037,3 +1037,13 @@ def test_the_rota_names_exactly_the_sessions_whose_presenters_it_changed(factory
             m for m, old, new in zip(meetings, before, after, strict=True) if old != new
         ]
         assert changed and sets.refresh_rota(db, learning_set) == []
+
+
+def test_a_new_session_s_id_skips_every_taken_one_never_reusing_an_earlier_gap(factory, weekly):
+    """Ids session-2 to session-4 taken (session-1's freed): the next is session-5, counting on
+    from the number of sessions, never back to session-1, which links may still name."""
+    with database.transaction(factory) as db:
+        learning_set, meetings = _weekly(db, weekly)
+        for meeting, n in reversed(list(zip(meetings, (2, 3, 4), strict=True))):
+            meeting.key = f"session-{n}"  # the last first: keys are unique at every step
+        assert sets.new_meeting_key(learning_set) == "session-5"
