@@ -1046,4 +1046,5 @@ def test_a_new_session_s_id_skips_every_taken_one_never_reusing_an_earlier_gap(f
         learning_set, meetings = _weekly(db, weekly)
         for meeting, n in reversed(list(zip(meetings, (2, 3, 4), strict=True))):
             meeting.key = f"session-{n}"  # the last first: keys are unique at every step
+            db.flush()
         assert sets.new_meeting_key(learning_set) == "session-5"
