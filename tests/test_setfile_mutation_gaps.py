@@ -19,6 +19,8 @@ from toolkit.session_templates import load_session_templates
 from toolkit.setfile import export_set, import_file, import_set, parse_set_file
 from toolkit.sets import SetError
 
+from .test_setfile import edited
+
 SCHEDULE = Path(__file__).parent / "data" / "setfiles" / "schedule.yaml"
 BANK = load_bank(REPO_ROOT / "casebank")
 TEMPLATES = load_session_templates(REPO_ROOT / "session_templates")
@@ -346,17 +348,6 @@ def test_the_first_import_of_a_series_reports_all_it_made_in_order(factory):
     ]
 
 
-def _edited(tmp_path: Path, *changes: tuple[str, str]) -> Path:
-    """The example file with each (old, new) change made once."""
-    text = (REPO_ROOT / "examples" / "learning-set.yaml").read_text("utf-8")
-    for old, new in changes:
-        assert text.count(old) == 1, old
-        text = text.replace(old, new)
-    path = tmp_path / "learning-set.yaml"
-    path.write_text(text, "utf-8")
-    return path
-
-
 # a new session with its own id, a 60-minute slot and no presenters; in place of session-3
 KICK_OFF = (
     "  - id: session-3\n    start: 2027-02-25 14:00\n",
@@ -370,7 +361,7 @@ def test_an_update_reports_each_change_in_order_and_warns_of_overruns(factory, t
     that would overrun (no warning: it will not run), an action gone. Sessions whose presenters
     the rota changed are named; the new session's are simply proposed."""
     example_notes = _import(factory, REPO_ROOT / "examples" / "learning-set.yaml")
-    path = _edited(
+    path = edited(
         tmp_path,
         (
             "facilitator:\n  name: Dr Siobhán O'Neil\n  email: s.oneil@example.nhs.uk\n",
@@ -495,14 +486,14 @@ def test_message_times_written_without_quotes_are_read_or_refused_as_written(fac
     """14:00 unquoted is 840 to YAML: 14 hours, not 13 (840 // 61); 24:00 (1440) is refused as
     the time written, not as 'not text'."""
     reminder = '    days_before: 2\n    at: "09:00"\n'
-    refused = _edited(tmp_path, (reminder, "    days_before: 2\n    at: 24:00\n"))
+    refused = edited(tmp_path, (reminder, "    days_before: 2\n    at: 24:00\n"))
     with pytest.raises(DataFileError) as caught:
         parse_set_file(refused, BANK, TEMPLATES)
     assert [str(p).removeprefix(f"{refused}:") for p in caught.value.problems] == [
         "25: messages.reminder.ReminderEntry.at: must be a time of day like 09:00, not '24:00'",
         "25: messages.reminder.literal[False]: Input should be False",
     ]
-    _import(factory, _edited(tmp_path, (reminder, "    days_before: 2\n    at: 14:00\n")))
+    _import(factory, edited(tmp_path, (reminder, "    days_before: 2\n    at: 14:00\n")))
     assert yaml.safe_load(_exported(factory))["messages"]["reminder"]["at"] == "14:00"
 
 
@@ -513,9 +504,9 @@ def test_ground_rules_up_to_the_limit_are_taken_and_one_more_character_is_refuse
     def ground_rules(last: int) -> str:  # five rules joined by four newlines
         return "ground_rules:\n" + "".join(f"  - {'x' * n}\n" for n in [999] * 4 + [last])
 
-    at_limit = _edited(tmp_path, (rules, ground_rules(1000)))  # 4 × 999 + 1000 + 4 = 5000
+    at_limit = edited(tmp_path, (rules, ground_rules(1000)))  # 4 × 999 + 1000 + 4 = 5000
     assert len(parse_set_file(at_limit, BANK, TEMPLATES).ground_rules) == 5
-    over = _edited(tmp_path, (rules, ground_rules(1001)))
+    over = edited(tmp_path, (rules, ground_rules(1001)))
     with pytest.raises(DataFileError) as caught:
         parse_set_file(over, BANK, TEMPLATES)
     assert [str(p).removeprefix(f"{over}:") for p in caught.value.problems] == [
@@ -524,7 +515,7 @@ def test_ground_rules_up_to_the_limit_are_taken_and_one_more_character_is_refuse
 
 
 def test_a_set_without_the_self_assessment_keeps_it_off(factory, tmp_path):
-    _import(factory, _edited(tmp_path, ("  self_assessment: true\n", "  self_assessment: false\n")))
+    _import(factory, edited(tmp_path, ("  self_assessment: true\n", "  self_assessment: false\n")))
     assert yaml.safe_load(_exported(factory))["messages"]["self_assessment"] is False
 
 
@@ -543,10 +534,10 @@ def test_bad_input_is_refused_in_words_at_its_line(tmp_path):
         ("\\0", "contains a NUL character (\\0); remove it"),
         ("\\u2028", "write this on one line"),
     ):
-        path = _edited(tmp_path, (title, f'title: "KSS set{bad}A"\n'))
+        path = edited(tmp_path, (title, f'title: "KSS set{bad}A"\n'))
         assert _refusals(path) == [f"6: title: {words}"]
     # a resource with an unknown framework area, and pre-work naming no resource anywhere
-    path = _edited(
+    path = edited(
         tmp_path,
         (
             "    mlcf: [improving-services.encouraging-improvement-and-innovation]\n",
@@ -580,7 +571,7 @@ def test_a_facilitator_importing_can_name_only_themselves(tmp_path):
 
 def test_presence_is_refused_for_any_session_not_yet_started(tmp_path):
     """Session 1 has started (its register is fine); session 2 has not."""
-    path = _edited(
+    path = edited(
         tmp_path,
         (
             "    title: Action learning set 1\n",
@@ -619,7 +610,7 @@ def test_actions_may_name_the_sessions_of_a_series_and_no_others(tmp_path):
 
 
 def test_actions_may_name_sessions_by_the_ids_the_file_gives_them(tmp_path):
-    path = _edited(
+    path = edited(
         tmp_path,
         KICK_OFF,
         (
@@ -633,14 +624,14 @@ def test_actions_may_name_sessions_by_the_ids_the_file_gives_them(tmp_path):
 
 def test_presenters_beyond_the_rounds_are_left_out_with_a_warning(factory, tmp_path):
     four = "      - aoife.nibhriain@example.nhs.uk\n"
-    path = _edited(tmp_path, (four, four + "      - anais.dubois@example.nhs.uk\n"))
+    path = edited(tmp_path, (four, four + "      - anais.dubois@example.nhs.uk\n"))
     notes = _import(factory, path)
     assert "warning: session-2: 1 presenter(s) listed beyond the rounds" in notes
 
 
 def test_an_update_reports_pre_work_and_prompts_it_attached_and_detached(factory, tmp_path):
     _import(factory, REPO_ROOT / "examples" / "learning-set.yaml")
-    path = _edited(
+    path = edited(
         tmp_path,
         ("    prework: [riverside-qi-handbook]\n", "    reading: [riverside-qi-handbook]\n"),
         ("      - options-who-to-persuade\n", "      - learning-the-so-what\n"),
@@ -666,7 +657,7 @@ def test_replies_from_a_file_are_marked_as_imported(factory, tmp_path):
     first = (
         "    rsvp: {zoe.marsh@example.nhs.uk: tentative, rhodri.apsion@example.nhs.uk: attending}\n"
     )
-    _import(factory, _edited(tmp_path, (rsvp, rsvp + first)))
+    _import(factory, edited(tmp_path, (rsvp, rsvp + first)))
     with database.transaction(factory) as db:
         assert {(r.status, r.note, r.source) for r in db.scalars(select(Rsvp))} == {
             ("tentative", "", "import"),
@@ -675,7 +666,7 @@ def test_replies_from_a_file_are_marked_as_imported(factory, tmp_path):
         for row in db.scalars(select(Rsvp)):
             row.note, row.source = "From the page", "page"
     changed = first.replace("tentative", "apologies")
-    assert _import(factory, _edited(tmp_path, (rsvp, rsvp + changed))) == [
+    assert _import(factory, edited(tmp_path, (rsvp, rsvp + changed))) == [
         "session-3: replies recorded for 2 member(s)"
     ]
     with factory() as db:
@@ -686,7 +677,7 @@ def test_replies_from_a_file_are_marked_as_imported(factory, tmp_path):
 def test_a_session_added_after_it_started_gets_the_rotas_presenters(factory, tmp_path):
     """Session 2 moved to 26 November 2026, before today's import, its presenters left out: it
     is proposed as adding it by hand would have done, though it has started."""
-    path = _edited(
+    path = edited(
         tmp_path,
         (
             "    start: 2027-01-14 14:00\n    template: action-learning-set\n"
@@ -714,7 +705,7 @@ def test_the_facilitators_resources_leave_in_order_of_their_ids(factory, tmp_pat
         "  - {id: a-ward-guide, title: The ward guide, url: 'https://x.example/b',"
         " kind: reading, minutes: 5}\n"
     )
-    path = _edited(
+    path = edited(
         tmp_path,
         ("members:\n", guide + "\nmembers:\n"),  # after riverside-qi-handbook, so added later
         (
@@ -730,7 +721,7 @@ def test_the_facilitators_resources_leave_in_order_of_their_ids(factory, tmp_pat
 def test_a_message_time_of_plain_0_is_midnight(factory, tmp_path):
     _import(
         factory,
-        _edited(
+        edited(
             tmp_path, ('    days_before: 2\n    at: "09:00"\n', "    days_before: 2\n    at: 0\n")
         ),
     )
