@@ -147,9 +147,7 @@ ResourceId = Annotated[
     str, AfterValidator(_in("resources", "resource", "the library or the file", "resources"))
 ]
 MemberEmail = Annotated[Email, AfterValidator(_member_email)]
-SessionKey = Annotated[
-    Slug, AfterValidator(_in("sessions", "session", "the file's sessions"))
-]
+SessionKey = Annotated[Slug, AfterValidator(_in("sessions", "session", "the file's sessions"))]
 Kind = Literal[BLOCK_KINDS]  # type: ignore[valid-type]
 Status = Literal[ATTENDANCE]  # type: ignore[valid-type]
 Reply = Literal[REPLY_STATUSES]  # type: ignore[valid-type]
