@@ -1,9 +1,14 @@
 """Writing lines that fill their page, added to the laid-out pages instead of a second layout."""
 
 import io
+import logging
 import subprocess
+import zlib
 
 import pytest
+from PIL import Image
+from pypdf import PdfReader
+from pypdf.generic import StreamObject
 
 from toolkit.packs import render
 from toolkit.packs.render import StaticOnlyFetcher, combined_pdf, fill_lines, render_pdf
@@ -132,8 +137,7 @@ def test_named_copies_print_exactly_as_copies_laid_out_one_by_one(monkeypatch):
     assert layouts == [1, 0, 0, 1, 0]  # the first copy, two stamps, the long name, a stamp
     monkeypatch.undo()
     assert pictures(ours) == pictures(each_laid_out(htmls))
-    text = subprocess.run(["pdftotext", "-", "-"], input=ours, capture_output=True).stdout.decode()
-    pages = text.split("\f")[:-1]
+    pages = _pages(ours)
     assert len(pages) == 8 and "Page 2 of 2" in pages[7]
     for n, name in enumerate(["Zoë Marsh", "Rhodri ap Siôn", None, "Hana Nováková"]):
         for page in pages[2 * n : 2 * n + 2] if name else ():
@@ -157,12 +161,6 @@ def test_writing_pdfs_with_remembered_page_references_gives_the_same_bytes(monke
 def test_streams_deflated_at_the_default_level_hold_pydyfs_content(monkeypatch):
     """Streams are deflated at zlib's level 6, not pydyf's 9: every page's drawing, its fonts
     and its tags are what pydyf writes, and the streams are still compressed."""
-    import io
-    import zlib
-
-    from pypdf import PdfReader
-    from pypdf.generic import StreamObject
-
     html = SHEET.format(**{k: lines(n) for k, n in WRITTEN.items()})
     laid_out = render._document(html, StaticOnlyFetcher()).render()
     ours = laid_out.write_pdf(pdf_tags=True)
@@ -241,11 +239,6 @@ def test_every_copy_fetches_only_the_toolkit_s_own_print_files(tmp_path, caplog)
     """Whether a copy reuses the first's layout (the second) or is laid out anew (the third):
     each asks for the picture and is refused, and no page holds it. (It has a fixed size, so a
     copy that got it would still fit the first copy's layout.)"""
-    import logging
-
-    from PIL import Image
-    from pypdf import PdfReader
-
     outside = tmp_path / "logo.png"
     Image.new("L", (4, 4)).save(outside)
     img = f'<img src="{outside.as_uri()}" style="display: block; width: 4px; height: 4px">'
@@ -264,7 +257,5 @@ def test_every_copy_fetches_only_the_toolkit_s_own_print_files(tmp_path, caplog)
 
 
 def test_a_document_s_pdf_is_tagged_for_screen_readers():
-    from pypdf import PdfReader
-
     catalog = PdfReader(io.BytesIO(render_pdf(_copy("Ann")))).root_object
     assert "/StructTreeRoot" in catalog and catalog["/MarkInfo"]["/Marked"]

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import io
 import logging
+import resource
+import signal
+import tempfile
 import zipfile
 from dataclasses import replace
 from datetime import UTC, date, datetime, time
@@ -282,9 +285,6 @@ def test_a_set_s_cache_that_cannot_be_removed_is_reported_not_hidden(tmp_path, c
 
 
 def test_a_cache_that_cannot_be_written_says_where_and_why_and_leaves_nothing(tmp_path, caplog):
-    import resource
-    import signal
-
     (tmp_path / "set-1").write_bytes(b"a file where the set's folder should be")
     with caplog.at_level(logging.WARNING):
         assert store(tmp_path / "set-1" / "k.pdf", b"%PDF") is False
@@ -309,8 +309,6 @@ def test_the_cache_writes_beside_its_pdfs_not_in_the_system_s_temporary_folder(
     tmp_path, monkeypatch
 ):
     """Else replacing the PDF would cross file systems wherever /tmp is one of its own."""
-    import tempfile
-
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-folder"))
     path = tmp_path / "cache" / "set-1" / "k.pdf"
     assert store(path, b"%PDF") is True and path.read_bytes() == b"%PDF"

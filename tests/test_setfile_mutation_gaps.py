@@ -14,7 +14,7 @@ from toolkit.accounts import create_user
 from toolkit.casebank import load_bank
 from toolkit.config import REPO_ROOT
 from toolkit.datafiles import DataFileError
-from toolkit.models import CustomResource, LearningSet, User
+from toolkit.models import CustomResource, LearningSet, Rsvp, User
 from toolkit.session_templates import load_session_templates
 from toolkit.setfile import export_set, import_file, import_set, parse_set_file
 from toolkit.sets import SetError
@@ -651,8 +651,6 @@ def test_an_update_reports_pre_work_and_prompts_it_attached_and_detached(factory
 
 def test_replies_from_a_file_are_marked_as_imported(factory, tmp_path):
     """A new reply, and a changed one, come from the import and lose the note they had."""
-    from toolkit.models import Rsvp
-
     rsvp = "    title: Action learning set 2\n"
     first = (
         "    rsvp: {zoe.marsh@example.nhs.uk: tentative, rhodri.apsion@example.nhs.uk: attending}\n"
