@@ -20,6 +20,7 @@ def test_upload_from_the_set_page_lists_each_outcome(page, check, shared_server)
         [DATA / "replies" / "wrong-attendee.ics", DATA / "replies" / "several.mbox"]
     )
     page.get_by_role("button", name="Read the replies").click()
+    page.wait_for_load_state()  # the click waits for the page to start, not to be parsed
     assert (
         page.title()
         == "Calendar replies read: KSS Foundation leadership set A – Learning-set toolkit"
